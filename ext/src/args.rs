@@ -1,0 +1,122 @@
+//! Reading SQL arguments with errors that name the argument and what was
+//! wrong with it. Shared by scalar functions and table-valued functions.
+
+use rusqlite::types::ValueRef;
+use serde::de::IgnoredAny;
+
+use crate::error::{invalid, Result};
+use crate::options::excerpt;
+
+/// The arguments of one call.
+pub struct Args<'a> {
+    values: Vec<ValueRef<'a>>,
+}
+
+impl<'a> Args<'a> {
+    pub fn new(values: Vec<ValueRef<'a>>) -> Self {
+        Args { values }
+    }
+
+    pub fn from_context(ctx: &'a rusqlite::functions::Context<'a>) -> Self {
+        Args::new((0..ctx.len()).map(|i| ctx.get_raw(i)).collect())
+    }
+
+    /// Checks the argument count against the function's signature.
+    pub fn arity(&self, min: usize, max: usize, signature: &str) -> Result<()> {
+        let n = self.values.len();
+        if n < min || n > max {
+            return Err(invalid(format!(
+                "takes {signature}, got {n} argument{}",
+                if n == 1 { "" } else { "s" }
+            )));
+        }
+        Ok(())
+    }
+
+    /// Argument `i`; absent trailing arguments read as NULL.
+    fn get(&self, i: usize) -> ValueRef<'a> {
+        self.values.get(i).copied().unwrap_or(ValueRef::Null)
+    }
+
+    pub fn opt_text(&self, i: usize, name: &str) -> Result<Option<&'a str>> {
+        match self.get(i) {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(t) => {
+                std::str::from_utf8(t).map(Some).map_err(|_| invalid(format!("{name} is not valid UTF-8")))
+            }
+            other => Err(wrong_type(name, "text", other)),
+        }
+    }
+
+    pub fn text(&self, i: usize, name: &str) -> Result<&'a str> {
+        self.opt_text(i, name)?.ok_or_else(|| null_arg(name))
+    }
+
+    pub fn opt_int(&self, i: usize, name: &str) -> Result<Option<i64>> {
+        match self.get(i) {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(n) => Ok(Some(n)),
+            ValueRef::Real(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+            other => Err(wrong_type(name, "an integer", other)),
+        }
+    }
+
+    pub fn int(&self, i: usize, name: &str) -> Result<i64> {
+        self.opt_int(i, name)?.ok_or_else(|| null_arg(name))
+    }
+
+    /// A number (of seconds, usually).
+    pub fn opt_number(&self, i: usize, name: &str) -> Result<Option<f64>> {
+        match self.get(i) {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(n) => Ok(Some(n as f64)),
+            ValueRef::Real(f) => Ok(Some(f)),
+            other => Err(wrong_type(name, "a number", other)),
+        }
+    }
+
+    pub fn number(&self, i: usize, name: &str) -> Result<f64> {
+        self.opt_number(i, name)?.ok_or_else(|| null_arg(name))
+    }
+
+    /// JSON text, checked; a number counts as its JSON text.
+    pub fn opt_json(&self, i: usize, name: &str) -> Result<Option<String>> {
+        match self.get(i) {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(n) => Ok(Some(n.to_string())),
+            ValueRef::Real(f) if f.is_finite() => Ok(Some(serde_json::to_string(&f).unwrap_or_default())),
+            ValueRef::Text(_) => {
+                let text = self.text(i, name)?;
+                check_json(name, text)?;
+                Ok(Some(text.to_string()))
+            }
+            other => Err(wrong_type(name, "JSON text", other)),
+        }
+    }
+
+    pub fn json(&self, i: usize, name: &str) -> Result<String> {
+        self.opt_json(i, name)?
+            .ok_or_else(|| invalid(format!("{name} must not be NULL (for a JSON null pass 'null')")))
+    }
+}
+
+pub fn check_json(name: &str, text: &str) -> Result<()> {
+    serde_json::from_str::<IgnoredAny>(text)
+        .map(|_| ())
+        .map_err(|e| invalid(format!("{name} is not valid JSON ({e}): {}", excerpt(text))))
+}
+
+fn null_arg(name: &str) -> crate::error::Error {
+    invalid(format!("{name} must not be NULL"))
+}
+
+fn wrong_type(name: &str, want: &str, got: ValueRef<'_>) -> crate::error::Error {
+    let shown = match got {
+        ValueRef::Null => "NULL".to_string(),
+        ValueRef::Integer(n) => format!("integer {n}"),
+        ValueRef::Real(f) => format!("real {f}"),
+        ValueRef::Text(t) => format!("text '{}'", excerpt(&String::from_utf8_lossy(t))),
+        ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
+    };
+    invalid(format!("{name} must be {want}, got {shown}"))
+}

@@ -1,0 +1,67 @@
+//! orq: a durable job queue that lives inside SQLite.
+//!
+//! Built as `liborq.so`, a SQLite loadable extension (entry point
+//! `sqlite3_orq_init`); linked as a Rust library by the `orq` CLI, which
+//! calls [`register`] on its own bundled-SQLite connection. Either way the
+//! queue is driven through the same SQL functions and virtual tables.
+
+mod args;
+mod backoff;
+mod claim;
+mod clock;
+mod error;
+mod functions;
+mod ops;
+mod options;
+mod schema;
+mod session;
+mod sql;
+mod txn;
+mod vtab;
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+
+pub use error::Error;
+
+/// The extension's version, as `orq_version()` reports it.
+pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
+
+/// The schema version this build creates and upgrades to.
+pub const SCHEMA_VERSION: i64 = schema::LATEST;
+
+/// The oldest SQLite orq runs on: RETURNING arrived in 3.35.0.
+pub const MIN_SQLITE: i32 = 3_035_000;
+
+/// Registers every orq SQL function and virtual table on `conn`.
+pub fn register(conn: &Connection) -> rusqlite::Result<()> {
+    if rusqlite::version_number() < MIN_SQLITE {
+        return Err(rusqlite::Error::ModuleError(format!(
+            "orq needs SQLite 3.35.0 or newer, this is {}",
+            rusqlite::version()
+        )));
+    }
+    let session = Arc::new(session::Session::new(unsafe { conn.handle() }));
+    functions::register(conn, &session)?;
+    vtab::register(conn, &session)
+}
+
+/// The loadable extension's entry point: `.load ./liborq` finds it by name.
+///
+/// # Safety
+/// Called by SQLite with a live connection and its API table.
+#[cfg(feature = "loadable")]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sqlite3_orq_init(
+    db: *mut rusqlite::ffi::sqlite3,
+    pz_err_msg: *mut *mut std::os::raw::c_char,
+    p_api: *mut rusqlite::ffi::sqlite3_api_routines,
+) -> std::os::raw::c_int {
+    Connection::extension_init2(db, pz_err_msg, p_api, |conn| {
+        register(&conn)?;
+        // Stay loaded after the connection closes: other connections may
+        // use it, and the library must outlive its function destructors.
+        Ok(true)
+    })
+}

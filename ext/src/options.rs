@@ -1,0 +1,193 @@
+//! The options object of `queue_enqueue`, validated key by key.
+
+use serde_json::{Map, Value};
+
+use crate::backoff::Backoff;
+use crate::clock::{duration_ms, time_ms};
+use crate::error::{invalid, Result};
+
+pub const DEFAULT_MAX_ATTEMPTS: i64 = 5;
+pub const DEFAULT_LEASE_MS: i64 = 30_000;
+/// Limits that catch unit mistakes and runaway values.
+pub const MAX_ATTEMPTS_LIMIT: i64 = 1_000_000;
+pub const MAX_KEY_BYTES: usize = 1024;
+pub const MAX_QUEUE_NAME_BYTES: usize = 128;
+
+const KNOWN_KEYS: &str = "priority, delay, run_at, max_attempts, lease, backoff, key";
+
+/// A job's settings, resolved against the clock at enqueue time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnqueueOptions {
+    pub priority: i64,
+    pub run_at_ms: i64,
+    pub max_attempts: i64,
+    pub lease_ms: i64,
+    /// Canonical JSON, `None` for the default backoff.
+    pub backoff: Option<String>,
+    pub key: Option<String>,
+}
+
+impl EnqueueOptions {
+    pub fn defaults(now_ms: i64) -> Self {
+        EnqueueOptions {
+            priority: 0,
+            run_at_ms: now_ms,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            lease_ms: DEFAULT_LEASE_MS,
+            backoff: None,
+            key: None,
+        }
+    }
+
+    /// Parses the JSON options text (`None`: all defaults).
+    pub fn parse(text: Option<&str>, now_ms: i64) -> Result<Self> {
+        let mut opts = Self::defaults(now_ms);
+        let Some(text) = text else { return Ok(opts) };
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("options are not valid JSON ({e}): {}", excerpt(text))))?;
+        let Value::Object(map) = value else {
+            return Err(invalid(format!("options must be a JSON object, got {}", excerpt(text))));
+        };
+        opts.apply(&map, now_ms)?;
+        Ok(opts)
+    }
+
+    fn apply(&mut self, map: &Map<String, Value>, now_ms: i64) -> Result<()> {
+        if map.contains_key("delay") && map.contains_key("run_at") {
+            return Err(invalid("give either delay or run_at, not both"));
+        }
+        for (key, v) in map {
+            match key.as_str() {
+                "priority" => self.priority = integer("priority", v, -(1 << 31), (1 << 31) - 1)?,
+                "delay" => self.run_at_ms = now_ms + duration_ms("delay", number("delay", v)?)?,
+                "run_at" => self.run_at_ms = time_ms("run_at", number("run_at", v)?)?,
+                "max_attempts" => self.max_attempts = integer("max_attempts", v, 1, MAX_ATTEMPTS_LIMIT)?,
+                "lease" => self.lease_ms = lease_ms("lease", number("lease", v)?)?,
+                "backoff" => self.backoff = Backoff::from_json(v)?.to_stored(),
+                "key" => self.key = Some(job_key(v)?),
+                other => return Err(invalid(format!("unknown option '{other}' (known: {KNOWN_KEYS})"))),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A lease length in seconds as milliseconds: more than zero.
+pub fn lease_ms(what: &str, secs: f64) -> Result<i64> {
+    let ms = duration_ms(what, secs)?;
+    if ms < 1 {
+        return Err(invalid(format!("{what} must be at least 0.001 seconds, got {secs}")));
+    }
+    Ok(ms)
+}
+
+/// Queue names: 1 to 128 bytes of letters, digits and `_ - . : /`. The
+/// narrow alphabet keeps names safe in URLs, logs and shells, and lets a
+/// JSON array of names never be mistaken for one name.
+pub fn check_queue_name(name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "_-.:/".contains(c);
+    if name.is_empty() || name.len() > MAX_QUEUE_NAME_BYTES || !name.chars().all(ok_char) {
+        return Err(invalid(format!(
+            "invalid queue name {}: use 1 to {MAX_QUEUE_NAME_BYTES} letters, digits or _ - . : /",
+            excerpt(&format!("'{name}'"))
+        )));
+    }
+    Ok(())
+}
+
+fn number(what: &str, v: &Value) -> Result<f64> {
+    v.as_f64().ok_or_else(|| invalid(format!("{what} must be a number, got {v}")))
+}
+
+fn integer(what: &str, v: &Value, min: i64, max: i64) -> Result<i64> {
+    let n = match v {
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64))
+        }
+        _ => None,
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        Some(n) => Err(invalid(format!("{what} must be from {min} to {max}, got {n}"))),
+        None => Err(invalid(format!("{what} must be an integer, got {v}"))),
+    }
+}
+
+fn job_key(v: &Value) -> Result<String> {
+    match v {
+        Value::String(s) if !s.is_empty() && s.len() <= MAX_KEY_BYTES => Ok(s.clone()),
+        Value::String(_) => Err(invalid(format!("key must be 1 to {MAX_KEY_BYTES} bytes"))),
+        other => Err(invalid(format!("key must be a string, got {other}"))),
+    }
+}
+
+/// At most 80 characters of `text`, for error messages.
+pub fn excerpt(text: &str) -> String {
+    if text.chars().count() <= 80 {
+        text.to_string()
+    } else {
+        format!("{}...", text.chars().take(77).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<EnqueueOptions> {
+        EnqueueOptions::parse(Some(s), 1_000_000)
+    }
+
+    #[test]
+    fn defaults_without_options() {
+        assert_eq!(EnqueueOptions::parse(None, 5).unwrap(), EnqueueOptions::defaults(5));
+        assert_eq!(parse("{}").unwrap(), EnqueueOptions::defaults(1_000_000));
+    }
+
+    #[test]
+    fn reads_every_key() {
+        let o = parse(
+            r#"{"priority":-3,"delay":1.5,"max_attempts":2,"lease":0.25,"key":"k","backoff":{"base":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(o.priority, -3);
+        assert_eq!(o.run_at_ms, 1_001_500);
+        assert_eq!(o.max_attempts, 2);
+        assert_eq!(o.lease_ms, 250);
+        assert_eq!(o.key.as_deref(), Some("k"));
+        assert!(o.backoff.unwrap().contains("\"base\":2"));
+        assert_eq!(parse(r#"{"run_at":2000}"#).unwrap().run_at_ms, 2_000_000);
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_them() {
+        for (bad, needle) in [
+            ("{", "not valid JSON"),
+            ("[1]", "must be a JSON object"),
+            (r#"{"prio":1}"#, "unknown option 'prio'"),
+            (r#"{"priority":1.5}"#, "priority must be an integer"),
+            (r#"{"priority":"1"}"#, "priority must be an integer"),
+            (r#"{"delay":-1}"#, "delay must be"),
+            (r#"{"delay":1e12}"#, "more than ten years"),
+            (r#"{"run_at":-5}"#, "run_at must be"),
+            (r#"{"delay":1,"run_at":5}"#, "either delay or run_at"),
+            (r#"{"max_attempts":0}"#, "max_attempts must be from 1"),
+            (r#"{"lease":0}"#, "lease must be at least"),
+            (r#"{"key":""}"#, "key must be 1 to"),
+            (r#"{"key":5}"#, "key must be a string"),
+        ] {
+            let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn queue_names() {
+        for ok in ["email", "a.b-c_d:e/f", "Q1"] {
+            check_queue_name(ok).unwrap();
+        }
+        for bad in ["", "has space", "[\"a\"]", "ü", &"x".repeat(129)] {
+            assert!(check_queue_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Per-connection state: the queue clock, and the resources orq keeps for a
+//! host connection (its cached statements, and a side connection for writes
+//! the host cannot make itself; see txn.rs).
+//!
+//! The resources hold prepared statements on the host connection, and
+//! SQLite's `sqlite3_close` refuses to close a connection that still has
+//! statements. SQLite disconnects every virtual table before it checks, so
+//! the resources live exactly as long as the `orq_connection` eponymous
+//! table is connected: opening them connects it, its xDisconnect drops them.
+
+use std::ffi::{c_void, CStr};
+use std::ptr;
+use std::sync::{Mutex, MutexGuard, TryLockError};
+
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use rusqlite::{ffi, Connection, OpenFlags};
+
+use crate::clock::Clock;
+use crate::error::{invalid, Result};
+
+/// Statements orq caches per connection; room for every file in sql/.
+const STATEMENT_CACHE: usize = 48;
+/// The side connection's page cache, in KiB (it reads little: one claim).
+const SIDE_CACHE_KIB: i64 = 1024;
+/// `SQLITE_FCNTL_VFS_POINTER`, missing from the oldest bindings.
+const FCNTL_VFS_POINTER: i32 = 27;
+
+/// A host connection handle. orq only uses it on the thread SQLite calls
+/// it from, under SQLite's own connection mutex.
+#[derive(Clone, Copy, Debug)]
+pub struct Handle(pub *mut ffi::sqlite3);
+unsafe impl Send for Handle {}
+unsafe impl Sync for Handle {}
+
+pub struct Session {
+    db: Handle,
+    pub clock: Clock,
+    resources: Mutex<Option<Resources>>,
+}
+
+pub struct Resources {
+    pub db: Handle,
+    pub host: Connection,
+    pub side: SideConnection,
+    pub rng: SmallRng,
+    /// Whether `schema::prefer_wal` already ran for this connection.
+    pub wal_checked: bool,
+}
+
+/// The side connection to the host's database file, opened on first use.
+#[derive(Default)]
+pub struct SideConnection(Option<Connection>);
+
+impl Session {
+    pub fn new(db: *mut ffi::sqlite3) -> Session {
+        Session { db: Handle(db), clock: Clock::default(), resources: Mutex::new(None) }
+    }
+
+    /// The host connection's handle.
+    pub fn handle(&self) -> *mut ffi::sqlite3 {
+        self.db.0
+    }
+
+    /// Runs `f` with this connection's resources, opening them on first use.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Resources) -> Result<T>) -> Result<T> {
+        let mut slot = self.lock()?;
+        if slot.is_none() {
+            *slot = Some(Resources::open(self.db)?);
+        }
+        match slot.as_mut() {
+            Some(res) => f(res),
+            None => Err(invalid("internal error: connection resources missing")),
+        }
+    }
+
+    /// Drops the cached statements and the side connection (the host is closing).
+    pub fn release(&self) {
+        if let Ok(mut slot) = self.lock() {
+            *slot = None;
+        }
+    }
+
+    /// Whether a side connection is open, for `orq_connection`.
+    pub fn has_side_connection(&self) -> bool {
+        self.lock().map(|slot| slot.as_ref().is_some_and(|r| r.side.0.is_some())).unwrap_or(false)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Option<Resources>>> {
+        match self.resources.try_lock() {
+            Ok(guard) => Ok(guard),
+            // A panic was caught mid-call; the transaction guards rolled back
+            // on the way out, so the resources are consistent.
+            Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => Err(invalid(
+                "orq functions cannot be called from inside another orq call on the same connection",
+            )),
+        }
+    }
+}
+
+impl Resources {
+    fn open(db: Handle) -> Result<Resources> {
+        // SAFETY: `db` is the live host connection SQLite is calling us on; a
+        // Connection from `from_handle` never closes it.
+        let host = unsafe { Connection::from_handle(db.0)? };
+        host.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // Preparing a statement that names the guard table connects it (see
+        // the module comment); the statement itself is dropped at once.
+        host.prepare("SELECT 1 FROM orq_connection")?;
+        Ok(Resources {
+            db,
+            host,
+            side: SideConnection::default(),
+            rng: SmallRng::from_os_rng(),
+            wal_checked: false,
+        })
+    }
+}
+
+impl SideConnection {
+    pub fn is_open(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The side connection, opened on first use; `None` when there can be
+    /// none: the database is not a writable WAL file (in rollback-journal
+    /// mode a second connection would wait forever on the host's own read lock).
+    pub fn get(&mut self, host: &Connection, db: Handle) -> Result<Option<&Connection>> {
+        if self.0.is_none() {
+            self.0 = open_side(host, db)?;
+        }
+        Ok(self.0.as_ref())
+    }
+}
+
+fn open_side(host: &Connection, db: Handle) -> Result<Option<Connection>> {
+    let path = match host.path() {
+        Some(p) if !p.is_empty() => p.to_string(),
+        _ => return Ok(None),
+    };
+    let mode: String = host.prepare_cached("PRAGMA main.journal_mode")?.query_row([], |r| r.get(0))?;
+    // SAFETY: plain query on the live host handle.
+    let read_only = unsafe { ffi::sqlite3_db_readonly(db.0, c"main".as_ptr()) } != 0;
+    if !mode.eq_ignore_ascii_case("wal") || read_only {
+        return Ok(None);
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let side = match host_vfs_name(db) {
+        Some(vfs) => Connection::open_with_flags_and_vfs(&path, flags, vfs.as_str())?,
+        None => Connection::open_with_flags(&path, flags)?,
+    };
+    // It inherits nothing from the host: copy what changes durability, and
+    // let txn.rs do the waiting (busy_timeout 0).
+    let synchronous: i64 = host.prepare_cached("PRAGMA main.synchronous")?.query_row([], |r| r.get(0))?;
+    side.execute_batch(&format!(
+        "PRAGMA synchronous = {synchronous}; PRAGMA cache_size = -{SIDE_CACHE_KIB};"
+    ))?;
+    side.busy_timeout(std::time::Duration::ZERO)?;
+    side.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    crate::functions::register_helpers(&side)?;
+    Ok(Some(side))
+}
+
+/// The name of the VFS the host opened its main database with, so the side
+/// connection sees the same file the same way.
+fn host_vfs_name(db: Handle) -> Option<String> {
+    let mut vfs: *mut ffi::sqlite3_vfs = ptr::null_mut();
+    // SAFETY: SQLITE_FCNTL_VFS_POINTER writes one sqlite3_vfs pointer.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            db.0,
+            c"main".as_ptr(),
+            FCNTL_VFS_POINTER,
+            (&mut vfs as *mut *mut ffi::sqlite3_vfs).cast::<c_void>(),
+        )
+    };
+    if rc != ffi::SQLITE_OK || vfs.is_null() {
+        return None;
+    }
+    // SAFETY: a registered VFS has a NUL-terminated name that outlives us.
+    unsafe {
+        let name = (*vfs).zName;
+        (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+    }
+}
+
+/// True when a statement of the host connection is in the middle of
+/// writing: the host then holds the write lock, so orq must write on the
+/// host itself and cannot open or release a savepoint.
+pub fn host_is_writing(db: Handle) -> bool {
+    // SAFETY: walking the host's statement list under its mutex.
+    unsafe {
+        let mut stmt = ffi::sqlite3_next_stmt(db.0, ptr::null_mut());
+        while !stmt.is_null() {
+            if ffi::sqlite3_stmt_busy(stmt) != 0 && ffi::sqlite3_stmt_readonly(stmt) == 0 {
+                return true;
+            }
+            stmt = ffi::sqlite3_next_stmt(db.0, stmt);
+        }
+    }
+    false
+}

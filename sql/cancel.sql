@@ -1,0 +1,9 @@
+-- queue_cancel: a job that has not finished is cancelled; a running job's
+-- token goes stale, so its worker can no longer complete or fail it.
+UPDATE orq_jobs
+SET state       = 'cancelled',
+    event       = 'cancelled',
+    finished_at = :now,
+    lease_until = NULL,
+    updated_at  = :now
+WHERE id = :id AND state IN ('waiting', 'ready', 'running')

@@ -1,0 +1,8 @@
+-- queue_extend: the lease holder's heartbeat; the lease now ends :lease_ms
+-- from now. Returns the new lease_until; no row when the token is stale.
+UPDATE orq_jobs
+SET lease_until = :now + :lease_ms,
+    event       = 'extended',
+    updated_at  = :now
+WHERE id = :id AND state = 'running' AND (:token IS NULL OR token = :token)
+RETURNING lease_until

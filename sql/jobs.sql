@@ -1,0 +1,7 @@
+-- queue_jobs: one row per job, times in unix seconds. The virtual table adds
+-- a WHERE clause for the constraints SQLite hands it (id, queue, state), with
+-- the state as a literal so the matching partial index is used.
+SELECT id, queue, state, priority, attempts, max_attempts, payload, result, error,
+       run_at / 1000.0, created_at / 1000.0, worker, lease_until / 1000.0, key, token,
+       started_at / 1000.0, finished_at / 1000.0, updated_at / 1000.0, lease_ms / 1000.0, backoff
+FROM orq_jobs

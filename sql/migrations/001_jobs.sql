@@ -1,0 +1,59 @@
+-- orq schema v1: queues, jobs and the indexes every hot statement seeks on.
+-- Times are unix milliseconds (INTEGER); durations in the SQL API are seconds.
+
+-- Key/value facts about this database: schema_version, the fencing-token counter.
+CREATE TABLE orq_meta (
+  key   TEXT PRIMARY KEY,
+  value
+) WITHOUT ROWID;
+INSERT INTO orq_meta (key, value) VALUES ('last_token', 0);
+
+-- One row per queue ever used; a row appears with the queue's first job
+-- (trigger below) or when the queue is paused before it has jobs.
+CREATE TABLE orq_queues (
+  name       TEXT PRIMARY KEY,
+  paused     INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- AUTOINCREMENT: a purged job's id is never handed out again, so ids kept by
+-- applications (and fencing tokens paired with them) never point at a stranger.
+CREATE TABLE orq_jobs (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue        TEXT NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('waiting', 'ready', 'running', 'done', 'dead', 'cancelled')),
+  priority     INTEGER NOT NULL DEFAULT 0,
+  run_at       INTEGER NOT NULL,          -- due time while ready; when it became due otherwise
+  payload      TEXT NOT NULL,             -- JSON
+  attempts     INTEGER NOT NULL DEFAULT 0, -- claims so far (an expired lease counts)
+  max_attempts INTEGER NOT NULL,
+  lease_ms     INTEGER NOT NULL,          -- how long a claim holds the job
+  backoff      TEXT,                      -- JSON {base,factor,max,jitter}; NULL = defaults
+  key          TEXT,                      -- idempotency key
+  token        INTEGER,                   -- fencing token of the current (or last) lease
+  worker       TEXT,                      -- current (or last) lease holder
+  lease_until  INTEGER,                   -- while running
+  result       TEXT,                      -- JSON, set on completion
+  error        TEXT,                      -- last failure
+  created_at   INTEGER NOT NULL,
+  started_at   INTEGER,                   -- last claim
+  finished_at  INTEGER,                   -- when it became done, dead or cancelled
+  updated_at   INTEGER NOT NULL
+);
+
+-- Claimable jobs only: the claim walks this in claim order, so a million
+-- finished jobs cost it nothing.
+CREATE INDEX orq_jobs_ready ON orq_jobs (queue, priority DESC, run_at) WHERE state = 'ready';
+-- Leased jobs by lease deadline: finding expired leases is one seek.
+CREATE INDEX orq_jobs_running ON orq_jobs (queue, lease_until) WHERE state = 'running';
+-- Finished jobs by age, for purge and for per-state counts.
+CREATE INDEX orq_jobs_finished ON orq_jobs (queue, state, finished_at)
+  WHERE state IN ('done', 'dead', 'cancelled');
+-- At most one live job per (queue, key).
+CREATE UNIQUE INDEX orq_jobs_key ON orq_jobs (queue, key)
+  WHERE key IS NOT NULL AND state IN ('waiting', 'ready', 'running');
+
+CREATE TRIGGER orq_jobs_new_queue AFTER INSERT ON orq_jobs
+BEGIN
+  INSERT OR IGNORE INTO orq_queues (name, created_at) VALUES (NEW.queue, NEW.created_at);
+END;

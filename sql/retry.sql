@@ -1,0 +1,10 @@
+-- queue_retry: a dead or cancelled job is ready again now, with a fresh set
+-- of attempts. Its last error stays until the next failure replaces it.
+UPDATE orq_jobs
+SET state       = 'ready',
+    event       = 'retried',
+    attempts    = 0,
+    run_at      = :now,
+    finished_at = NULL,
+    updated_at  = :now
+WHERE id = :id AND state IN ('dead', 'cancelled')

@@ -1,0 +1,13 @@
+-- queue_stats: one row per queue. Every count is a range of one partial index.
+SELECT q.name AS queue,
+       (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state = 'ready' AND run_at <= :now) AS ready,
+       (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state = 'ready' AND run_at > :now) AS scheduled,
+       (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state = 'running') AS running,
+       (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state IN ('done', 'dead', 'cancelled') AND state = 'done') AS done,
+       (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state IN ('done', 'dead', 'cancelled') AND state = 'dead') AS dead,
+       (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state IN ('done', 'dead', 'cancelled') AND state = 'cancelled') AS cancelled,
+       q.paused AS paused,
+       (SELECT (:now - min(run_at)) / 1000.0 FROM orq_jobs
+         WHERE queue = q.name AND state = 'ready' AND run_at <= :now) AS oldest_ready_age
+FROM orq_queues AS q
+ORDER BY q.name
