@@ -11,6 +11,7 @@ mod claim;
 mod clock;
 mod error;
 mod functions;
+mod host;
 mod ops;
 mod options;
 mod schema;
@@ -58,6 +59,7 @@ pub unsafe extern "C" fn sqlite3_orq_init(
     pz_err_msg: *mut *mut std::os::raw::c_char,
     p_api: *mut rusqlite::ffi::sqlite3_api_routines,
 ) -> std::os::raw::c_int {
+    host::API.store(p_api, std::sync::atomic::Ordering::Release);
     Connection::extension_init2(db, pz_err_msg, p_api, |conn| {
         register(&conn)?;
         // Stay loaded after the connection closes: other connections may

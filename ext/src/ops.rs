@@ -63,7 +63,7 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
     let rows = stmt.query_map(
         named_params! {":now": now, ":queues": req.queues, ":n": req.n, ":worker": req.worker, ":lease_ms": req.lease_ms},
         |r| {
-            Ok(Claimed {
+            let job = Claimed {
                 id: r.get(0)?,
                 queue: r.get(1)?,
                 payload: r.get(2)?,
@@ -72,16 +72,14 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
                 lease_until_ms: r.get(5)?,
                 priority: r.get(6)?,
                 max_attempts: r.get(7)?,
-            })
+            };
+            Ok((job, r.get::<_, i64>(8)?))
         },
     )?;
     let mut claimed = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    if !claimed.is_empty() {
-        conn.prepare_cached(sql::TOKEN_ADVANCE)?.execute(named_params! {":count": claimed.len() as i64})?;
-    }
-    // Tokens were handed out in claim order; RETURNING has no order of its own.
-    claimed.sort_by_key(|c| c.token);
-    Ok(claimed)
+    // RETURNING has no order of its own: back into claim order.
+    claimed.sort_by_key(|(c, run_at)| (-c.priority, *run_at, c.id));
+    Ok(claimed.into_iter().map(|(c, _)| c).collect())
 }
 
 pub fn complete(

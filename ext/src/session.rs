@@ -184,20 +184,3 @@ fn host_vfs_name(db: Handle) -> Option<String> {
         (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
     }
 }
-
-/// True when a statement of the host connection is in the middle of
-/// writing: the host then holds the write lock, so orq must write on the
-/// host itself and cannot open or release a savepoint.
-pub fn host_is_writing(db: Handle) -> bool {
-    // SAFETY: walking the host's statement list under its mutex.
-    unsafe {
-        let mut stmt = ffi::sqlite3_next_stmt(db.0, ptr::null_mut());
-        while !stmt.is_null() {
-            if ffi::sqlite3_stmt_busy(stmt) != 0 && ffi::sqlite3_stmt_readonly(stmt) == 0 {
-                return true;
-            }
-            stmt = ffi::sqlite3_next_stmt(db.0, stmt);
-        }
-    }
-    false
-}

@@ -11,7 +11,6 @@ sql_file!(ENQUEUE, "enqueue.sql");
 sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
 sql_file!(EXPIRE, "expire.sql");
 sql_file!(CLAIM, "claim.sql");
-sql_file!(TOKEN_ADVANCE, "token_advance.sql");
 sql_file!(COMPLETE, "complete.sql");
 sql_file!(FAIL, "fail.sql");
 sql_file!(EXTEND, "extend.sql");

@@ -1,7 +1,7 @@
 //! How an orq write reaches the database: atomically, without "database is
 //! locked" while other processes work the same queue, and fairly.
 //!
-//! Three cases, by what the host connection is doing when orq is called:
+//! By what the host connection is doing when orq is called:
 //!
 //! * A statement of the host is writing (`INSERT ... SELECT queue_enqueue(..)`):
 //!   the host holds the write lock and SQLite refuses savepoints until that
@@ -11,81 +11,96 @@
 //!   savepoint. Start such transactions with BEGIN IMMEDIATE: a deferred
 //!   transaction that has read cannot take the write lock once another
 //!   connection has written (SQLite then answers SQLITE_BUSY_SNAPSHOT).
-//! * The host is in autocommit: orq runs `BEGIN IMMEDIATE ... COMMIT` itself,
-//!   waiting for the write lock with short random sleeps (50-500 µs) instead
-//!   of SQLite's busy handler, whose coarse steps let one process starve the
-//!   others. It waits as long as the connection's busy_timeout (or
-//!   DEFAULT_WAIT_MS when none is set). When the host cannot write because a
-//!   read it has open (a table-valued function's own statement, an unfinished
-//!   cursor) holds an outdated WAL snapshot, the write goes through a side
-//!   connection to the same file instead, which commits on its own.
+//! * Autocommit, no transaction open (`SELECT queue_complete(?, ?)`): orq runs
+//!   `BEGIN IMMEDIATE ... COMMIT` itself, waiting for the write lock with short
+//!   random sleeps (20 µs growing to 1 ms) instead of SQLite's busy handler, whose coarse
+//!   steps let one process starve the others. It waits as long as the
+//!   connection's busy_timeout (or DEFAULT_WAIT_MS when none is set).
+//! * Autocommit, but a read is open (a table-valued function's own SELECT,
+//!   an unfinished cursor): SQLite cannot turn that read into a write once
+//!   another connection has committed since it began, and never waits for it.
+//!   orq tries the host once; if that fails, a WAL database is written
+//!   through a side connection to the same file, which waits its turn and
+//!   commits on its own. Other journal modes cannot have a second writer
+//!   beside a reader, and get an error that says what to do.
 
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use rusqlite::{ffi, Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode};
 
 use crate::error::{invalid, Error, Result};
+use crate::host::{self, TxnState};
 use crate::schema;
-use crate::session::{host_is_writing, Resources, Session};
+use crate::session::{Resources, Session};
 
 /// How long orq waits for the write lock when the connection sets no busy_timeout.
 pub const DEFAULT_WAIT_MS: u64 = 5000;
-/// Bounds of the random sleep between tries for the write lock.
-const SLEEP_MICROS: std::ops::RangeInclusive<u64> = 50..=500;
+/// The sleep between tries for the write lock starts near FIRST_SLEEP_MICROS
+/// and doubles up to MAX_SLEEP_MICROS, each drawn from [half, full] so that
+/// waiting processes do not retry in step.
+const FIRST_SLEEP_MICROS: u64 = 20;
+const MAX_SLEEP_MICROS: u64 = 1000;
+
+type Body<'a, T> = &'a mut dyn FnMut(&Connection) -> Result<T>;
 
 /// Runs `body` as one atomic write on the right connection (see the module
-/// comment), upgrading the schema first when needed.
-pub fn write<T>(session: &Session, body: &mut dyn FnMut(&Connection) -> Result<T>) -> Result<T> {
+/// comment), creating or upgrading the schema first when needed.
+pub fn write<T>(session: &Session, body: Body<T>) -> Result<T> {
     session.with(|res| {
-        if host_is_writing(res.db) {
+        if host::is_writing(res.db) {
             return joined(&res.host, body);
         }
         if !res.host.is_autocommit() {
             return in_savepoint(&res.host, body);
         }
-        if !res.wal_checked {
-            schema::prefer_wal(&res.host);
-            res.wal_checked = true;
-        }
         let deadline = Deadline::for_host(&res.host)?;
-        let begun = {
-            let _quiet = HandlerOff::new(&res.host, deadline.host_timeout_ms)?;
-            begin_immediate(&res.host, &deadline, &mut res.rng)
-        };
-        match begun {
-            Ok(()) => in_begun_transaction(&res.host, &deadline, &mut res.rng, body),
-            Err(Begin::Stale) => on_side_connection(res, &deadline, body),
-            Err(Begin::Failed(e)) => Err(e),
+        match host::txn_state(res.db) {
+            TxnState::Write => joined(&res.host, body),
+            TxnState::Read => beside_a_read(res, &deadline, body),
+            TxnState::None => {
+                if !res.wal_checked {
+                    schema::prefer_wal(&res.host);
+                    res.wal_checked = true;
+                }
+                let begun = {
+                    let _quiet = HandlerOff::new(&res.host, deadline.host_timeout_ms)?;
+                    begin_immediate(&res.host, &deadline, &mut res.rng, Tries::UntilDeadline)
+                };
+                begun?;
+                in_begun_transaction(&res.host, &deadline, &mut res.rng, body)
+            }
         }
     })
 }
 
-fn on_side_connection<T>(
-    res: &mut Resources,
-    deadline: &Deadline,
-    body: &mut dyn FnMut(&Connection) -> Result<T>,
-) -> Result<T> {
+/// The host has a read open in autocommit (see the module comment).
+fn beside_a_read<T>(res: &mut Resources, deadline: &Deadline, body: Body<T>) -> Result<T> {
+    let on_host = {
+        let _quiet = HandlerOff::new(&res.host, deadline.host_timeout_ms)?;
+        begin_immediate(&res.host, deadline, &mut res.rng, Tries::Once)
+    };
+    if on_host.is_ok() {
+        return in_begun_transaction(&res.host, deadline, &mut res.rng, body);
+    }
     let side = res.side.get(&res.host, res.db)?.ok_or_else(|| {
         invalid(
-            "database is locked: this connection has a read open (a FROM clause or an unfinished \
-             cursor) that began before another connection wrote, and the database is not a WAL \
-             file orq could write to beside it; finish the read first, or use BEGIN IMMEDIATE",
+            "database is locked: this connection has a read open (the SELECT that called orq, or \
+             an unfinished cursor), another connection is writing, and this database is not in \
+             WAL mode, where orq could write beside the read; use PRAGMA journal_mode=WAL, or \
+             call orq inside BEGIN IMMEDIATE ... COMMIT",
         )
     })?;
-    match begin_immediate(side, deadline, &mut res.rng) {
-        Ok(()) => in_begun_transaction(side, deadline, &mut res.rng, body),
-        Err(Begin::Stale) => Err(Error::Locked { waited_ms: deadline.waited_ms() }),
-        Err(Begin::Failed(e)) => Err(e),
-    }
+    begin_immediate(side, deadline, &mut res.rng, Tries::UntilDeadline)?;
+    in_begun_transaction(side, deadline, &mut res.rng, body)
 }
 
-fn joined<T>(conn: &Connection, body: &mut dyn FnMut(&Connection) -> Result<T>) -> Result<T> {
+fn joined<T>(conn: &Connection, body: Body<T>) -> Result<T> {
     schema::upgrade(conn)?;
     body(conn)
 }
 
-fn in_savepoint<T>(conn: &Connection, body: &mut dyn FnMut(&Connection) -> Result<T>) -> Result<T> {
+fn in_savepoint<T>(conn: &Connection, body: Body<T>) -> Result<T> {
     run(conn, "SAVEPOINT orq")?;
     let mut open = Open { conn, rollback: "ROLLBACK TO orq; RELEASE orq", done: false };
     schema::upgrade(conn).map_err(busy_in_transaction)?;
@@ -99,7 +114,7 @@ fn in_begun_transaction<T>(
     conn: &Connection,
     deadline: &Deadline,
     rng: &mut impl Rng,
-    body: &mut dyn FnMut(&Connection) -> Result<T>,
+    body: Body<T>,
 ) -> Result<T> {
     let mut open = Open { conn, rollback: "ROLLBACK", done: false };
     schema::upgrade(conn)?;
@@ -125,40 +140,23 @@ impl Drop for Open<'_> {
     }
 }
 
-enum Begin {
-    /// The connection's open read holds an outdated snapshot: it can never
-    /// write until that read ends.
-    Stale,
-    Failed(Error),
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tries {
+    Once,
+    UntilDeadline,
 }
 
-fn begin_immediate(
-    conn: &Connection,
-    deadline: &Deadline,
-    rng: &mut impl Rng,
-) -> std::result::Result<(), Begin> {
-    let mut stale_tries = 0;
+fn begin_immediate(conn: &Connection, deadline: &Deadline, rng: &mut impl Rng, tries: Tries) -> Result<()> {
+    let mut sleep = FIRST_SLEEP_MICROS;
     loop {
         match run(conn, "BEGIN IMMEDIATE") {
-            Ok(()) => return Ok(()),
             Err(Error::Sqlite(e)) if busy_code(&e).is_some() => {
-                // One stale answer can be a race with a commit (the next try
-                // reads a fresh snapshot); two in a row mean a read of ours
-                // pins the old one.
-                if busy_code(&e) == Some(ffi::SQLITE_BUSY_SNAPSHOT) {
-                    stale_tries += 1;
-                    if stale_tries >= 2 {
-                        return Err(Begin::Stale);
-                    }
-                } else {
-                    stale_tries = 0;
+                if tries == Tries::Once || deadline.passed() {
+                    return Err(Error::Locked { waited_ms: deadline.waited_ms() });
                 }
-                if deadline.passed() {
-                    return Err(Begin::Failed(Error::Locked { waited_ms: deadline.waited_ms() }));
-                }
-                pause(rng);
+                pause(rng, &mut sleep);
             }
-            Err(e) => return Err(Begin::Failed(e)),
+            other => return other,
         }
     }
 }
@@ -166,9 +164,10 @@ fn begin_immediate(
 /// COMMIT, retried while readers keep a rollback-journal database busy (in
 /// WAL mode a commit never waits).
 fn commit(conn: &Connection, deadline: &Deadline, rng: &mut impl Rng) -> Result<()> {
+    let mut sleep = FIRST_SLEEP_MICROS;
     loop {
         match run(conn, "COMMIT") {
-            Err(Error::Sqlite(e)) if busy_code(&e).is_some() && !deadline.passed() => pause(rng),
+            Err(Error::Sqlite(e)) if busy_code(&e).is_some() && !deadline.passed() => pause(rng, &mut sleep),
             Err(Error::Sqlite(e)) if busy_code(&e).is_some() => {
                 return Err(Error::Locked { waited_ms: deadline.waited_ms() })
             }
@@ -182,8 +181,9 @@ fn run(conn: &Connection, sql: &str) -> Result<()> {
     Ok(())
 }
 
-fn pause(rng: &mut impl Rng) {
-    std::thread::sleep(Duration::from_micros(rng.random_range(SLEEP_MICROS)));
+fn pause(rng: &mut impl Rng, sleep: &mut u64) {
+    std::thread::sleep(Duration::from_micros(rng.random_range(*sleep / 2..=*sleep)));
+    *sleep = (*sleep * 2).min(MAX_SLEEP_MICROS);
 }
 
 /// The extended result code of a SQLITE_BUSY error.

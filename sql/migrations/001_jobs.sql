@@ -1,12 +1,11 @@
 -- orq schema v1: queues, jobs and the indexes every hot statement seeks on.
 -- Times are unix milliseconds (INTEGER); durations in the SQL API are seconds.
 
--- Key/value facts about this database: schema_version, the fencing-token counter.
+-- Key/value facts about this database, such as schema_version.
 CREATE TABLE orq_meta (
   key   TEXT PRIMARY KEY,
   value
 ) WITHOUT ROWID;
-INSERT INTO orq_meta (key, value) VALUES ('last_token', 0);
 
 -- One row per queue ever used; a row appears with the queue's first job
 -- (trigger below) or when the queue is paused before it has jobs.
@@ -26,11 +25,13 @@ CREATE TABLE orq_jobs (
   run_at       INTEGER NOT NULL,          -- due time while ready; when it became due otherwise
   payload      TEXT NOT NULL,             -- JSON
   attempts     INTEGER NOT NULL DEFAULT 0, -- claims so far (an expired lease counts)
+  leases       INTEGER NOT NULL DEFAULT 0, -- claims ever (never reset): numbers the tokens
   max_attempts INTEGER NOT NULL,
   lease_ms     INTEGER NOT NULL,          -- how long a claim holds the job
   backoff      TEXT,                      -- JSON {base,factor,max,jitter}; NULL = defaults
   key          TEXT,                      -- idempotency key
-  token        INTEGER,                   -- fencing token of the current (or last) lease
+  token        INTEGER,                   -- fencing token of the current (or last) lease:
+                                          -- id * 2^20 + lease number, unique to the lease
   worker       TEXT,                      -- current (or last) lease holder
   lease_until  INTEGER,                   -- while running
   result       TEXT,                      -- JSON, set on completion

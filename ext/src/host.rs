@@ -1,0 +1,79 @@
+//! What orq needs to know about the host connection's transaction, from the
+//! SQLite entry points that give it.
+
+use std::os::raw::{c_char, c_int};
+use std::ptr;
+
+use rusqlite::ffi;
+
+use crate::session::Handle;
+
+/// `sqlite3_txn_state()` of the host's main database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnState {
+    None,
+    Read,
+    Write,
+}
+
+pub fn txn_state(db: Handle) -> TxnState {
+    match raw_txn_state(db) {
+        0 => TxnState::None,
+        1 => TxnState::Read,
+        _ => TxnState::Write,
+    }
+}
+
+#[cfg(not(feature = "loadable"))]
+fn raw_txn_state(db: Handle) -> c_int {
+    // SAFETY: live handle; "main" is NUL-terminated.
+    unsafe { ffi::sqlite3_txn_state(db.0, c"main".as_ptr()) }
+}
+
+/// A loadable extension reaches SQLite through the host's API table, and
+/// the bindings rusqlite uses for it stop at SQLite 3.14, before
+/// `sqlite3_txn_state` (3.34) was appended. SQLite only ever appends to that
+/// table, so the entry is read at its fixed position (checked against
+/// sqlite3ext.h: the 253rd function pointer).
+#[cfg(feature = "loadable")]
+fn raw_txn_state(db: Handle) -> c_int {
+    use std::sync::atomic::Ordering;
+    const TXN_STATE_SLOT: usize = 252;
+    type TxnStateFn = unsafe extern "C" fn(*mut ffi::sqlite3, *const c_char) -> c_int;
+    let api = API.load(Ordering::Acquire);
+    if api.is_null() || rusqlite::version_number() < 3_034_000 {
+        return 2; // unknown: assume the host is writing, the safe answer
+    }
+    // SAFETY: `api` is the host's sqlite3_api_routines (at least 3.34, so it
+    // has this slot); the slot holds sqlite3_txn_state or NULL.
+    unsafe {
+        let slot = *(api as *const *const ()).add(TXN_STATE_SLOT);
+        if slot.is_null() {
+            return 2;
+        }
+        let f: TxnStateFn = std::mem::transmute(slot);
+        f(db.0, c"main".as_ptr())
+    }
+}
+
+/// The host's API table, kept by the entry point.
+#[cfg(feature = "loadable")]
+pub static API: std::sync::atomic::AtomicPtr<ffi::sqlite3_api_routines> =
+    std::sync::atomic::AtomicPtr::new(ptr::null_mut());
+
+/// True when a statement of the host connection is in the middle of
+/// writing: the host then holds the write lock, and SQLite refuses to
+/// release a savepoint until that statement ends.
+pub fn is_writing(db: Handle) -> bool {
+    // SAFETY: walking the host's statement list under its mutex.
+    unsafe {
+        let mut stmt = ffi::sqlite3_next_stmt(db.0, ptr::null_mut());
+        while !stmt.is_null() {
+            if ffi::sqlite3_stmt_busy(stmt) != 0 && ffi::sqlite3_stmt_readonly(stmt) == 0 {
+                return true;
+            }
+            stmt = ffi::sqlite3_next_stmt(db.0, stmt);
+        }
+    }
+    false
+}
