@@ -1,7 +1,7 @@
 //! What orq needs to know about the host connection's transaction, from the
 //! SQLite entry points that give it.
 
-use std::os::raw::{c_char, c_int};
+use std::os::raw::c_int;
 use std::ptr;
 
 use rusqlite::ffi;
@@ -39,7 +39,7 @@ fn raw_txn_state(db: Handle) -> c_int {
 fn raw_txn_state(db: Handle) -> c_int {
     use std::sync::atomic::Ordering;
     const TXN_STATE_SLOT: usize = 252;
-    type TxnStateFn = unsafe extern "C" fn(*mut ffi::sqlite3, *const c_char) -> c_int;
+    type TxnStateFn = unsafe extern "C" fn(*mut ffi::sqlite3, *const std::os::raw::c_char) -> c_int;
     let api = API.load(Ordering::Acquire);
     if api.is_null() || rusqlite::version_number() < 3_034_000 {
         return 2; // unknown: assume the host is writing, the safe answer

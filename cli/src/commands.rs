@@ -1,0 +1,255 @@
+//! The subcommands. Each calls orq's SQL functions and tables; none holds
+//! queue logic of its own.
+
+use std::io::Read;
+
+use clap::{Args, Subcommand};
+use rusqlite::types::Value;
+use rusqlite::{params, Connection};
+use serde_json::{json, Map};
+
+use crate::duration::parse_seconds;
+use crate::exit::{usage, Code, Result};
+use crate::output::{query, Output};
+
+mod demo;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Add a job to a queue; prints its id
+    Enqueue(EnqueueArgs),
+    /// Jobs of every queue, counted by state
+    Stats,
+    /// List jobs, newest first
+    Jobs(JobsArgs),
+    /// Everything about one job
+    Show {
+        /// Job id
+        id: i64,
+    },
+    /// Cancel jobs that have not finished (a running job's worker loses its lease)
+    Cancel {
+        /// Job ids
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Make dead or cancelled jobs ready again, with fresh attempts
+    Retry {
+        /// Job ids
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Stop claims from a queue (jobs keep arriving)
+    Pause { queue: String },
+    /// Let claims take a paused queue's jobs again
+    Resume { queue: String },
+    /// Delete finished jobs (done, dead, cancelled) and their history
+    Purge(PurgeArgs),
+    /// Versions, schema and connection settings
+    Debug,
+    /// Enqueue a small mix of jobs and work through them
+    Demo,
+}
+
+#[derive(Args)]
+pub struct EnqueueArgs {
+    /// Queue name (letters, digits, _ - . : /)
+    queue: String,
+    /// JSON payload; `-` reads it from stdin [default: {}]
+    payload: Option<String>,
+    /// A shell command to run as the job: the payload becomes {"cmd": CMD}
+    #[arg(long, conflicts_with = "payload")]
+    cmd: Option<String>,
+    /// Higher runs first
+    #[arg(long, allow_hyphen_values = true)]
+    priority: Option<i64>,
+    /// Wait before the job is due (30s, 15m, 2h, 7d)
+    #[arg(long, value_parser = parse_seconds, conflicts_with = "run_at")]
+    delay: Option<f64>,
+    /// Due at this unix time (seconds)
+    #[arg(long)]
+    run_at: Option<f64>,
+    /// Claims allowed before the job is dead
+    #[arg(long)]
+    max_attempts: Option<i64>,
+    /// How long a claim holds the job
+    #[arg(long, value_parser = parse_seconds)]
+    lease: Option<f64>,
+    /// Idempotency key: while a live job of the queue has it, that job's id is returned
+    #[arg(long)]
+    key: Option<String>,
+    /// More options as a JSON object (see queue_enqueue)
+    #[arg(long)]
+    options: Option<String>,
+}
+
+#[derive(Args)]
+pub struct JobsArgs {
+    /// Only this queue
+    #[arg(long, short)]
+    queue: Option<String>,
+    /// Only this state (waiting, ready, running, done, dead, cancelled)
+    #[arg(long, short)]
+    state: Option<String>,
+    /// At most this many
+    #[arg(long, short = 'n', default_value_t = 20)]
+    limit: i64,
+}
+
+#[derive(Args)]
+pub struct PurgeArgs {
+    /// Only this queue [default: every queue]
+    queue: Option<String>,
+    /// Only jobs that finished at least this long ago (30s, 15m, 2h, 7d)
+    #[arg(long, value_parser = parse_seconds)]
+    older_than: f64,
+}
+
+pub fn run(conn: &Connection, command: Command, out: &Output) -> Result<Code> {
+    match command {
+        Command::Enqueue(a) => enqueue(conn, a, out),
+        Command::Stats => {
+            query(conn, "SELECT * FROM queue_stats", [])?.print(out);
+            Ok(Code::Ok)
+        }
+        Command::Jobs(a) => jobs(conn, a, out),
+        Command::Show { id } => show(conn, id, out),
+        Command::Cancel { ids } => each_job(conn, "queue_cancel", &ids, "cancelled", out),
+        Command::Retry { ids } => each_job(conn, "queue_retry", &ids, "retried", out),
+        Command::Pause { queue } => toggle(conn, "queue_pause", &queue, "paused", out),
+        Command::Resume { queue } => toggle(conn, "queue_resume", &queue, "resumed", out),
+        Command::Purge(a) => purge(conn, a, out),
+        Command::Debug => {
+            let text: String = conn.query_row("SELECT orq_debug()", [], |r| r.get(0))?;
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| usage(e.to_string()))?;
+            if out.json {
+                println!("{v}");
+            } else if let Some(m) = v.as_object() {
+                for (k, v) in m {
+                    println!("{k:>16}  {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+                }
+            }
+            Ok(Code::Ok)
+        }
+        Command::Demo => demo::run(conn, out),
+    }
+}
+
+fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
+    let payload = match (a.cmd, a.payload.as_deref()) {
+        (Some(cmd), _) => json!({ "cmd": cmd }).to_string(),
+        (None, Some("-")) => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map_err(|e| usage(format!("reading stdin: {e}")))?;
+            s
+        }
+        (None, Some(p)) => p.to_string(),
+        (None, None) => "{}".to_string(),
+    };
+    let mut opts = match a.options.as_deref() {
+        Some(text) => match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => return Err(usage("--options must be a JSON object")),
+        },
+        None => Map::new(),
+    };
+    let mut set = |k: &str, v: Option<serde_json::Value>| {
+        if let Some(v) = v {
+            opts.insert(k.to_string(), v);
+        }
+    };
+    set("priority", a.priority.map(Into::into));
+    set("delay", a.delay.map(Into::into));
+    set("run_at", a.run_at.map(Into::into));
+    set("max_attempts", a.max_attempts.map(Into::into));
+    set("lease", a.lease.map(Into::into));
+    set("key", a.key.map(Into::into));
+    let options = (!opts.is_empty()).then(|| serde_json::Value::Object(opts).to_string());
+    let id: i64 =
+        conn.query_row("SELECT queue_enqueue(?1, ?2, ?3)", params![a.queue, payload, options], |r| r.get(0))?;
+    if out.json {
+        println!("{}", json!({ "id": id }));
+    } else {
+        println!("{id}");
+    }
+    Ok(Code::Ok)
+}
+
+fn jobs(conn: &Connection, a: JobsArgs, out: &Output) -> Result<Code> {
+    let mut filters = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(q) = a.queue {
+        filters.push("queue = ?");
+        values.push(Value::Text(q));
+    }
+    if let Some(s) = a.state {
+        filters.push("state = ?");
+        values.push(Value::Text(s));
+    }
+    values.push(Value::Integer(a.limit));
+    let columns = if out.json {
+        "*"
+    } else {
+        "id, queue, state, priority, attempts, max_attempts, run_at, worker, error, payload"
+    };
+    let filter = if filters.is_empty() { String::new() } else { format!(" WHERE {}", filters.join(" AND ")) };
+    let sql = format!("SELECT {columns} FROM queue_jobs{filter} ORDER BY id DESC LIMIT ?");
+    query(conn, &sql, rusqlite::params_from_iter(values))?.print(out);
+    Ok(Code::Ok)
+}
+
+fn show(conn: &Connection, id: i64, out: &Output) -> Result<Code> {
+    let rows = query(conn, "SELECT * FROM queue_jobs WHERE id = ?", [id])?;
+    if rows.rows.is_empty() {
+        return Err(usage(format!("no job with id {id}")));
+    }
+    rows.print_record(out);
+    Ok(Code::Ok)
+}
+
+/// Runs `function(id)` for each id; exit status 1 when any changed nothing.
+fn each_job(conn: &Connection, function: &str, ids: &[i64], verb: &str, out: &Output) -> Result<Code> {
+    let mut code = Code::Ok;
+    let mut results = Vec::new();
+    for &id in ids {
+        let changed: i64 = conn.query_row(&format!("SELECT {function}(?)"), [id], |r| r.get(0))?;
+        if changed == 0 {
+            code = Code::NoChange;
+        }
+        results.push(json!({ "id": id, "changed": changed == 1 }));
+        if !out.json {
+            let state: String =
+                conn.query_row("SELECT state FROM queue_jobs WHERE id = ?", [id], |r| r.get(0))?;
+            match changed {
+                1 => println!("job {id} {verb}"),
+                _ => println!("job {id} unchanged (it is {state})"),
+            }
+        }
+    }
+    if out.json {
+        println!("{}", serde_json::Value::Array(results));
+    }
+    Ok(code)
+}
+
+fn toggle(conn: &Connection, function: &str, queue: &str, verb: &str, out: &Output) -> Result<Code> {
+    let changed: i64 = conn.query_row(&format!("SELECT {function}(?)"), [queue], |r| r.get(0))?;
+    if out.json {
+        println!("{}", json!({ "queue": queue, "changed": changed == 1 }));
+    } else if changed == 1 {
+        println!("queue {queue} {verb}");
+    } else {
+        println!("queue {queue} unchanged (already {verb})");
+    }
+    Ok(if changed == 1 { Code::Ok } else { Code::NoChange })
+}
+
+fn purge(conn: &Connection, a: PurgeArgs, out: &Output) -> Result<Code> {
+    let n: i64 = conn.query_row("SELECT queue_purge(?, ?)", params![a.queue, a.older_than], |r| r.get(0))?;
+    if out.json {
+        println!("{}", json!({ "purged": n }));
+    } else {
+        println!("purged {n} job{}", if n == 1 { "" } else { "s" });
+    }
+    Ok(if n > 0 { Code::Ok } else { Code::NoChange })
+}

@@ -1,0 +1,52 @@
+//! Exit statuses that mean something, and the failure that carries one.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Ok = 0,
+    NoChange = 1,
+    Usage = 2,
+    Database = 3,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: Code,
+    pub message: String,
+}
+
+pub type Result<T> = std::result::Result<T, Failure>;
+
+pub fn usage(message: impl Into<String>) -> Failure {
+    Failure { code: Code::Usage, message: message.into() }
+}
+
+impl From<rusqlite::Error> for Failure {
+    /// Errors orq's functions raise for bad input are usage errors; SQLite's
+    /// own trouble (locks, I/O, a file that is not a database) is a
+    /// database error.
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode::*;
+        let code = match e.sqlite_error_code() {
+            Some(
+                DatabaseBusy
+                | DatabaseLocked
+                | SystemIoFailure
+                | DatabaseCorrupt
+                | DiskFull
+                | CannotOpen
+                | FileLockingProtocolFailed
+                | ReadOnly
+                | NotADatabase
+                | OutOfMemory
+                | PermissionDenied,
+            ) => Code::Database,
+            _ if e.to_string().contains("database is locked") => Code::Database,
+            _ => Code::Usage,
+        };
+        let message = match &e {
+            rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
+            other => other.to_string(),
+        };
+        Failure { code, message }
+    }
+}

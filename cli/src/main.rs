@@ -1,0 +1,50 @@
+//! `orq`: the command-line tool of the orq job queue. It opens the database
+//! with orq's functions registered and calls them; the queue logic itself
+//! lives in the SQL functions, exactly as every other front door sees it.
+
+mod commands;
+mod db;
+mod duration;
+mod exit;
+mod output;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::exit::Failure;
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  done
+  1  nothing changed (e.g. cancelling a job that already finished)
+  2  bad usage or input (unknown job id, invalid JSON, unknown option)
+  3  database problem (cannot open, locked, I/O error)
+
+The database is ./orq.db unless --db or $ORQ_DB names another.";
+
+#[derive(Parser)]
+#[command(name = "orq", version, about = "A durable job queue inside SQLite", after_help = AFTER_HELP)]
+struct Cli {
+    /// Database file (created when missing)
+    #[arg(long, global = true, env = "ORQ_DB", default_value = "orq.db")]
+    db: PathBuf,
+    /// Print JSON instead of tables, for scripts
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let out = output::Output { json: cli.json };
+    let code = match db::open(&cli.db).and_then(|conn| commands::run(&conn, cli.command, &out)) {
+        Ok(code) => code,
+        Err(Failure { code, message }) => {
+            eprintln!("orq: {message}");
+            code
+        }
+    };
+    std::process::exit(code as i32);
+}

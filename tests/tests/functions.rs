@@ -1,0 +1,620 @@
+//! One test per SQL function of liborq, loaded into rusqlite: what it does,
+//! and how it refuses bad input (an error naming the function, no change).
+
+use orq_tests::{assert_error, memory, one, rows};
+use rusqlite::Connection;
+
+/// A connection whose queue clock is fixed at t = 1000 s.
+fn db() -> Connection {
+    let conn = memory();
+    conn.query_row("SELECT orq_clock(1000)", [], |_| Ok(())).unwrap();
+    conn
+}
+
+fn enqueue(conn: &Connection, queue: &str, options: &str) -> i64 {
+    conn.query_row("SELECT queue_enqueue(?1, '{}', ?2)", [queue, options], |r| r.get(0)).unwrap()
+}
+
+/// Claims one job from `queue` as `worker`: (id, token).
+fn claim(conn: &Connection, worker: &str, queue: &str) -> Option<(i64, i64)> {
+    conn.query_row("SELECT id, token FROM queue_claim(?1, 1, ?2)", [worker, queue], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
+    .ok()
+}
+
+fn state(conn: &Connection, id: i64) -> String {
+    conn.query_row("SELECT state FROM queue_jobs WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+}
+
+fn jobs_count(conn: &Connection) -> i64 {
+    one(conn, "SELECT count(*) FROM queue_jobs")
+}
+
+#[test]
+fn orq_version_names_the_release() {
+    let conn = memory();
+    let v: String = one(&conn, "SELECT orq_version()");
+    assert!(v.starts_with('v') && v.split('.').count() == 3, "{v}");
+    assert_error(&conn, "SELECT orq_version(1)", "orq_version: takes no arguments, got 1 argument");
+}
+
+#[test]
+fn orq_debug_reports_versions_and_settings() {
+    let conn = memory();
+    let d: serde_json::Value = serde_json::from_str(&one::<String>(&conn, "SELECT orq_debug()")).unwrap();
+    for key in [
+        "version",
+        "git_commit",
+        "sqlite_version",
+        "schema_version",
+        "schema_latest",
+        "journal_mode",
+        "synchronous",
+        "busy_timeout_ms",
+    ] {
+        assert!(d.get(key).is_some(), "orq_debug() lacks {key}: {d}");
+    }
+    assert_eq!(d["schema_version"], 0, "no schema before the first write");
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    let d: serde_json::Value = serde_json::from_str(&one::<String>(&conn, "SELECT orq_debug()")).unwrap();
+    assert_eq!(d["schema_version"], d["schema_latest"]);
+}
+
+#[test]
+fn orq_now_follows_the_wall_clock_unless_fixed() {
+    let conn = memory();
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let now: f64 = one(&conn, "SELECT orq_now()");
+    assert!((now - wall).abs() < 5.0, "{now} vs {wall}");
+    conn.query_row("SELECT orq_clock(1234.5678)", [], |_| Ok(())).unwrap();
+    assert_eq!(one::<f64>(&conn, "SELECT orq_now()"), 1234.568, "millisecond resolution");
+}
+
+#[test]
+fn orq_clock_fixes_and_releases_this_connections_clock() {
+    let conn = memory();
+    assert_eq!(one::<f64>(&conn, "SELECT orq_clock(50)"), 50.0);
+    let id = enqueue(&conn, "q", r#"{"delay":10}"#);
+    assert_eq!(one::<f64>(&conn, &format!("SELECT run_at FROM queue_jobs WHERE id = {id}")), 60.0);
+    assert!(claim(&conn, "w", "q").is_none(), "not due at t=50");
+    conn.query_row("SELECT orq_clock(60)", [], |_| Ok(())).unwrap();
+    assert!(claim(&conn, "w", "q").is_some(), "due at t=60");
+    let back: f64 = one(&conn, "SELECT orq_clock(NULL)");
+    assert!(back > 1.7e9, "NULL returns to the wall clock: {back}");
+    assert_error(&conn, "SELECT orq_clock(-1)", "orq_clock: t must be unix seconds between 0 and");
+    assert_error(&conn, "SELECT orq_clock('soon')", "orq_clock: t must be a number, got text 'soon'");
+    assert_error(&conn, "SELECT orq_clock()", "orq_clock: takes (unix_seconds or NULL), got 0 arguments");
+    // Another connection keeps the wall clock.
+    let other = memory();
+    assert!(one::<f64>(&other, "SELECT orq_now()") > 1.7e9);
+}
+
+#[test]
+fn orq_migrate_creates_the_schema_once() {
+    let conn = memory();
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM sqlite_master WHERE name = 'orq_jobs'"), 0);
+    let v: i64 = one(&conn, "SELECT orq_migrate()");
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM sqlite_master WHERE name = 'orq_jobs'"), 1);
+    assert_eq!(one::<i64>(&conn, "SELECT orq_migrate()"), v);
+    assert_eq!(one::<i64>(&conn, "SELECT value FROM orq_meta WHERE key = 'schema_version'"), v);
+}
+
+#[test]
+fn orq_backoff_ms_is_exponential_capped_and_deterministic() {
+    let conn = memory();
+    let plain = r#"'{"base":1,"factor":2,"max":5,"jitter":false}'"#;
+    let d: Vec<i64> =
+        (1..=5).map(|a| one(&conn, &format!("SELECT orq_backoff_ms(7, {a}, {plain})"))).collect();
+    assert_eq!(d, vec![1000, 2000, 4000, 5000, 5000]);
+    for attempt in 1..5 {
+        let a: i64 = one(&conn, &format!("SELECT orq_backoff_ms(42, {attempt})"));
+        let b: i64 = one(&conn, &format!("SELECT orq_backoff_ms(42, {attempt})"));
+        assert_eq!(a, b, "same (id, attempt), same delay");
+        let full = 1000 * (1 << (attempt - 1));
+        assert!(a >= full / 2 && a <= full, "jitter keeps {a} within [{}, {full}]", full / 2);
+    }
+    assert_error(
+        &conn,
+        "SELECT orq_backoff_ms(1, 1, '{\"base\":0}')",
+        "orq_backoff_ms: backoff.base must be more than 0",
+    );
+    assert_error(&conn, "SELECT orq_backoff_ms(1)", "orq_backoff_ms: takes (job_id, attempt [, backoff])");
+}
+
+#[test]
+fn queue_enqueue_stores_jobs_with_their_options() {
+    let conn = db();
+    assert_eq!(one::<i64>(&conn, "SELECT queue_enqueue('email', '{\"to\":\"a@b.c\"}')"), 1);
+    assert_eq!(enqueue(&conn, "email", r#"{"priority":5,"delay":2.5,"max_attempts":2,"lease":0.5}"#), 2);
+    assert_eq!(enqueue(&conn, "email", r#"{"run_at":5000,"backoff":{"base":3,"jitter":false}}"#), 3);
+    assert_eq!(
+        rows(&conn, "SELECT id, queue, state, priority, attempts, max_attempts, run_at, lease, created_at FROM queue_jobs ORDER BY id"),
+        vec![
+            "1|email|ready|0|0|5|1000.0|30.0|1000.0",
+            "2|email|ready|5|0|2|1002.5|0.5|1000.0",
+            "3|email|ready|0|0|5|5000.0|30.0|1000.0",
+        ]
+    );
+    assert_eq!(one::<String>(&conn, "SELECT payload FROM queue_jobs WHERE id = 1"), r#"{"to":"a@b.c"}"#);
+    assert!(one::<String>(&conn, "SELECT backoff FROM queue_jobs WHERE id = 3").contains("\"base\":3.0"));
+    // Numbers are JSON too.
+    let id = one::<i64>(&conn, "SELECT queue_enqueue('n', 42)");
+    assert_eq!(one::<String>(&conn, &format!("SELECT payload FROM queue_jobs WHERE id = {id}")), "42");
+}
+
+#[test]
+fn queue_enqueue_key_returns_the_live_job() {
+    let conn = db();
+    let a = enqueue(&conn, "q", r#"{"key":"order-7"}"#);
+    assert_eq!(enqueue(&conn, "q", r#"{"key":"order-7","priority":9}"#), a, "same key, same job");
+    assert_eq!(one::<i64>(&conn, "SELECT priority FROM queue_jobs WHERE id = 1"), 0, "and nothing changed");
+    assert_ne!(enqueue(&conn, "other", r#"{"key":"order-7"}"#), a, "keys are per queue");
+    let (id, token) = claim(&conn, "w", "q").unwrap();
+    assert_eq!(enqueue(&conn, "q", r#"{"key":"order-7"}"#), a, "a running job still holds its key");
+    conn.query_row("SELECT queue_complete(?1, ?2)", [id, token], |_| Ok(())).unwrap();
+    assert_ne!(enqueue(&conn, "q", r#"{"key":"order-7"}"#), a, "a finished job releases it");
+}
+
+#[test]
+fn queue_enqueue_batches_with_json_each() {
+    let conn = db();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(queue_enqueue('bulk', value)) FROM json_each(?1)",
+            [r#"[{"n":1},{"n":2},3,[4]]"#],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute_batch("COMMIT").unwrap();
+    assert_eq!(n, 4);
+    assert_eq!(
+        rows(&conn, "SELECT payload FROM queue_jobs ORDER BY id"),
+        vec![r#"{"n":1}"#, r#"{"n":2}"#, "3", "[4]"]
+    );
+    // json_each hands out string elements unquoted: json_quote() makes them JSON again.
+    assert_error(
+        &conn,
+        r#"SELECT queue_enqueue('bulk', value) FROM json_each('["x"]')"#,
+        "payload is not valid JSON",
+    );
+    one::<i64>(&conn, r#"SELECT queue_enqueue('bulk', json_quote(value)) FROM json_each('["x"]')"#);
+    assert_eq!(one::<String>(&conn, "SELECT payload FROM queue_jobs WHERE id = 5"), r#""x""#);
+}
+
+#[test]
+fn queue_enqueue_rejects_bad_input_and_changes_nothing() {
+    let conn = db();
+    enqueue(&conn, "q", "{}");
+    for (sql, needle) in [
+        ("SELECT queue_enqueue('q', '{bad')", "queue_enqueue: payload is not valid JSON"),
+        (
+            "SELECT queue_enqueue('q', NULL)",
+            "queue_enqueue: payload must not be NULL (for a JSON null pass 'null')",
+        ),
+        (
+            "SELECT queue_enqueue('q', x'00')",
+            "queue_enqueue: payload must be JSON text, got a blob of 1 bytes",
+        ),
+        ("SELECT queue_enqueue(NULL, '{}')", "queue_enqueue: queue must not be NULL"),
+        ("SELECT queue_enqueue(7, '{}')", "queue_enqueue: queue must be text, got integer 7"),
+        ("SELECT queue_enqueue('has space', '{}')", "queue_enqueue: invalid queue name 'has space'"),
+        (
+            "SELECT queue_enqueue('q', '{}', '{\"prio\":1}')",
+            "queue_enqueue: unknown option 'prio' (known: priority",
+        ),
+        ("SELECT queue_enqueue('q', '{}', '[1]')", "queue_enqueue: options must be a JSON object"),
+        (
+            "SELECT queue_enqueue('q', '{}', '{\"delay\":-1}')",
+            "queue_enqueue: delay must be a number of seconds >= 0",
+        ),
+        (
+            "SELECT queue_enqueue('q', '{}', '{\"delay\":1e10}')",
+            "queue_enqueue: delay of 10000000000 seconds is more than ten years",
+        ),
+        (
+            "SELECT queue_enqueue('q', '{}', '{\"delay\":1,\"run_at\":2}')",
+            "queue_enqueue: give either delay or run_at",
+        ),
+        (
+            "SELECT queue_enqueue('q', '{}', '{\"max_attempts\":0}')",
+            "queue_enqueue: max_attempts must be from 1 to 1000000, got 0",
+        ),
+        (
+            "SELECT queue_enqueue('q', '{}', '{\"priority\":\"high\"}')",
+            "queue_enqueue: priority must be an integer, got \"high\"",
+        ),
+        (
+            "SELECT queue_enqueue('q', '{}', '{\"lease\":0}')",
+            "queue_enqueue: lease must be at least 0.001 seconds",
+        ),
+        (
+            "SELECT queue_enqueue('q', '{}', '{\"backoff\":{\"factor\":0}}')",
+            "queue_enqueue: backoff.factor must be a number from 1 to 100",
+        ),
+        ("SELECT queue_enqueue('q', '{}', '{\"key\":7}')", "queue_enqueue: key must be a string, got 7"),
+        ("SELECT queue_enqueue('q')", "queue_enqueue: takes (queue, payload [, options]), got 1 argument"),
+    ] {
+        assert_error(&conn, sql, needle);
+    }
+    assert_eq!(jobs_count(&conn), 1, "no failed call stored a job");
+}
+
+#[test]
+fn queue_claim_leases_due_jobs_in_priority_then_time_order() {
+    let conn = db();
+    enqueue(&conn, "q", "{}"); // 1
+    enqueue(&conn, "q", r#"{"priority":5}"#); // 2
+    enqueue(&conn, "q", r#"{"run_at":999}"#); // 3: due earlier than 1
+    enqueue(&conn, "q", r#"{"delay":60}"#); // 4: not due
+    enqueue(&conn, "other", r#"{"priority":9}"#); // 5: another queue
+    let got = rows(&conn, "SELECT id, queue, attempt, lease_until FROM queue_claim('w1', 10, 'q')");
+    assert_eq!(got, vec!["2|q|1|1030.0", "3|q|1|1030.0", "1|q|1|1030.0"]);
+    assert_eq!(state(&conn, 4), "ready");
+    assert_eq!(one::<String>(&conn, "SELECT worker FROM queue_jobs WHERE id = 2"), "w1");
+    // Without a queue, every queue; tokens are unique to each lease.
+    let got = rows(&conn, "SELECT id, token FROM queue_claim('w2', 10)");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].starts_with("5|"));
+    let tokens: Vec<i64> = conn
+        .prepare("SELECT token FROM queue_jobs WHERE token IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|t| t.unwrap())
+        .collect();
+    let mut unique = tokens.clone();
+    unique.dedup();
+    assert_eq!(tokens.len(), 4);
+    assert_eq!(unique.len(), 4);
+}
+
+#[test]
+fn queue_claim_takes_lists_of_queues_lease_overrides_and_zero() {
+    let conn = db();
+    for q in ["a", "b", "c"] {
+        enqueue(&conn, q, "{}");
+    }
+    assert!(rows(&conn, "SELECT id FROM queue_claim('w', 0)").is_empty(), "n = 0 claims nothing");
+    assert_eq!(jobs_count(&conn), 3);
+    let got = rows(&conn, r#"SELECT queue, lease_until FROM queue_claim('w', 10, '["a","c"]', 2.5)"#);
+    assert_eq!(got, vec!["a|1002.5", "c|1002.5"]);
+    assert_eq!(state(&conn, 2), "ready");
+}
+
+#[test]
+fn queue_claim_skips_paused_queues() {
+    let conn = db();
+    enqueue(&conn, "a", "{}");
+    enqueue(&conn, "b", "{}");
+    one::<i64>(&conn, "SELECT queue_pause('a')");
+    assert_eq!(rows(&conn, "SELECT queue FROM queue_claim('w', 10)"), vec!["b"]);
+    assert!(claim(&conn, "w", "a").is_none());
+    one::<i64>(&conn, "SELECT queue_resume('a')");
+    assert!(claim(&conn, "w", "a").is_some());
+}
+
+#[test]
+fn queue_claim_reclaims_expired_leases_counting_the_lost_attempt() {
+    let conn = db();
+    let id = enqueue(&conn, "q", r#"{"max_attempts":2,"lease":10}"#);
+    let (_, t1) = claim(&conn, "w1", "q").unwrap();
+    assert!(claim(&conn, "w2", "q").is_none(), "leased until 1010");
+    conn.query_row("SELECT orq_clock(1010)", [], |_| Ok(())).unwrap();
+    let (_, t2) = claim(&conn, "w2", "q").unwrap();
+    assert!(t2 > t1, "a new lease, a larger token");
+    assert_eq!(one::<i64>(&conn, "SELECT attempts FROM queue_jobs WHERE id = 1"), 2);
+    conn.query_row("SELECT orq_clock(1020)", [], |_| Ok(())).unwrap();
+    assert!(claim(&conn, "w3", "q").is_none(), "the last attempt expired: dead, not claimable");
+    assert_eq!(
+        rows(&conn, &format!("SELECT state, error, finished_at FROM queue_jobs WHERE id = {id}")),
+        vec!["dead|lease expired|1020.0"]
+    );
+}
+
+#[test]
+fn queue_claim_rejects_bad_arguments() {
+    let conn = db();
+    enqueue(&conn, "q", "{}");
+    for (sql, needle) in [
+        ("SELECT * FROM queue_claim('w', -1)", "queue_claim: n must be from 0 to 100000, got -1"),
+        ("SELECT * FROM queue_claim('w', NULL)", "queue_claim: n must not be NULL"),
+        ("SELECT * FROM queue_claim('w', 'ten')", "queue_claim: n must be an integer, got text 'ten'"),
+        ("SELECT * FROM queue_claim('w', 1e9)", "queue_claim: n must be from 0 to 100000"),
+        ("SELECT * FROM queue_claim('', 1)", "queue_claim: worker must be 1 to 256 bytes"),
+        ("SELECT * FROM queue_claim('w')", "queue_claim: takes (worker, n [, queue [, lease]])"),
+        ("SELECT * FROM queue_claim('w', 1, 'bad name')", "queue_claim: invalid queue name 'bad name'"),
+        ("SELECT * FROM queue_claim('w', 1, '[]')", "queue_claim: queue list is empty"),
+        (
+            "SELECT * FROM queue_claim('w', 1, '[1')",
+            "queue_claim: queue must be a name or a JSON array of names",
+        ),
+        ("SELECT * FROM queue_claim('w', 1, NULL, 0)", "queue_claim: lease must be at least 0.001 seconds"),
+    ] {
+        assert_error(&conn, sql, needle);
+    }
+    assert_eq!(state(&conn, 1), "ready", "no failed claim leased anything");
+}
+
+#[test]
+fn queue_claim_json_returns_the_same_jobs_as_json() {
+    let conn = db();
+    conn.query_row("SELECT queue_enqueue('q', '{\"n\":1}', '{\"priority\":3}')", [], |_| Ok(())).unwrap();
+    let text: String = one(&conn, "SELECT queue_claim_json('w', 5, 'q')");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v[0]["id"], 1);
+    assert_eq!(v[0]["payload"]["n"], 1, "the payload is embedded as JSON");
+    assert_eq!(v[0]["attempt"], 1);
+    assert_eq!(v[0]["priority"], 3);
+    assert_eq!(v[0]["lease_until"], 1030.0);
+    assert_eq!(one::<String>(&conn, "SELECT queue_claim_json('w', 5)"), "[]");
+    assert_error(&conn, "SELECT queue_claim_json('w', -5)", "queue_claim_json: n must be from 0");
+}
+
+#[test]
+fn queue_complete_needs_the_current_token() {
+    let conn = db();
+    let id = enqueue(&conn, "q", "{}");
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id})")), 0, "a ready job is not completed");
+    let (_, token) = claim(&conn, "w", "q").unwrap();
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id}, {})", token + 1)), 0, "wrong token");
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id}, {token}, '{{\"ok\":true}}')")), 1);
+    assert_eq!(
+        rows(
+            &conn,
+            &format!("SELECT state, result, finished_at, lease_until FROM queue_jobs WHERE id = {id}")
+        ),
+        vec![r#"done|{"ok":true}|1000.0|NULL"#]
+    );
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id}, {token})")), 0, "only once");
+    // Without a token, any running job.
+    let id2 = enqueue(&conn, "q", "{}");
+    claim(&conn, "w", "q").unwrap();
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id2})")), 1);
+    assert_error(&conn, "SELECT queue_complete(99)", "queue_complete: no job with id 99");
+    assert_error(&conn, "SELECT queue_complete('1')", "queue_complete: id must be an integer, got text '1'");
+    assert_error(&conn, "SELECT queue_complete(NULL)", "queue_complete: id must not be NULL");
+    assert_error(
+        &conn,
+        &format!("SELECT queue_complete({id2}, NULL, '{{no')"),
+        "queue_complete: result is not valid JSON",
+    );
+}
+
+#[test]
+fn queue_fail_retries_with_backoff_then_dead_letters() {
+    let conn = db();
+    let id = enqueue(&conn, "q", r#"{"max_attempts":3}"#);
+    let (_, t) = claim(&conn, "w", "q").unwrap();
+    assert_eq!(one::<String>(&conn, &format!("SELECT queue_fail({id}, {t}, 'boom')")), "ready");
+    let delay: i64 = one(&conn, &format!("SELECT orq_backoff_ms({id}, 1)"));
+    assert_eq!(
+        rows(&conn, &format!("SELECT state, error, run_at FROM queue_jobs WHERE id = {id}")),
+        vec![format!("ready|boom|{}", 1000.0 + delay as f64 / 1000.0)]
+    );
+    assert!(claim(&conn, "w", "q").is_none(), "not before the backoff");
+    conn.query_row("SELECT orq_clock(2000)", [], |_| Ok(())).unwrap();
+    let (_, t) = claim(&conn, "w", "q").unwrap();
+    assert_eq!(one::<String>(&conn, &format!("SELECT queue_fail({id}, {t}, 'again', 0.25)")), "ready");
+    assert_eq!(
+        one::<f64>(&conn, &format!("SELECT run_at FROM queue_jobs WHERE id = {id}")),
+        2000.25,
+        "retry_in wins"
+    );
+    conn.query_row("SELECT orq_clock(2001)", [], |_| Ok(())).unwrap();
+    let (_, t) = claim(&conn, "w", "q").unwrap();
+    assert_eq!(one::<String>(&conn, &format!("SELECT queue_fail({id}, {t}, 'last')")), "dead");
+    assert_eq!(
+        rows(&conn, &format!("SELECT state, attempts, error FROM queue_jobs WHERE id = {id}")),
+        vec!["dead|3|last"]
+    );
+    assert_eq!(
+        one::<Option<String>>(&conn, &format!("SELECT queue_fail({id}, {t})")),
+        None,
+        "not running: NULL"
+    );
+    assert_error(&conn, "SELECT queue_fail(99)", "queue_fail: no job with id 99");
+    assert_error(
+        &conn,
+        &format!("SELECT queue_fail({id}, {t}, 'x', -1)"),
+        "queue_fail: retry_in must be a number of seconds >= 0",
+    );
+    assert_error(
+        &conn,
+        &format!("SELECT queue_fail({id}, {t}, 5)"),
+        "queue_fail: error must be text, got integer 5",
+    );
+}
+
+#[test]
+fn queue_extend_moves_the_lease_for_its_holder_only() {
+    let conn = db();
+    let id = enqueue(&conn, "q", r#"{"lease":10}"#);
+    let (_, t) = claim(&conn, "w", "q").unwrap();
+    conn.query_row("SELECT orq_clock(1008)", [], |_| Ok(())).unwrap();
+    assert_eq!(one::<f64>(&conn, &format!("SELECT queue_extend({id}, {t}, 20)")), 1028.0);
+    conn.query_row("SELECT orq_clock(1020)", [], |_| Ok(())).unwrap();
+    assert!(claim(&conn, "w2", "q").is_none(), "the extended lease holds");
+    assert_eq!(one::<Option<f64>>(&conn, &format!("SELECT queue_extend({id}, {}, 20)", t + 1)), None);
+    for (args, needle) in [
+        ("0", "queue_extend: seconds must be at least 0.001 seconds"),
+        ("-5", "queue_extend: seconds must be a number of seconds >= 0"),
+        ("1e12", "queue_extend: seconds of 1000000000000 seconds is more than ten years"),
+        ("NULL", "queue_extend: seconds must not be NULL"),
+    ] {
+        assert_error(&conn, &format!("SELECT queue_extend({id}, {t}, {args})"), needle);
+    }
+    assert_error(&conn, "SELECT queue_extend(99, 1, 5)", "queue_extend: no job with id 99");
+    assert_error(
+        &conn,
+        "SELECT queue_extend(1, 1)",
+        "queue_extend: takes (id, token, seconds), got 2 arguments",
+    );
+}
+
+#[test]
+fn queue_release_gives_a_job_back_without_counting_the_attempt() {
+    let conn = db();
+    let id = enqueue(&conn, "q", "{}");
+    let (_, t) = claim(&conn, "w", "q").unwrap();
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_release({id}, {})", t + 1)), 0, "stale token");
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_release({id}, {t})")), 1);
+    assert_eq!(
+        rows(&conn, &format!("SELECT state, attempts, run_at FROM queue_jobs WHERE id = {id}")),
+        vec!["ready|0|1000.0"]
+    );
+    let (_, t2) = claim(&conn, "w2", "q").unwrap();
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_release({id}, {t2}, 30)")), 1);
+    assert_eq!(one::<f64>(&conn, &format!("SELECT run_at FROM queue_jobs WHERE id = {id}")), 1030.0);
+    assert_error(&conn, "SELECT queue_release(99)", "queue_release: no job with id 99");
+    assert_error(
+        &conn,
+        &format!("SELECT queue_release({id}, NULL, -1)"),
+        "queue_release: delay must be a number of seconds >= 0",
+    );
+}
+
+#[test]
+fn queue_cancel_stops_unfinished_jobs_and_fences_their_worker() {
+    let conn = db();
+    let ready = enqueue(&conn, "q", "{}");
+    let running = enqueue(&conn, "r", "{}");
+    let (_, t) = claim(&conn, "w", "r").unwrap();
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_cancel({ready})")), 1);
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_cancel({running})")), 1);
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_cancel({running})")), 0, "already cancelled");
+    assert_eq!(state(&conn, running), "cancelled");
+    assert_eq!(
+        one::<i64>(&conn, &format!("SELECT queue_complete({running}, {t})")),
+        0,
+        "the worker's token is stale"
+    );
+    assert_eq!(state(&conn, running), "cancelled");
+    assert_error(&conn, "SELECT queue_cancel(99)", "queue_cancel: no job with id 99");
+    assert_error(&conn, "SELECT queue_cancel()", "queue_cancel: takes (id), got 0 arguments");
+}
+
+#[test]
+fn queue_retry_revives_dead_and_cancelled_jobs() {
+    let conn = db();
+    let id = enqueue(&conn, "q", r#"{"max_attempts":1,"key":"k"}"#);
+    let (_, t) = claim(&conn, "w", "q").unwrap();
+    one::<String>(&conn, &format!("SELECT queue_fail({id}, {t}, 'bad')"));
+    assert_eq!(state(&conn, id), "dead");
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_retry({id})")), 1);
+    assert_eq!(
+        rows(&conn, &format!("SELECT state, attempts, run_at FROM queue_jobs WHERE id = {id}")),
+        vec!["ready|0|1000.0"]
+    );
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_retry({id})")), 0, "a ready job is not retried");
+    one::<i64>(&conn, &format!("SELECT queue_cancel({id})"));
+    let twin = enqueue(&conn, "q", r#"{"key":"k"}"#);
+    assert_ne!(twin, id);
+    assert_error(&conn, &format!("SELECT queue_retry({id})"), "another live job of its queue holds its key");
+    assert_eq!(state(&conn, id), "cancelled");
+    assert_error(&conn, "SELECT queue_retry(99)", "queue_retry: no job with id 99");
+}
+
+#[test]
+fn queue_pause_and_queue_resume_report_changes() {
+    let conn = db();
+    assert_eq!(
+        one::<i64>(&conn, "SELECT queue_pause('later')"),
+        1,
+        "a queue can be paused before its first job"
+    );
+    assert_eq!(one::<i64>(&conn, "SELECT queue_pause('later')"), 0);
+    enqueue(&conn, "later", "{}");
+    assert!(claim(&conn, "w", "later").is_none());
+    assert_eq!(rows(&conn, "SELECT queue, paused FROM queue_stats"), vec!["later|1"]);
+    assert_eq!(one::<i64>(&conn, "SELECT queue_resume('later')"), 1);
+    assert_eq!(one::<i64>(&conn, "SELECT queue_resume('later')"), 0);
+    assert_eq!(one::<i64>(&conn, "SELECT queue_resume('never-seen')"), 0);
+    assert!(claim(&conn, "w", "later").is_some());
+    assert_error(&conn, "SELECT queue_pause('bad name')", "queue_pause: invalid queue name");
+    assert_error(&conn, "SELECT queue_resume(NULL)", "queue_resume: queue must not be NULL");
+}
+
+#[test]
+fn queue_purge_deletes_old_finished_jobs_and_their_events() {
+    let conn = db();
+    let done = enqueue(&conn, "q", "{}");
+    let (_, t) = claim(&conn, "w", "q").unwrap();
+    one::<i64>(&conn, &format!("SELECT queue_complete({done}, {t})"));
+    let cancelled = enqueue(&conn, "q", "{}");
+    one::<i64>(&conn, &format!("SELECT queue_cancel({cancelled})"));
+    let ready = enqueue(&conn, "q", "{}");
+    let elsewhere = enqueue(&conn, "other", "{}");
+    one::<i64>(&conn, &format!("SELECT queue_cancel({elsewhere})"));
+    conn.query_row("SELECT orq_clock(1100)", [], |_| Ok(())).unwrap();
+    assert_eq!(one::<i64>(&conn, "SELECT queue_purge('q', 200)"), 0, "not old enough");
+    assert_eq!(one::<i64>(&conn, "SELECT queue_purge('q', 100)"), 2);
+    assert_eq!(
+        rows(&conn, "SELECT id FROM queue_jobs ORDER BY id"),
+        vec![ready.to_string(), elsewhere.to_string()]
+    );
+    assert_eq!(
+        one::<i64>(&conn, &format!("SELECT count(*) FROM orq_events WHERE job IN ({done}, {cancelled})")),
+        0
+    );
+    assert_eq!(one::<i64>(&conn, "SELECT queue_purge(NULL, 0)"), 1, "NULL: every queue");
+    assert_error(
+        &conn,
+        "SELECT queue_purge('q', -1)",
+        "queue_purge: older_than_seconds must be a number of seconds >= 0",
+    );
+    assert_error(&conn, "SELECT queue_purge('q')", "queue_purge: takes (queue or NULL, older_than_seconds)");
+}
+
+#[test]
+fn queue_stats_counts_each_state_and_agrees_with_the_jobs() {
+    let conn = db();
+    assert!(rows(&conn, "SELECT * FROM queue_stats").is_empty(), "no rows before the first job");
+    for options in ["{}", "{}", "{}", r#"{"delay":5}"#, r#"{"run_at":990}"#] {
+        enqueue(&conn, "a", options);
+    }
+    enqueue(&conn, "b", "{}");
+    let (id, t) = claim(&conn, "w", "a").unwrap(); // the oldest: run_at 990
+    one::<i64>(&conn, &format!("SELECT queue_complete({id}, {t})"));
+    claim(&conn, "w", "a").unwrap();
+    one::<i64>(&conn, "SELECT queue_cancel(3)");
+    conn.query_row("SELECT orq_clock(1004)", [], |_| Ok(())).unwrap();
+    assert_eq!(rows(&conn, "SELECT * FROM queue_stats"), vec!["a|1|1|1|1|0|1|0|4.0", "b|1|0|0|0|0|0|0|4.0"]);
+    let by_state = rows(&conn, "SELECT queue, state, count(*) FROM queue_jobs GROUP BY 1, 2 ORDER BY 1, 2");
+    assert_eq!(by_state, vec!["a|cancelled|1", "a|done|1", "a|ready|2", "a|running|1", "b|ready|1"]);
+}
+
+#[test]
+fn queue_jobs_filters_orders_and_joins() {
+    let conn = db();
+    assert!(rows(&conn, "SELECT * FROM queue_jobs").is_empty(), "no rows before the first job");
+    for q in ["a", "b", "a", "b", "a"] {
+        enqueue(&conn, q, "{}");
+    }
+    claim(&conn, "w", "b").unwrap();
+    assert_eq!(rows(&conn, "SELECT id FROM queue_jobs WHERE queue = 'a'"), vec!["1", "3", "5"]);
+    assert_eq!(rows(&conn, "SELECT id FROM queue_jobs WHERE state = 'running'"), vec!["2"]);
+    assert_eq!(rows(&conn, "SELECT id FROM queue_jobs WHERE queue = 'b' AND state = 'ready'"), vec!["4"]);
+    assert!(rows(&conn, "SELECT id FROM queue_jobs WHERE state = 'nonsense'").is_empty());
+    assert_eq!(rows(&conn, "SELECT id FROM queue_jobs WHERE id = 3"), vec!["3"]);
+    assert_eq!(rows(&conn, "SELECT id FROM queue_jobs WHERE id > 2 AND id <= 4"), vec!["3", "4"]);
+    assert_eq!(rows(&conn, "SELECT id FROM queue_jobs ORDER BY id DESC LIMIT 2"), vec!["5", "4"]);
+    conn.execute_batch("CREATE TABLE orders(id INTEGER PRIMARY KEY, job INTEGER); INSERT INTO orders VALUES (10, 2), (11, 5);")
+        .unwrap();
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT o.id, j.state FROM orders AS o JOIN queue_jobs AS j ON j.id = o.job ORDER BY o.id"
+        ),
+        vec!["10|running", "11|ready"]
+    );
+}
+
+#[test]
+fn orq_connection_shows_this_connections_clock() {
+    let conn = memory();
+    assert_eq!(rows(&conn, "SELECT clock, side_connection FROM orq_connection"), vec!["NULL|0"]);
+    conn.query_row("SELECT orq_clock(77)", [], |_| Ok(())).unwrap();
+    assert_eq!(rows(&conn, "SELECT clock FROM orq_connection"), vec!["77.0"]);
+}

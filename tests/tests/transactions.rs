@@ -1,0 +1,187 @@
+//! How orq's writes meet the caller's transactions and connections: atomic in
+//! every mode, no "database is locked" from an open read, a clean close.
+
+use orq_tests::{assert_error, error_of, memory, one, open, rows, Scratch};
+use rusqlite::Connection;
+
+fn fixed(conn: &Connection, t: f64) {
+    conn.query_row("SELECT orq_clock(?1)", [t], |_| Ok(())).unwrap();
+}
+
+#[test]
+fn a_connection_that_used_every_table_closes_cleanly() {
+    let scratch = Scratch::new("close");
+    let conn = open(&scratch.path("q.db"));
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    rows(&conn, "SELECT * FROM queue_claim('w', 5)");
+    rows(&conn, "SELECT * FROM queue_stats");
+    rows(&conn, "SELECT * FROM queue_jobs");
+    one::<i64>(&conn, "SELECT queue_complete(1)");
+    // sqlite3_close refuses a connection with unfinalized statements; orq's
+    // cached statements must be gone by then.
+    conn.close().map_err(|(_, e)| e).expect("close without unfinalized statements");
+}
+
+#[test]
+fn the_callers_busy_timeout_survives_every_call() {
+    let conn = memory();
+    conn.busy_timeout(std::time::Duration::from_millis(4321)).unwrap();
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    rows(&conn, "SELECT * FROM queue_claim('w', 5)");
+    assert_eq!(one::<i64>(&conn, "PRAGMA busy_timeout"), 4321);
+}
+
+#[test]
+fn a_claim_inside_a_transaction_rolls_back_with_it() {
+    let conn = memory();
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    assert_eq!(rows(&conn, "SELECT id FROM queue_claim('w', 5)"), vec!["1"]);
+    conn.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(rows(&conn, "SELECT state, attempts FROM queue_jobs"), vec!["ready|0"]);
+}
+
+#[test]
+fn calls_inside_a_writing_statement_join_it() {
+    let conn = memory();
+    conn.execute_batch("CREATE TABLE made(job INTEGER)").unwrap();
+    conn.execute("INSERT INTO made SELECT queue_enqueue('q', value) FROM json_each('[1,2,3]')", []).unwrap();
+    assert_eq!(rows(&conn, "SELECT job FROM made"), vec!["1", "2", "3"]);
+    conn.execute_batch("BEGIN").unwrap();
+    conn.execute("INSERT INTO made SELECT queue_enqueue('q', value) FROM json_each('[4]')", []).unwrap();
+    conn.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs"), 3, "the rollback took the job with it");
+}
+
+/// A claim first moves expired leases back, then leases jobs: two writes.
+/// If the second fails, the first must be undone too.
+fn claim_that_fails_halfway(conn: &Connection) {
+    fixed(conn, 1000.0);
+    one::<i64>(conn, "SELECT queue_enqueue('q', '{}', '{\"lease\":10}')");
+    rows(conn, "SELECT * FROM queue_claim('w', 1)");
+    fixed(conn, 2000.0); // job 1's lease has expired
+    conn.execute_batch(
+        "CREATE TEMP TRIGGER boom BEFORE UPDATE OF event ON orq_jobs WHEN NEW.event = 'claimed'
+         BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+    )
+    .unwrap();
+    assert!(error_of(conn, "SELECT * FROM queue_claim('w', 1)").contains("boom"));
+}
+
+#[test]
+fn a_failed_claim_leaves_no_half_done_state_in_autocommit() {
+    let conn = memory();
+    claim_that_fails_halfway(&conn);
+    assert_eq!(
+        rows(&conn, "SELECT state, attempts FROM queue_jobs"),
+        vec!["running|1"],
+        "the expiry was undone"
+    );
+    assert!(conn.is_autocommit(), "orq's own transaction is closed");
+}
+
+#[test]
+fn a_failed_claim_leaves_no_half_done_state_inside_a_transaction() {
+    let conn = memory();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    claim_that_fails_halfway(&conn);
+    assert_eq!(
+        rows(&conn, "SELECT state, attempts FROM queue_jobs"),
+        vec!["running|1"],
+        "the expiry was undone"
+    );
+    assert!(!conn.is_autocommit(), "the caller's transaction is still open");
+    conn.execute_batch("COMMIT").unwrap();
+}
+
+#[test]
+fn writes_from_a_stale_read_go_through_the_side_connection() {
+    let scratch = Scratch::new("side");
+    let path = scratch.path("q.db");
+    let a = open(&path);
+    let b = open(&path);
+    for _ in 0..3 {
+        one::<i64>(&a, "SELECT queue_enqueue('q', '{}')");
+    }
+    // A holds a read open (a cursor half way through), then B commits.
+    let mut cursor = a.prepare("SELECT id FROM queue_jobs").unwrap();
+    let mut reading = cursor.query([]).unwrap();
+    reading.next().unwrap();
+    one::<i64>(&b, "SELECT queue_enqueue('q', '{}')");
+    // A's read snapshot is now stale: the host cannot write, orq must.
+    assert_eq!(rows(&a, "SELECT id FROM queue_claim('w', 1)"), vec!["1"]);
+    assert_eq!(one::<i64>(&a, "SELECT queue_complete(1)"), 1);
+    assert_eq!(one::<i64>(&a, "SELECT side_connection FROM orq_connection"), 1);
+    drop(reading);
+    drop(cursor);
+    assert_eq!(rows(&b, "SELECT id, state FROM queue_jobs WHERE id = 1"), vec!["1|done"]);
+    a.close().map_err(|(_, e)| e).expect("close with a side connection open");
+}
+
+#[test]
+fn a_stale_read_in_rollback_journal_mode_fails_fast_with_advice() {
+    let scratch = Scratch::new("rollback");
+    let path = scratch.path("q.db");
+    let a = open(&path);
+    // Created inside a transaction, the schema leaves the journal mode alone.
+    a.execute_batch("BEGIN").unwrap();
+    one::<i64>(&a, "SELECT orq_migrate()");
+    a.execute_batch("COMMIT").unwrap();
+    assert_eq!(one::<String>(&a, "PRAGMA journal_mode"), "delete");
+    let b = open(&path);
+    one::<i64>(&b, "SELECT queue_enqueue('q', '{}')");
+    let mut cursor = a.prepare("SELECT id FROM queue_jobs").unwrap();
+    let mut reading = cursor.query([]).unwrap();
+    reading.next().unwrap();
+    // B wants to write while A reads: in rollback mode B waits for A; A,
+    // writing beside its own read, must not wait for B forever.
+    b.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let msg = error_of(&a, "SELECT queue_enqueue('q', '{}')");
+    assert!(msg.contains("queue_enqueue: database is locked") && msg.contains("WAL"), "{msg}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "failed fast");
+    b.execute_batch("ROLLBACK").unwrap();
+}
+
+#[test]
+fn a_fresh_file_database_becomes_wal_and_an_existing_one_keeps_its_mode() {
+    let scratch = Scratch::new("wal");
+    let fresh = open(&scratch.path("fresh.db"));
+    one::<i64>(&fresh, "SELECT queue_enqueue('q', '{}')");
+    assert_eq!(one::<String>(&fresh, "PRAGMA journal_mode"), "wal");
+
+    let chosen = scratch.path("chosen.db");
+    let conn = open(&chosen);
+    conn.execute_batch("BEGIN").unwrap();
+    one::<i64>(&conn, "SELECT orq_migrate()");
+    conn.execute_batch("COMMIT").unwrap();
+    drop(conn);
+    let again = open(&chosen);
+    one::<i64>(&again, "SELECT queue_enqueue('q', '{}')");
+    assert_eq!(one::<String>(&again, "PRAGMA journal_mode"), "delete");
+}
+
+#[test]
+fn functions_with_side_effects_are_refused_in_views_and_triggers() {
+    let conn = memory();
+    conn.execute_batch("CREATE VIEW sneaky AS SELECT queue_enqueue('q', '{}') AS id").unwrap();
+    assert_error(&conn, "SELECT * FROM sneaky", "unsafe use of queue_enqueue()");
+    conn.execute_batch("CREATE VIEW sneaky_claim AS SELECT * FROM queue_claim('w', 1)").unwrap();
+    assert_error(&conn, "SELECT * FROM sneaky_claim", "unsafe use of virtual table \"queue_claim\"");
+}
+
+#[test]
+fn a_claim_filtered_by_its_caller_still_loses_no_job() {
+    let conn = memory();
+    fixed(&conn, 1000.0);
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}', '{\"lease\":5}')");
+    // SQLite applies WHERE after the claim: the job is leased but not shown.
+    assert!(rows(&conn, "SELECT id FROM queue_claim('w', 1) WHERE id > 100").is_empty());
+    assert_eq!(one::<String>(&conn, "SELECT state FROM queue_jobs"), "running");
+    fixed(&conn, 1005.0);
+    assert_eq!(
+        rows(&conn, "SELECT id, attempt FROM queue_claim('w', 1)"),
+        vec!["1|2"],
+        "back after its lease"
+    );
+}
