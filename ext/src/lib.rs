@@ -45,7 +45,12 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
     }
     let session = Arc::new(session::Session::new(unsafe { conn.handle() }));
     functions::register(conn, &session)?;
-    vtab::register(conn, &session)
+    vtab::register(conn, &session)?;
+    // Now, while no statement of the caller is open, is the one moment the
+    // journal mode can surely change; the first orq call may come from a
+    // SELECT with a FROM clause, where it cannot.
+    schema::prefer_wal(conn);
+    Ok(())
 }
 
 /// The loadable extension's entry point: `.load ./liborq` finds it by name.

@@ -70,11 +70,12 @@ fn newer_than_us(v: i64) -> Error {
     ))
 }
 
-/// A fresh file database becomes WAL before orq creates its schema there:
-/// WAL lets workers claim while others read, and is what every orq
-/// concurrency guarantee assumes. Databases that already hold the schema
-/// keep the journal mode their owner chose. Best effort: SQLite refuses the
-/// switch inside a transaction, and then nothing changes.
+/// A database without the orq schema becomes WAL when orq is loaded into it
+/// (and again before orq's first write, if that did not work): WAL lets
+/// workers claim while others read, and every orq concurrency guarantee
+/// assumes it. A database that already holds the schema keeps the journal
+/// mode its owner chose. Best effort: SQLite refuses the switch inside a
+/// transaction or while a statement reads, and then nothing changes.
 pub fn prefer_wal(conn: &Connection) {
     let fresh = matches!(version(conn), Ok(0));
     let mode: Option<String> = conn.query_row("PRAGMA main.journal_mode", [], |r| r.get(0)).ok();

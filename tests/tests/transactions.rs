@@ -123,7 +123,9 @@ fn a_stale_read_in_rollback_journal_mode_fails_fast_with_advice() {
     let scratch = Scratch::new("rollback");
     let path = scratch.path("q.db");
     let a = open(&path);
-    // Created inside a transaction, the schema leaves the journal mode alone.
+    assert_eq!(one::<String>(&a, "PRAGMA journal_mode"), "wal", "loading orq made it WAL");
+    // Its owner chose otherwise: with the schema in place, orq leaves the mode alone.
+    a.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(())).unwrap();
     a.execute_batch("BEGIN").unwrap();
     one::<i64>(&a, "SELECT orq_migrate()");
     a.execute_batch("COMMIT").unwrap();
@@ -147,11 +149,15 @@ fn a_stale_read_in_rollback_journal_mode_fails_fast_with_advice() {
 fn a_fresh_file_database_becomes_wal_and_an_existing_one_keeps_its_mode() {
     let scratch = Scratch::new("wal");
     let fresh = open(&scratch.path("fresh.db"));
+    assert_eq!(one::<String>(&fresh, "PRAGMA journal_mode"), "wal", "on load");
+    // Missed at load (the caller switched back), caught at the first write.
+    fresh.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(())).unwrap();
     one::<i64>(&fresh, "SELECT queue_enqueue('q', '{}')");
     assert_eq!(one::<String>(&fresh, "PRAGMA journal_mode"), "wal");
 
     let chosen = scratch.path("chosen.db");
     let conn = open(&chosen);
+    conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(())).unwrap();
     conn.execute_batch("BEGIN").unwrap();
     one::<i64>(&conn, "SELECT orq_migrate()");
     conn.execute_batch("COMMIT").unwrap();

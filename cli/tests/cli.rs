@@ -1,0 +1,192 @@
+//! The `orq` binary as a user runs it: output, JSON for scripts, exit codes.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+struct Db(PathBuf);
+
+impl Db {
+    fn new(name: &str) -> Db {
+        let dir = std::env::temp_dir().join(format!("orq-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Db(dir)
+    }
+
+    fn path(&self) -> PathBuf {
+        self.0.join("q.db")
+    }
+
+    fn orq(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_orq")).arg("--db").arg(self.path()).args(args).output().unwrap()
+    }
+
+    /// Runs and returns stdout, asserting the exit status.
+    fn ok(&self, args: &[&str], status: i32) -> String {
+        let out = self.orq(args);
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "orq {args:?}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all, 0)).unwrap()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn enqueue_prints_the_id_and_jobs_lists_newest_first() {
+    let db = Db::new("enqueue");
+    assert_eq!(db.ok(&["enqueue", "email", r#"{"to":"a@b.c"}"#], 0), "1\n");
+    assert_eq!(
+        db.ok(
+            &[
+                "enqueue",
+                "build",
+                "--cmd",
+                "make all",
+                "--priority",
+                "-2",
+                "--delay",
+                "1h",
+                "--max-attempts",
+                "2"
+            ],
+            0
+        ),
+        "2\n"
+    );
+    let jobs = db.json(&["jobs"]);
+    assert_eq!(jobs[0]["id"], 2);
+    assert_eq!(jobs[0]["payload"]["cmd"], "make all");
+    assert_eq!(jobs[0]["priority"], -2);
+    assert_eq!(jobs[0]["max_attempts"], 2);
+    let due_in = jobs[0]["run_at"].as_f64().unwrap() - jobs[0]["created_at"].as_f64().unwrap();
+    assert!((due_in - 3600.0).abs() < 0.01, "{due_in}");
+    assert_eq!(jobs[1]["payload"]["to"], "a@b.c");
+    let table = db.ok(&["jobs", "--queue", "build"], 0);
+    assert!(table.starts_with("ID  QUEUE  STATE"), "{table}");
+    assert!(table.contains("in 60m") && !table.contains("email"), "{table}");
+    assert_eq!(db.json(&["jobs", "--state", "done"]), serde_json::json!([]));
+}
+
+#[test]
+fn a_key_makes_enqueue_idempotent_and_options_merge() {
+    let db = Db::new("key");
+    let a = db.ok(&["enqueue", "q", "--key", "k1", "--options", r#"{"lease":5}"#], 0);
+    assert_eq!(db.ok(&["enqueue", "q", "--key", "k1"], 0), a);
+    assert_eq!(db.json(&["show", a.trim()])["lease"], 5.0);
+}
+
+#[test]
+fn stats_and_show_describe_the_queue() {
+    let db = Db::new("stats");
+    db.ok(&["enqueue", "a", "{}"], 0);
+    db.ok(&["enqueue", "a", "{}", "--delay", "60"], 0);
+    let stats = db.json(&["stats"]);
+    assert_eq!(stats[0]["queue"], "a");
+    assert_eq!(stats[0]["ready"], 1);
+    assert_eq!(stats[0]["scheduled"], 1);
+    let text = db.ok(&["show", "1"], 0);
+    assert!(text.contains("state  ready") && text.contains("payload  {}"), "{text}");
+}
+
+#[test]
+fn exit_status_tells_done_unchanged_bad_input_and_database_trouble() {
+    let db = Db::new("exit");
+    db.ok(&["enqueue", "q", "{}"], 0);
+    assert_eq!(db.ok(&["cancel", "1"], 0), "job 1 cancelled\n");
+    assert_eq!(db.ok(&["cancel", "1"], 1), "job 1 unchanged (it is cancelled)\n");
+    assert_eq!(db.ok(&["retry", "1"], 0), "job 1 retried\n");
+    assert_eq!(db.ok(&["pause", "q"], 0), "queue q paused\n");
+    assert_eq!(db.ok(&["pause", "q"], 1), "queue q unchanged (already paused)\n");
+    assert_eq!(db.ok(&["resume", "q"], 0), "queue q resumed\n");
+    assert_eq!(db.ok(&["purge", "--older-than", "0"], 1), "purged 0 jobs\n");
+    for (args, message) in [
+        (vec!["show", "99"], "orq: no job with id 99\n"),
+        (vec!["cancel", "99"], "orq: queue_cancel: no job with id 99\n"),
+        (vec!["enqueue", "q", "{oops"], "orq: queue_enqueue: payload is not valid JSON"),
+        (vec!["enqueue", "bad queue"], "orq: queue_enqueue: invalid queue name 'bad queue'"),
+        (vec!["enqueue", "q", "--options", "[]"], "orq: --options must be a JSON object"),
+        (vec!["purge", "--older-than", "soon"], "'soon' is not a duration"),
+        (vec!["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+    ] {
+        let out = db.orq(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_orq"))
+        .args(["--db", "/nonexistent/dir/q.db", "stats"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("orq: cannot open /nonexistent/dir/q.db"));
+}
+
+#[test]
+fn help_explains_commands_and_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_orq")).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "enqueue",
+        "stats",
+        "jobs",
+        "cancel",
+        "retry",
+        "pause",
+        "resume",
+        "purge",
+        "Exit status:",
+        "3  database problem",
+        "ORQ_DB",
+    ] {
+        assert!(text.contains(needle), "--help lacks {needle}:\n{text}");
+    }
+}
+
+#[test]
+fn the_database_comes_from_orq_db_when_no_flag_names_one() {
+    let db = Db::new("env");
+    let out = Command::new(env!("CARGO_BIN_EXE_orq"))
+        .env("ORQ_DB", db.path())
+        .args(["enqueue", "q"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
+    assert!(db.path().exists());
+}
+
+#[test]
+fn debug_reports_the_bundled_sqlite_and_wal() {
+    let db = Db::new("debug");
+    let d = db.json(&["debug"]);
+    assert_eq!(d["journal_mode"], "wal");
+    assert_eq!(d["synchronous"], 1, "NORMAL");
+    assert_eq!(d["busy_timeout_ms"], 5000);
+}
+
+#[test]
+fn the_demo_works_through_its_jobs_and_dead_letters_one() {
+    let db = Db::new("demo");
+    let text = db.ok(&["demo"], 0);
+    assert!(text.contains("failed on attempt 1: now ready"), "{text}");
+    assert!(text.contains("failed on attempt 3: now dead"), "{text}");
+    let stats = db.json(&["stats"]);
+    let total = |key: &str| stats.as_array().unwrap().iter().map(|q| q[key].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(total("done"), 6);
+    assert_eq!(total("dead"), 1);
+    assert_eq!(total("ready") + total("scheduled") + total("running"), 0);
+}

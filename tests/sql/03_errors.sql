@@ -1,0 +1,32 @@
+-- Every function refuses bad input with an error that names it, and
+-- changes nothing.
+SELECT queue_enqueue('q', '{}');
+SELECT queue_enqueue('q', '{not json');
+SELECT queue_enqueue('q', NULL);
+SELECT queue_enqueue('bad name', '{}');
+SELECT queue_enqueue('q', '{}', '{"priorty":1}');
+SELECT queue_enqueue('q', '{}', '{"delay":-5}');
+SELECT queue_enqueue('q', '{}', '{"max_attempts":0}');
+SELECT queue_enqueue('q', '{}', '{"backoff":{"base":0}}');
+SELECT queue_enqueue('q');
+SELECT * FROM queue_claim('w', -1);
+SELECT * FROM queue_claim('w', NULL);
+SELECT * FROM queue_claim('w');
+SELECT * FROM queue_claim('w', 1, 'no such/queue!');
+SELECT queue_claim_json('', 1);
+SELECT queue_complete(42);
+SELECT queue_complete('1');
+SELECT queue_complete(1, NULL, '{bad');
+SELECT queue_fail(42);
+SELECT queue_fail(1, NULL, 'x', -1);
+SELECT queue_extend(1, 1, 0);
+SELECT queue_extend(1, 1, 1e12);
+SELECT queue_release(42);
+SELECT queue_cancel(42);
+SELECT queue_retry(42);
+SELECT queue_pause(NULL);
+SELECT queue_resume(3.5);
+SELECT queue_purge('q', -1);
+SELECT orq_clock('tomorrow');
+SELECT orq_backoff_ms(1);
+SELECT count(*) AS jobs, sum(state = 'ready') AS ready FROM queue_jobs;

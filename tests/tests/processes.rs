@@ -1,0 +1,156 @@
+//! Many OS processes on one database file, through liborq from plain SQL:
+//! every job finished exactly once, no lock error reaching a caller, every
+//! process given a share, and jobs of killed workers recovered by the rules.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use orq_tests::{one, open, rows, Scratch};
+
+fn enqueue_many(db: &Path, n: usize, options: &str) {
+    let conn = open(db);
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let ids: Vec<usize> = (0..n).collect();
+    conn.query_row(
+        "SELECT count(queue_enqueue('work', json_object('n', value), ?2)) FROM json_each(?1)",
+        rusqlite::params![serde_json::to_string(&ids).unwrap(), options],
+        |_| Ok(()),
+    )
+    .unwrap();
+    conn.execute_batch("COMMIT").unwrap();
+}
+
+fn spawn_drain(db: &Path, worker: &str, batch: usize, log: &Path, hold_ms: u64) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_orq-test-drain"))
+        .args([db.to_str().unwrap(), worker, &batch.to_string(), log.to_str().unwrap(), &hold_ms.to_string()])
+        .env("ORQ_EXT", orq_tests::ext_path())
+        .spawn()
+        .expect("start orq-test-drain")
+}
+
+/// What one worker's log says: the ids it completed, and its error count
+/// (None if it was killed before writing it).
+fn read_log(log: &Path) -> (Vec<i64>, Option<usize>) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut done = Vec::new();
+    let mut errors = None;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("errors ") {
+            errors = Some(n.parse().unwrap());
+        } else if let Ok(id) = line.parse() {
+            done.push(id);
+        }
+    }
+    (done, errors)
+}
+
+fn drain_together(processes: usize, jobs: usize, batch: usize) {
+    let scratch = Scratch::new("drain");
+    let db = scratch.path("q.db");
+    enqueue_many(&db, jobs, "{}");
+    let started = Instant::now();
+    let children: Vec<(Child, std::path::PathBuf)> = (0..processes)
+        .map(|i| {
+            let log = scratch.path(&format!("w{i}.log"));
+            (spawn_drain(&db, &format!("w{i}"), batch, &log, 0), log)
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut shares = Vec::new();
+    for (mut child, log) in children {
+        assert!(child.wait().unwrap().success());
+        let (done, errors) = read_log(&log);
+        assert_eq!(errors, Some(0), "{}: a lock error reached the caller", log.display());
+        shares.push(done.len());
+        all.extend(done);
+    }
+    let elapsed = started.elapsed();
+    eprintln!("{processes} processes, batch {batch}: {jobs} jobs in {elapsed:?}, shares {shares:?}");
+    let unique: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), jobs, "every job completed exactly once");
+    assert_eq!(unique.len(), jobs);
+    let fair = jobs / processes / 4;
+    assert!(shares.iter().all(|&s| s >= fair), "a process was starved: {shares:?} (each needs >= {fair})");
+    let conn = open(&db);
+    assert_eq!(rows(&conn, "SELECT done, ready, running FROM queue_stats"), vec![format!("{jobs}|0|0")]);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs WHERE state = 'done'"), jobs as i64);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_events WHERE type = 'completed'"), jobs as i64);
+}
+
+#[test]
+fn eight_processes_drain_20000_jobs_one_at_a_time() {
+    drain_together(8, 20_000, 1);
+}
+
+#[test]
+fn four_processes_drain_20000_jobs_in_batches() {
+    drain_together(4, 20_000, 16);
+}
+
+#[test]
+fn jobs_of_killed_workers_are_finished_once_or_dead_by_the_rules() {
+    let scratch = Scratch::new("crash");
+    let db = scratch.path("q.db");
+    let jobs = 400;
+    // Leases of 1 s: a killed worker's jobs come back a second later.
+    enqueue_many(&db, jobs, r#"{"lease":1,"max_attempts":3}"#);
+    let log = |name: &str| scratch.path(&format!("{name}.log"));
+    // Victims hold their claims for 300 ms before completing: killed mid-job.
+    let victims: Vec<Child> = (0..3)
+        .map(|i| spawn_drain(&db, &format!("victim{i}"), 20, &log(&format!("victim{i}")), 300))
+        .collect();
+    std::thread::sleep(Duration::from_millis(150));
+    for mut v in victims {
+        v.kill().unwrap(); // SIGKILL
+        v.wait().unwrap();
+    }
+    let conn = open(&db);
+    let held: i64 = one(&conn, "SELECT count(*) FROM queue_jobs WHERE state = 'running'");
+    assert!(held > 0, "the victims died holding leases");
+    let survivors: Vec<(Child, String)> = (0..2)
+        .map(|i| {
+            (
+                spawn_drain(&db, &format!("survivor{i}"), 10, &log(&format!("survivor{i}")), 0),
+                format!("survivor{i}"),
+            )
+        })
+        .collect();
+    for (mut child, name) in survivors {
+        assert!(child.wait().unwrap().success());
+        assert_eq!(read_log(&log(&name)).1, Some(0));
+    }
+    // Every job ended done (once) or dead; none is left waiting or lost.
+    let states: HashMap<String, i64> = rows(&conn, "SELECT state, count(*) FROM queue_jobs GROUP BY state")
+        .into_iter()
+        .map(|r| {
+            let (s, n) = r.split_once('|').unwrap();
+            (s.to_string(), n.parse().unwrap())
+        })
+        .collect();
+    let done = states.get("done").copied().unwrap_or(0);
+    let dead = states.get("dead").copied().unwrap_or(0);
+    assert_eq!(done + dead, jobs as i64, "{states:?}");
+    assert_eq!(dead, 0, "no job lost more than one attempt to the kills: {states:?}");
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_events WHERE type = 'completed'"), done);
+    assert_eq!(
+        one::<i64>(&conn, "SELECT count(*) FROM (SELECT job FROM orq_events WHERE type = 'completed' GROUP BY job HAVING count(*) > 1)"),
+        0,
+        "no job completed twice"
+    );
+    assert_eq!(
+        one::<i64>(&conn, "SELECT count(DISTINCT job) FROM orq_events WHERE type = 'expired'"),
+        held,
+        "exactly the killed workers' jobs expired"
+    );
+    // What the killed workers completed before dying stays completed.
+    let mut completed_by_logs = HashSet::new();
+    for name in ["victim0", "victim1", "victim2", "survivor0", "survivor1"] {
+        for id in read_log(&log(name)).0 {
+            assert!(completed_by_logs.insert(id), "job {id} reported completed twice");
+        }
+    }
+    assert_eq!(completed_by_logs.len() as i64, done);
+}

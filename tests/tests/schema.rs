@@ -1,0 +1,193 @@
+//! The schema and the statements: what loading registers, upgrades from an
+//! older schema, and query plans that seek instead of scanning.
+
+use std::path::Path;
+
+use orq_tests::{assert_error, error_of, memory, one, open, root, rows, Scratch};
+use rusqlite::Connection;
+
+#[test]
+fn loading_registers_exactly_these_functions_and_tables() {
+    let conn = memory();
+    // flags: 0x800 deterministic, 0x80000 direct-only, 0x200000 innocuous.
+    let functions = rows(
+        &conn,
+        "SELECT name, narg, printf('%s%s%s', iif(flags & 0x800, 'deterministic ', ''), iif(flags & 0x80000, 'directonly ', ''),
+                iif(flags & 0x200000, 'innocuous', ''))
+         FROM pragma_function_list WHERE name GLOB 'orq_*' OR name GLOB 'queue_*' ORDER BY name",
+    );
+    assert_eq!(
+        functions,
+        vec![
+            "orq_backoff_ms|-1|deterministic innocuous",
+            "orq_clock|-1|directonly ",
+            "orq_debug|-1|innocuous",
+            "orq_migrate|-1|directonly ",
+            "orq_now|-1|innocuous",
+            "orq_version|-1|deterministic innocuous",
+            "queue_cancel|-1|directonly ",
+            "queue_claim_json|-1|directonly ",
+            "queue_complete|-1|directonly ",
+            "queue_enqueue|-1|directonly ",
+            "queue_extend|-1|directonly ",
+            "queue_fail|-1|directonly ",
+            "queue_pause|-1|directonly ",
+            "queue_purge|-1|directonly ",
+            "queue_release|-1|directonly ",
+            "queue_resume|-1|directonly ",
+            "queue_retry|-1|directonly ",
+        ]
+    );
+    let modules = rows(
+        &conn,
+        "SELECT name FROM pragma_module_list WHERE name GLOB 'orq_*' OR name GLOB 'queue_*' ORDER BY name",
+    );
+    assert_eq!(modules, vec!["orq_connection", "queue_claim", "queue_jobs", "queue_stats"]);
+}
+
+#[test]
+fn a_schema_v1_database_is_upgraded_by_the_first_write() {
+    let scratch = Scratch::new("upgrade");
+    let db = scratch.path("old.db");
+    std::fs::copy(root().join("tests/fixtures/schema-v1.db"), &db).unwrap();
+    let conn = open(&db);
+    assert_error(
+        &conn,
+        "SELECT * FROM queue_stats",
+        "this database has orq schema v1; any orq write, or SELECT orq_migrate(), upgrades it",
+    );
+    conn.query_row("SELECT orq_clock(1000)", [], |_| Ok(())).unwrap();
+    // The first write upgrades, then does its work, in one transaction.
+    assert_eq!(rows(&conn, "SELECT id, attempt FROM queue_claim('w2', 5, 'mail')"), vec!["1|1"]);
+    let latest: i64 = one(&conn, "SELECT json_extract(orq_debug(), '$.schema_latest')");
+    assert_eq!(one::<i64>(&conn, "SELECT value FROM orq_meta WHERE key = 'schema_version'"), latest);
+    assert_eq!(
+        rows(&conn, "SELECT id, queue, state, attempts, result, error FROM queue_jobs ORDER BY id"),
+        vec![
+            "1|mail|running|1|NULL|NULL",
+            "2|mail|running|1|NULL|NULL",
+            "3|mail|done|1|{\"ok\":1}|NULL",
+            "4|sms|dead|3|NULL|boom"
+        ]
+    );
+    // The old lease still fences: its token completes the job, once.
+    assert_eq!(one::<i64>(&conn, "SELECT queue_complete(2, 2097153)"), 1);
+    assert_eq!(
+        rows(&conn, "SELECT job, type FROM orq_events ORDER BY seq"),
+        vec!["1|claimed", "2|completed"]
+    );
+    assert_eq!(one::<i64>(&conn, "SELECT queue_retry(4)"), 1);
+    assert_eq!(
+        rows(&conn, "SELECT * FROM queue_stats"),
+        vec!["mail|0|0|1|2|0|0|0|NULL", "sms|1|0|0|0|0|0|0|0.0"]
+    );
+}
+
+#[test]
+fn a_database_from_a_newer_orq_is_refused_unchanged() {
+    let conn = memory();
+    one::<i64>(&conn, "SELECT orq_migrate()");
+    conn.execute("UPDATE orq_meta SET value = 99 WHERE key = 'schema_version'", []).unwrap();
+    let msg = error_of(&conn, "SELECT queue_enqueue('q', '{}')");
+    assert!(msg.contains("this database has orq schema v99, newer than this orq"), "{msg}");
+    assert_error(&conn, "SELECT * FROM queue_jobs", "newer than this orq");
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_jobs"), 0);
+}
+
+/// Fills a database with jobs in every state, so plans are chosen the way
+/// they would be on a real queue (with and without ANALYZE statistics).
+fn busy_database(db: &Path) -> Connection {
+    let conn = open(db);
+    conn.query_row("SELECT orq_clock(1000)", [], |_| Ok(())).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    conn.query_row(
+        "WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n WHERE value < 3000)
+         SELECT count(queue_enqueue(iif(value % 3, 'a', 'b'), value,
+                json_object('priority', value % 4, 'delay', value % 7, 'key', 'k' || value))) FROM n",
+        [],
+        |_| Ok(()),
+    )
+    .unwrap();
+    conn.execute_batch("COMMIT").unwrap();
+    conn.query_row("SELECT orq_clock(1010)", [], |_| Ok(())).unwrap();
+    for _ in 0..10 {
+        let claimed: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, token FROM queue_claim('w', 100)")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        for (i, (id, token)) in claimed.iter().enumerate() {
+            match i % 4 {
+                0 => conn.query_row("SELECT queue_complete(?1, ?2)", [id, token], |_| Ok(())).unwrap(),
+                1 => conn.query_row("SELECT queue_fail(?1, ?2, 'x')", [id, token], |_| Ok(())).unwrap(),
+                2 => conn.query_row("SELECT queue_cancel(?1)", [id], |_| Ok(())).unwrap(),
+                _ => {}
+            }
+        }
+    }
+    conn
+}
+
+/// A representative value for each named parameter of orq's statements.
+fn sample(name: &str, all_queues: bool) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match name {
+        ":queues" if all_queues => Value::Null,
+        ":queues" => Value::Text(r#"["a","b"]"#.into()),
+        ":queue" | ":worker" | ":key" | ":payload" | ":error" | ":result" | ":backoff" => {
+            Value::Text("a".into())
+        }
+        ":now" | ":cutoff" | ":run_at" => Value::Integer(1_010_000),
+        _ => Value::Integer(5),
+    }
+}
+
+/// Statements that read every queue's row or every job on purpose.
+const NOT_HOT: &[&str] = &["jobs.sql"];
+
+#[test]
+fn every_hot_statement_seeks_an_index() {
+    let scratch = Scratch::new("plans");
+    let conn = busy_database(&scratch.path("q.db"));
+    for analyzed in [false, true] {
+        if analyzed {
+            conn.execute_batch("ANALYZE").unwrap();
+        }
+        let mut checked = 0;
+        for entry in std::fs::read_dir(root().join("sql")).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if path.extension().is_none_or(|e| e != "sql") || NOT_HOT.contains(&name.as_str()) {
+                continue;
+            }
+            let sql = std::fs::read_to_string(&path).unwrap();
+            for all_queues in [false, true] {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                for i in 1..=stmt.parameter_count() {
+                    let p = stmt.parameter_name(i).unwrap().to_string();
+                    stmt.raw_bind_parameter(i, sample(&p, all_queues)).unwrap();
+                }
+                let mut plan = Vec::new();
+                let mut q = stmt.raw_query();
+                while let Some(row) = q.next().unwrap() {
+                    plan.push(row.get::<_, String>(3).unwrap());
+                }
+                for line in &plan {
+                    let scan = line.starts_with("SCAN ");
+                    let allowed = ["SCAN q", "SCAN orq_queues", "SCAN json_each", "SCAN pick"]
+                        .iter()
+                        .any(|a| line == a || line.starts_with(&format!("{a} ")));
+                    assert!(
+                        !scan || allowed,
+                        "{name} (analyzed: {analyzed}) scans: {line}\n{}",
+                        plan.join("\n")
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 30, "checked only {checked} statements");
+    }
+}
