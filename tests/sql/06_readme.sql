@@ -1,0 +1,30 @@
+-- The examples of the README's SQL API reference, in order: this file's
+-- output is what the README shows.
+SELECT orq_clock(1800000000), orq_now();
+SELECT queue_enqueue('email', '{"to":"a@b.c"}');
+SELECT queue_enqueue('email', '{"to":"x@y.z"}', '{"priority":5,"max_attempts":3}');
+SELECT queue_enqueue('email', '{"to":"a@b.c"}', '{"key":"welcome-a","delay":60}');
+SELECT queue_enqueue('email', '{}', '{"key":"welcome-a"}');
+BEGIN IMMEDIATE;
+SELECT count(queue_enqueue('bulk', value)) FROM json_each('[{"n":1},{"n":2},{"n":3}]');
+COMMIT;
+.mode table
+SELECT id, queue, payload, attempt, token, lease_until FROM queue_claim('worker-1', 2, 'email');
+.mode list
+SELECT queue_claim_json('worker-2', 1, 'bulk');
+SELECT queue_complete(2, 2097153, '{"sent":true}');
+SELECT queue_complete(2, 2097153);
+SELECT queue_extend(1, 1048577, 120);
+SELECT queue_fail(1, 1048577, 'SMTP timeout');
+SELECT state, attempts, run_at, error FROM queue_jobs WHERE id = 1;
+SELECT queue_release(5, 5242881);
+SELECT queue_cancel(3);
+SELECT queue_retry(3);
+SELECT queue_pause('email'), queue_pause('email');
+SELECT queue_resume('email');
+.mode table
+SELECT * FROM queue_stats;
+.mode list
+SELECT orq_backoff_ms(1, 1), orq_backoff_ms(1, 2), orq_backoff_ms(1, 3, '{"base":10,"jitter":false}');
+SELECT orq_clock(1800090000);
+SELECT queue_purge('email', 86400);
