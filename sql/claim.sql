@@ -8,6 +8,10 @@
 -- ever has: the job's id times 2^20 plus its lease number, so a token also
 -- grows with every new lease of the same job. (RETURNING has no order; the
 -- caller sorts the rows back into claim order.)
+--
+-- LIMIT CAST(:n AS INTEGER), not LIMIT :n: SQLite 3.47+ folds a bare LIMIT
+-- parameter into the program and then re-prepares the statement each time
+-- it is bound again, which made every claim pay a full parse.
 UPDATE orq_jobs
 SET state       = 'running',
     attempts    = attempts + 1,
@@ -25,9 +29,9 @@ WHERE id IN (
     SELECT id FROM orq_jobs
     WHERE queue = q.name AND state = 'ready' AND run_at <= :now
     ORDER BY priority DESC, run_at, id
-    LIMIT :n)
+    LIMIT CAST(:n AS INTEGER))
   WHERE q.paused = 0
     AND q.name IN (SELECT value FROM json_each(coalesce(:queues, (SELECT json_group_array(name) FROM orq_queues))))
   ORDER BY j.priority DESC, j.run_at, j.id
-  LIMIT :n)
+  LIMIT CAST(:n AS INTEGER))
 RETURNING id, queue, payload, attempts, token, lease_until, priority, max_attempts, run_at

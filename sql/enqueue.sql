@@ -1,10 +1,11 @@
 -- queue_enqueue: store one job. The orq_jobs_new_queue trigger registers the
 -- queue and orq_jobs_event_insert records 'enqueued', inside this statement.
--- With a key, a live job of the same (queue, key) wins: nothing is inserted,
--- no row is returned, and the caller looks that job up (enqueue_existing.sql).
+-- With a key, a live job of the same (queue, key) wins: nothing is inserted
+-- and the caller looks that job up (enqueue_existing.sql). The new id is
+-- last_insert_rowid() (the triggers' own inserts do not change it); no
+-- RETURNING, which would buffer its row in a temporary b-tree.
 INSERT INTO orq_jobs (queue, state, priority, run_at, payload, max_attempts, lease_ms,
                       backoff, key, created_at, updated_at, event)
 VALUES (:queue, 'ready', :priority, :run_at, :payload, :max_attempts, :lease_ms,
         :backoff, :key, :now, :now, 'enqueued')
 ON CONFLICT DO NOTHING
-RETURNING id

@@ -1,8 +1,7 @@
 -- queue_extend: the lease holder's heartbeat; the lease now ends :lease_ms
--- from now. Returns the new lease_until; no row when the token is stale.
+-- from now (the caller knows that time: no RETURNING needed).
 UPDATE orq_jobs
 SET lease_until = :now + :lease_ms,
     event       = 'extended',
     updated_at  = :now
 WHERE id = :id AND state = 'running' AND (:token IS NULL OR token = :token)
-RETURNING lease_until

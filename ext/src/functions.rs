@@ -16,6 +16,7 @@ use crate::clock::{duration_ms, ms_to_secs, time_ms};
 use crate::error::Result;
 use crate::options::{check_queue_name, lease_ms, EnqueueOptions};
 use crate::session::Session;
+use crate::txn::Writes;
 use crate::{ops, schema, txn, VERSION};
 
 type Handler<T> = fn(&Session, &Args) -> Result<T>;
@@ -113,7 +114,7 @@ fn orq_clock(s: &Session, a: &Args) -> Result<f64> {
 
 fn orq_migrate(s: &Session, a: &Args) -> Result<i64> {
     a.arity(0, 0, "no arguments")?;
-    txn::write(s, &mut |c| schema::upgrade(c))
+    txn::write(s, Writes::Many, &mut |c| schema::upgrade(c))
 }
 
 fn orq_backoff_ms(a: &Args) -> Result<i64> {
@@ -131,14 +132,14 @@ fn queue_enqueue(s: &Session, a: &Args) -> Result<i64> {
     let payload = a.json(1, "payload")?;
     let now = s.clock.now_ms();
     let opts = EnqueueOptions::parse(a.opt_text(2, "options")?, now)?;
-    txn::write(s, &mut |c| ops::enqueue(c, now, queue, &payload, &opts))
+    txn::write(s, Writes::Once, &mut |c| ops::enqueue(c, now, queue, &payload, &opts))
 }
 
 fn queue_claim_json(s: &Session, a: &Args) -> Result<String> {
     a.arity(2, 4, "(worker, n [, queue [, lease]])")?;
     let req = claim_request(a)?;
     let now = s.clock.now_ms();
-    let jobs = txn::write(s, &mut |c| ops::claim(c, now, &req))?;
+    let jobs = txn::write(s, Writes::Many, &mut |c| ops::claim(c, now, &req))?;
     Ok(claimed_json(&jobs))
 }
 
@@ -147,7 +148,7 @@ fn queue_complete(s: &Session, a: &Args) -> Result<i64> {
     let (id, token) = (a.int(0, "id")?, a.opt_int(1, "token")?);
     let result = a.opt_json(2, "result")?;
     let now = s.clock.now_ms();
-    let done = txn::write(s, &mut |c| ops::complete(c, now, id, token, result.as_deref()))?;
+    let done = txn::write(s, Writes::Once, &mut |c| ops::complete(c, now, id, token, result.as_deref()))?;
     Ok(done as i64)
 }
 
@@ -157,7 +158,7 @@ fn queue_fail(s: &Session, a: &Args) -> Result<Option<String>> {
     let error = a.opt_text(2, "error")?;
     let retry_in = a.opt_number(3, "retry_in")?.map(|r| duration_ms("retry_in", r)).transpose()?;
     let now = s.clock.now_ms();
-    txn::write(s, &mut |c| ops::fail(c, now, id, token, error, retry_in))
+    txn::write(s, Writes::Once, &mut |c| ops::fail(c, now, id, token, error, retry_in))
 }
 
 fn queue_extend(s: &Session, a: &Args) -> Result<Option<f64>> {
@@ -165,7 +166,7 @@ fn queue_extend(s: &Session, a: &Args) -> Result<Option<f64>> {
     let (id, token) = (a.int(0, "id")?, a.opt_int(1, "token")?);
     let lease = lease_ms("seconds", a.number(2, "seconds")?)?;
     let now = s.clock.now_ms();
-    let until = txn::write(s, &mut |c| ops::extend(c, now, id, token, lease))?;
+    let until = txn::write(s, Writes::Once, &mut |c| ops::extend(c, now, id, token, lease))?;
     Ok(until.map(ms_to_secs))
 }
 
@@ -174,21 +175,21 @@ fn queue_release(s: &Session, a: &Args) -> Result<i64> {
     let (id, token) = (a.int(0, "id")?, a.opt_int(1, "token")?);
     let delay = duration_ms("delay", a.opt_number(2, "delay")?.unwrap_or(0.0))?;
     let now = s.clock.now_ms();
-    Ok(txn::write(s, &mut |c| ops::release(c, now, id, token, delay))? as i64)
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::release(c, now, id, token, delay))? as i64)
 }
 
 fn queue_cancel(s: &Session, a: &Args) -> Result<i64> {
     a.arity(1, 1, "(id)")?;
     let id = a.int(0, "id")?;
     let now = s.clock.now_ms();
-    Ok(txn::write(s, &mut |c| ops::cancel(c, now, id))? as i64)
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::cancel(c, now, id))? as i64)
 }
 
 fn queue_retry(s: &Session, a: &Args) -> Result<i64> {
     a.arity(1, 1, "(id)")?;
     let id = a.int(0, "id")?;
     let now = s.clock.now_ms();
-    Ok(txn::write(s, &mut |c| ops::retry(c, now, id))? as i64)
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::retry(c, now, id))? as i64)
 }
 
 fn queue_pause(s: &Session, a: &Args) -> Result<i64> {
@@ -196,14 +197,14 @@ fn queue_pause(s: &Session, a: &Args) -> Result<i64> {
     let queue = a.text(0, "queue")?;
     check_queue_name(queue)?;
     let now = s.clock.now_ms();
-    Ok(txn::write(s, &mut |c| ops::pause(c, now, queue))? as i64)
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::pause(c, now, queue))? as i64)
 }
 
 fn queue_resume(s: &Session, a: &Args) -> Result<i64> {
     a.arity(1, 1, "(queue)")?;
     let queue = a.text(0, "queue")?;
     check_queue_name(queue)?;
-    Ok(txn::write(s, &mut |c| ops::resume(c, queue))? as i64)
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::resume(c, queue))? as i64)
 }
 
 fn queue_purge(s: &Session, a: &Args) -> Result<i64> {
@@ -214,5 +215,5 @@ fn queue_purge(s: &Session, a: &Args) -> Result<i64> {
     }
     let age = duration_ms("older_than_seconds", a.number(1, "older_than_seconds")?)?;
     let cutoff = s.clock.now_ms() - age;
-    txn::write(s, &mut |c| ops::purge(c, queue, cutoff))
+    txn::write(s, Writes::Once, &mut |c| ops::purge(c, queue, cutoff))
 }

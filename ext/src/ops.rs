@@ -33,19 +33,13 @@ pub struct ClaimRequest {
 }
 
 pub fn enqueue(conn: &Connection, now: i64, queue: &str, payload: &str, o: &EnqueueOptions) -> Result<i64> {
-    let inserted: Option<i64> = conn
-        .prepare_cached(sql::ENQUEUE)?
-        .query_row(
-            named_params! {
-                ":queue": queue, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
-                ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
-                ":key": o.key, ":now": now,
-            },
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(id) = inserted {
-        return Ok(id);
+    let inserted = conn.prepare_cached(sql::ENQUEUE)?.execute(named_params! {
+        ":queue": queue, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
+        ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
+        ":key": o.key, ":now": now,
+    })?;
+    if inserted == 1 {
+        return Ok(conn.last_insert_rowid());
     }
     // Only the live-key index can refuse an insert: that job is the answer.
     conn.prepare_cached(sql::ENQUEUE_EXISTING)?
@@ -126,16 +120,10 @@ pub fn extend(
     token: Option<i64>,
     lease_ms: i64,
 ) -> Result<Option<i64>> {
-    let until: Option<i64> = conn
+    let changed = conn
         .prepare_cached(sql::EXTEND)?
-        .query_row(named_params! {":id": id, ":token": token, ":lease_ms": lease_ms, ":now": now}, |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if until.is_none() {
-        job_state(conn, id)?;
-    }
-    Ok(until)
+        .execute(named_params! {":id": id, ":token": token, ":lease_ms": lease_ms, ":now": now})?;
+    Ok(changed_or_known(conn, id, changed)?.then_some(now + lease_ms))
 }
 
 pub fn release(conn: &Connection, now: i64, id: i64, token: Option<i64>, delay_ms: i64) -> Result<bool> {

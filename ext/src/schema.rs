@@ -33,6 +33,16 @@ pub fn version(conn: &Connection) -> Result<i64> {
     }
 }
 
+/// True when the schema is the one this build writes; an error when it is
+/// newer. (False also for a database without the schema.)
+pub fn is_current(conn: &Connection) -> Result<bool> {
+    match version(conn)? {
+        LATEST => Ok(true),
+        v if v > LATEST => Err(newer_than_us(v)),
+        _ => Ok(false),
+    }
+}
+
 /// Brings the schema to `LATEST`. Must run inside a write transaction.
 pub fn upgrade(conn: &Connection) -> Result<i64> {
     let from = version(conn)?;

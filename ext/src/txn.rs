@@ -44,15 +44,23 @@ const MAX_SLEEP_MICROS: u64 = 1000;
 
 type Body<'a, T> = &'a mut dyn FnMut(&Connection) -> Result<T>;
 
+/// How many statements of an operation write. One statement is atomic by
+/// itself; more need a savepoint inside the caller's transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    Once,
+    Many,
+}
+
 /// Runs `body` as one atomic write on the right connection (see the module
 /// comment), creating or upgrading the schema first when needed.
-pub fn write<T>(session: &Session, body: Body<T>) -> Result<T> {
+pub fn write<T>(session: &Session, writes: Writes, body: Body<T>) -> Result<T> {
     session.with(|res| {
         if host::is_writing(res.db) {
             return joined(&res.host, body);
         }
         if !res.host.is_autocommit() {
-            return in_savepoint(&res.host, body);
+            return in_callers_transaction(&res.host, writes, body);
         }
         let deadline = Deadline::for_host(&res.host)?;
         match host::txn_state(res.db) {
@@ -100,7 +108,12 @@ fn joined<T>(conn: &Connection, body: Body<T>) -> Result<T> {
     body(conn)
 }
 
-fn in_savepoint<T>(conn: &Connection, body: Body<T>) -> Result<T> {
+/// Inside the caller's transaction: a savepoint around anything that writes
+/// more than once (a single statement needs none, and each savepoint costs).
+fn in_callers_transaction<T>(conn: &Connection, writes: Writes, body: Body<T>) -> Result<T> {
+    if writes == Writes::Once && schema::is_current(conn)? {
+        return body(conn).map_err(busy_in_transaction);
+    }
     run(conn, "SAVEPOINT orq")?;
     let mut open = Open { conn, rollback: "ROLLBACK TO orq; RELEASE orq", done: false };
     schema::upgrade(conn).map_err(busy_in_transaction)?;

@@ -6,8 +6,12 @@ ALTER TABLE orq_jobs ADD COLUMN event TEXT NOT NULL DEFAULT 'enqueued';
 -- Per-queue switch for the hottest queues: 0 records no events.
 ALTER TABLE orq_queues ADD COLUMN events INTEGER NOT NULL DEFAULT 1;
 
+-- seq is the rowid: max + 1. Purge never deletes the newest event (see
+-- orq_jobs_event_purge), so a seq is never handed out twice and a reader
+-- that resumes after seq N misses nothing; without AUTOINCREMENT's
+-- sqlite_sequence row, which every event would have to update.
 CREATE TABLE orq_events (
-  seq        INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so tails can resume
+  seq        INTEGER PRIMARY KEY,
   at         INTEGER NOT NULL,                  -- unix ms
   job        INTEGER NOT NULL,
   queue      TEXT NOT NULL,
@@ -44,8 +48,9 @@ BEGIN
           END);
 END;
 
--- Purging a job takes its history with it.
+-- Purging a job takes its history with it, except the newest event of all,
+-- which keeps seq numbers from being reused.
 CREATE TRIGGER orq_jobs_event_purge AFTER DELETE ON orq_jobs
 BEGIN
-  DELETE FROM orq_events WHERE job = OLD.id;
+  DELETE FROM orq_events WHERE job = OLD.id AND seq < (SELECT max(seq) FROM orq_events);
 END;
