@@ -94,7 +94,7 @@ fn human(name: &str, v: &Value, now: f64) -> String {
     match v {
         Value::Null => "-".to_string(),
         Value::Real(t) if name.ends_with("_at") || name == "lease_until" => relative(*t, now),
-        Value::Real(f) if name.ends_with("_age") || name == "lease" => format!("{}", seconds(*f)),
+        Value::Real(f) if name.ends_with("_age") || name == "lease" => seconds(*f),
         Value::Integer(n) => n.to_string(),
         Value::Real(f) => format!("{f}"),
         Value::Text(t) => cut(t, 48),

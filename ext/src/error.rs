@@ -63,12 +63,18 @@ impl std::error::Error for FunctionError {}
 impl Error {
     /// For a scalar function's result.
     pub fn into_function_error(self, fname: &str) -> rusqlite::Error {
-        rusqlite::Error::UserFunctionError(Box::new(FunctionError(format!("{fname}: {self}"))))
+        rusqlite::Error::UserFunctionError(Box::new(FunctionError(self.message(fname))))
     }
 
     /// For a virtual table callback's error message.
     pub fn into_module_error(self, name: &str) -> rusqlite::Error {
-        rusqlite::Error::ModuleError(format!("{name}: {self}"))
+        rusqlite::Error::ModuleError(self.message(name))
+    }
+
+    /// The message as SQL shows it. A NUL byte (from a quoted argument)
+    /// would make SQLite drop the whole message, so it is spelled out.
+    fn message(&self, name: &str) -> String {
+        format!("{name}: {self}").replace('\0', "\\0")
     }
 
     /// True when SQLite said "no such table": the orq schema does not exist

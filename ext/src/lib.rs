@@ -65,10 +65,14 @@ pub unsafe extern "C" fn sqlite3_orq_init(
     p_api: *mut rusqlite::ffi::sqlite3_api_routines,
 ) -> std::os::raw::c_int {
     host::API.store(p_api, std::sync::atomic::Ordering::Release);
-    Connection::extension_init2(db, pz_err_msg, p_api, |conn| {
-        register(&conn)?;
-        // Stay loaded after the connection closes: other connections may
-        // use it, and the library must outlive its function destructors.
-        Ok(true)
+    // A panic must never unwind into the host: report it as a failed load.
+    std::panic::catch_unwind(|| {
+        Connection::extension_init2(db, pz_err_msg, p_api, |conn| {
+            register(&conn)?;
+            // Stay loaded after the connection closes: other connections may
+            // use it, and the library must outlive its function destructors.
+            Ok(true)
+        })
     })
+    .unwrap_or(rusqlite::ffi::SQLITE_ERROR)
 }

@@ -618,3 +618,23 @@ fn orq_connection_shows_this_connections_clock() {
     conn.query_row("SELECT orq_clock(77)", [], |_| Ok(())).unwrap();
     assert_eq!(rows(&conn, "SELECT clock FROM orq_connection"), vec!["77.0"]);
 }
+
+#[test]
+fn a_stale_token_can_neither_complete_fail_extend_nor_release() {
+    let conn = db();
+    let id = enqueue(&conn, "q", r#"{"lease":10}"#);
+    let (_, old) = claim(&conn, "w1", "q").unwrap();
+    conn.query_row("SELECT orq_clock(1010)", [], |_| Ok(())).unwrap();
+    let (_, new) = claim(&conn, "w2", "q").unwrap();
+    assert_ne!(old, new);
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id}, {old})")), 0);
+    assert_eq!(one::<Option<String>>(&conn, &format!("SELECT queue_fail({id}, {old}, 'late')")), None);
+    assert_eq!(one::<Option<f64>>(&conn, &format!("SELECT queue_extend({id}, {old}, 60)")), None);
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_release({id}, {old})")), 0);
+    assert_eq!(
+        rows(&conn, &format!("SELECT state, worker, token, error FROM queue_jobs WHERE id = {id}")),
+        vec![format!("running|w2|{new}|lease expired")],
+        "the new holder's lease is untouched"
+    );
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id}, {new})")), 1);
+}

@@ -154,3 +154,51 @@ fn jobs_of_killed_workers_are_finished_once_or_dead_by_the_rules() {
     }
     assert_eq!(completed_by_logs.len() as i64, done);
 }
+
+/// The shell front door: several `sqlite3` processes, each a plain SQL
+/// script, claim and complete the same queue at once. Each step claims with
+/// the scalar queue_claim_json and completes what it got in one statement.
+#[test]
+fn sqlite3_shell_processes_drain_a_queue_together() {
+    let scratch = Scratch::new("shell");
+    let db = scratch.path("q.db");
+    let jobs = 1200;
+    enqueue_many(&db, jobs, "{}");
+    let step = "SELECT count(queue_complete(json_extract(value, '$.id'), json_extract(value, '$.token'))) \
+                FROM json_each(queue_claim_json('NAME', 4));\n";
+    let shells: Vec<(Child, String)> = (0..4)
+        .map(|i| {
+            let name = format!("sh{i}");
+            let script = scratch.path(&format!("{name}.sql"));
+            let body = format!(
+                ".load {}\n.timeout 5000\n{}",
+                orq_tests::ext_path().display(),
+                step.replace("NAME", &name).repeat(jobs / 4)
+            );
+            std::fs::write(&script, body).unwrap();
+            let child = Command::new("sqlite3")
+                .args(["-batch", "-init", "/dev/null", db.to_str().unwrap()])
+                .stdin(std::fs::File::open(&script).unwrap())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run sqlite3");
+            (child, name)
+        })
+        .collect();
+    let mut total = 0;
+    for (child, name) in shells {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "{name}: {stderr}");
+        let done: usize =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().parse::<usize>().unwrap()).sum();
+        assert!(done > 0, "{name} got no work");
+        total += done;
+    }
+    let conn = open(&db);
+    // The steps of all shells together ask for 4 x 1200 jobs: every job was
+    // completed once, by exactly one shell.
+    assert_eq!(total, jobs);
+    assert_eq!(rows(&conn, "SELECT done, ready, running FROM queue_stats"), vec![format!("{jobs}|0|0")]);
+}
