@@ -1,6 +1,9 @@
 -- queue_claim: lease up to :n due jobs from the unpaused queues in :queues (a
 -- JSON array of names, or NULL for every queue), highest priority first, then
--- earliest run_at, then lowest id.
+-- earliest run_at, then lowest id. Jobs with routing constraints go only to
+-- a worker that meets them: one that has every capability in `requires`
+-- (capabilities come from the worker's row in orq_workers), is `only_worker`
+-- if that is set, and is not in `not_workers`.
 --
 -- The inner SELECT takes the first :n candidates of each queue from the
 -- orq_jobs_ready index (one seek per queue), merges them and keeps the best
@@ -28,10 +31,17 @@ WHERE id IN (
   CROSS JOIN orq_jobs AS j ON j.id IN (
     SELECT id FROM orq_jobs
     WHERE queue = q.name AND state = 'ready' AND run_at <= :now
+      AND (requires IS NULL OR NOT EXISTS (
+            SELECT 1 FROM json_each(requires)
+            WHERE value NOT IN (SELECT value FROM json_each(coalesce(
+              (SELECT capabilities FROM orq_workers WHERE name = :worker), '[]')))))
+      AND (only_worker IS NULL OR only_worker = :worker)
+      AND (not_workers IS NULL OR :worker NOT IN (SELECT value FROM json_each(not_workers)))
     ORDER BY priority DESC, run_at, id
     LIMIT CAST(:n AS INTEGER))
   WHERE q.paused = 0
     AND q.name IN (SELECT value FROM json_each(coalesce(:queues, (SELECT json_group_array(name) FROM orq_queues))))
   ORDER BY j.priority DESC, j.run_at, j.id
   LIMIT CAST(:n AS INTEGER))
-RETURNING id, queue, payload, attempts, token, lease_until, priority, max_attempts, run_at
+RETURNING id, queue, payload, attempts, token, lease_until, priority, max_attempts, timeout_ms,
+          coalesce(:lease_ms, lease_ms), run_at

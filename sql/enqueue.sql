@@ -5,7 +5,9 @@
 -- last_insert_rowid() (the triggers' own inserts do not change it); no
 -- RETURNING, which would buffer its row in a temporary b-tree.
 INSERT INTO orq_jobs (queue, state, priority, run_at, payload, max_attempts, lease_ms,
-                      backoff, key, created_at, updated_at, event)
+                      backoff, key, requires, only_worker, not_workers, timeout_ms,
+                      created_at, updated_at, event)
 VALUES (:queue, 'ready', :priority, :run_at, :payload, :max_attempts, :lease_ms,
-        :backoff, :key, :now, :now, 'enqueued')
+        :backoff, :key, :requires, :only_worker, :not_workers, :timeout_ms,
+        :now, :now, 'enqueued')
 ON CONFLICT DO NOTHING

@@ -53,8 +53,9 @@ pub fn claimed_json(jobs: &[Claimed]) -> String {
         if i > 0 {
             out.push(',');
         }
+        let timeout = j.timeout_ms.map_or("null".to_string(), |t| ms_to_secs(t).to_string());
         out.push_str(&format!(
-            r#"{{"id":{},"queue":{},"payload":{},"attempt":{},"token":{},"lease_until":{},"priority":{},"max_attempts":{}}}"#,
+            r#"{{"id":{},"queue":{},"payload":{},"attempt":{},"token":{},"lease_until":{},"priority":{},"max_attempts":{},"timeout":{},"lease":{}}}"#,
             j.id,
             Value::from(j.queue.as_str()),
             j.payload,
@@ -62,7 +63,9 @@ pub fn claimed_json(jobs: &[Claimed]) -> String {
             j.token,
             ms_to_secs(j.lease_until_ms),
             j.priority,
-            j.max_attempts
+            j.max_attempts,
+            timeout,
+            ms_to_secs(j.lease_ms)
         ));
     }
     out.push(']');

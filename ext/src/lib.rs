@@ -19,6 +19,7 @@ mod session;
 mod sql;
 mod txn;
 mod vtab;
+mod workers;
 
 use std::sync::Arc;
 

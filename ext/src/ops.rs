@@ -19,6 +19,9 @@ pub struct Claimed {
     pub lease_until_ms: i64,
     pub priority: i64,
     pub max_attempts: i64,
+    pub timeout_ms: Option<i64>,
+    /// The lease length this claim used, for planning heartbeats.
+    pub lease_ms: i64,
 }
 
 /// What a claim asks for.
@@ -33,10 +36,20 @@ pub struct ClaimRequest {
 }
 
 pub fn enqueue(conn: &Connection, now: i64, queue: &str, payload: &str, o: &EnqueueOptions) -> Result<i64> {
+    if o.key_for_all {
+        let existing = conn
+            .prepare_cached(sql::ENQUEUE_EXISTING_ANY)?
+            .query_row(named_params! {":queue": queue, ":key": o.key}, |r| r.get(0))
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+    }
     let inserted = conn.prepare_cached(sql::ENQUEUE)?.execute(named_params! {
         ":queue": queue, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
         ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
-        ":key": o.key, ":now": now,
+        ":key": o.key, ":requires": o.requires, ":only_worker": o.only_worker,
+        ":not_workers": o.not_workers, ":timeout_ms": o.timeout_ms, ":now": now,
     })?;
     if inserted == 1 {
         return Ok(conn.last_insert_rowid());
@@ -66,8 +79,10 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
                 lease_until_ms: r.get(5)?,
                 priority: r.get(6)?,
                 max_attempts: r.get(7)?,
+                timeout_ms: r.get(8)?,
+                lease_ms: r.get(9)?,
             };
-            Ok((job, r.get::<_, i64>(8)?))
+            Ok((job, r.get::<_, i64>(10)?))
         },
     )?;
     let mut claimed = rows.collect::<rusqlite::Result<Vec<_>>>()?;

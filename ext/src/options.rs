@@ -13,7 +13,9 @@ pub const MAX_ATTEMPTS_LIMIT: i64 = 1_000_000;
 pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_QUEUE_NAME_BYTES: usize = 128;
 
-const KNOWN_KEYS: &str = "priority, delay, run_at, max_attempts, lease, backoff, key";
+const KNOWN_KEYS: &str =
+    "priority, delay, run_at, max_attempts, lease, backoff, key, key_scope, timeout, requires, worker, not_workers";
+pub const MAX_NAME_BYTES: usize = 256;
 
 /// A job's settings, resolved against the clock at enqueue time.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +27,15 @@ pub struct EnqueueOptions {
     /// Canonical JSON, `None` for the default backoff.
     pub backoff: Option<String>,
     pub key: Option<String>,
+    /// The key holds while any job with it exists, finished ones included
+    /// (key_scope "all"), instead of while one is waiting, ready or running.
+    pub key_for_all: bool,
+    /// How long one run may take, for the worker to enforce.
+    pub timeout_ms: Option<i64>,
+    /// Routing, as JSON arrays / a name (see sql/claim.sql).
+    pub requires: Option<String>,
+    pub only_worker: Option<String>,
+    pub not_workers: Option<String>,
 }
 
 impl EnqueueOptions {
@@ -36,6 +47,11 @@ impl EnqueueOptions {
             lease_ms: DEFAULT_LEASE_MS,
             backoff: None,
             key: None,
+            key_for_all: false,
+            timeout_ms: None,
+            requires: None,
+            only_worker: None,
+            not_workers: None,
         }
     }
 
@@ -65,8 +81,16 @@ impl EnqueueOptions {
                 "lease" => self.lease_ms = lease_ms("lease", number("lease", v)?)?,
                 "backoff" => self.backoff = Backoff::from_json(v)?.to_stored(),
                 "key" => self.key = Some(job_key(v)?),
+                "key_scope" => self.key_for_all = key_scope(v)?,
+                "timeout" => self.timeout_ms = Some(lease_ms("timeout", number("timeout", v)?)?),
+                "requires" => self.requires = name_list("requires", v)?,
+                "worker" => self.only_worker = Some(name("worker", v)?),
+                "not_workers" => self.not_workers = name_list("not_workers", v)?,
                 other => return Err(invalid(format!("unknown option '{other}' (known: {KNOWN_KEYS})"))),
             }
+        }
+        if self.key_for_all && self.key.is_none() {
+            return Err(invalid("key_scope needs a key"));
         }
         Ok(())
     }
@@ -121,6 +145,31 @@ fn job_key(v: &Value) -> Result<String> {
     }
 }
 
+fn key_scope(v: &Value) -> Result<bool> {
+    match v.as_str() {
+        Some("live") => Ok(false),
+        Some("all") => Ok(true),
+        _ => Err(invalid(format!("key_scope must be \"live\" or \"all\", got {v}"))),
+    }
+}
+
+/// A worker or capability name: 1 to 256 bytes of printable text.
+pub fn name(what: &str, v: &Value) -> Result<String> {
+    match v.as_str() {
+        Some(s) if !s.is_empty() && s.len() <= MAX_NAME_BYTES && !s.chars().any(char::is_control) => {
+            Ok(s.to_string())
+        }
+        _ => Err(invalid(format!("{what} must be a name of 1 to {MAX_NAME_BYTES} printable bytes, got {v}"))),
+    }
+}
+
+/// A JSON array of names, canonical; `None` when empty.
+pub fn name_list(what: &str, v: &Value) -> Result<Option<String>> {
+    let items = v.as_array().ok_or_else(|| invalid(format!("{what} must be an array of names, got {v}")))?;
+    let names = items.iter().map(|item| name(what, item)).collect::<Result<Vec<_>>>()?;
+    Ok((!names.is_empty()).then(|| Value::from(names).to_string()))
+}
+
 /// At most 80 characters of `text`, for error messages.
 pub fn excerpt(text: &str) -> String {
     if text.chars().count() <= 80 {
@@ -156,6 +205,13 @@ mod tests {
         assert_eq!(o.lease_ms, 250);
         assert_eq!(o.key.as_deref(), Some("k"));
         assert!(o.backoff.unwrap().contains("\"base\":2"));
+        let r = parse(r#"{"requires":["gpu","ffmpeg"],"worker":"w1","not_workers":["w2"],"timeout":90,"key":"k","key_scope":"all"}"#).unwrap();
+        assert_eq!(r.requires.as_deref(), Some(r#"["gpu","ffmpeg"]"#));
+        assert_eq!(r.only_worker.as_deref(), Some("w1"));
+        assert_eq!(r.not_workers.as_deref(), Some(r#"["w2"]"#));
+        assert_eq!(r.timeout_ms, Some(90_000));
+        assert!(r.key_for_all);
+        assert_eq!(parse(r#"{"requires":[]}"#).unwrap().requires, None);
         assert_eq!(parse(r#"{"run_at":2000}"#).unwrap().run_at_ms, 2_000_000);
     }
 
@@ -175,6 +231,13 @@ mod tests {
             (r#"{"lease":0}"#, "lease must be at least"),
             (r#"{"key":""}"#, "key must be 1 to"),
             (r#"{"key":5}"#, "key must be a string"),
+            (r#"{"key_scope":"all"}"#, "key_scope needs a key"),
+            (r#"{"key":"k","key_scope":"forever"}"#, "key_scope must be"),
+            (r#"{"timeout":0}"#, "timeout must be at least"),
+            (r#"{"requires":"gpu"}"#, "requires must be an array of names"),
+            (r#"{"requires":[""]}"#, "requires must be a name"),
+            (r#"{"worker":7}"#, "worker must be a name"),
+            (r#"{"not_workers":[1]}"#, "not_workers must be a name"),
         ] {
             let e = parse(bad).unwrap_err().to_string();
             assert!(e.contains(needle), "{bad}: {e}");

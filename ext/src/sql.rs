@@ -9,6 +9,7 @@ macro_rules! sql_file {
 
 sql_file!(ENQUEUE, "enqueue.sql");
 sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
+sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
 sql_file!(EXPIRE, "expire.sql");
 sql_file!(CLAIM, "claim.sql");
 sql_file!(COMPLETE, "complete.sql");
@@ -23,7 +24,19 @@ sql_file!(RESUME, "resume.sql");
 sql_file!(PURGE, "purge.sql");
 sql_file!(STATS, "stats.sql");
 sql_file!(JOBS, "jobs.sql");
+sql_file!(RATES, "rates.sql");
+sql_file!(RESOURCES, "resources.sql");
+sql_file!(WORKER_REGISTER, "worker_register.sql");
+sql_file!(WORKER_HEARTBEAT, "worker_heartbeat.sql");
+sql_file!(WORKER_STOP, "worker_stop.sql");
+sql_file!(WORKER_JOBS_EXPIRE, "worker_jobs_expire.sql");
+sql_file!(WORKERS_DEAD, "workers_dead.sql");
+sql_file!(WORKERS, "workers.sql");
+sql_file!(RUN_RECORD, "run_record.sql");
 
 /// Schema migrations in order: entry i takes a database from version i to i + 1.
-pub const MIGRATIONS: &[&str] =
-    &[include_str!("../../sql/migrations/001_jobs.sql"), include_str!("../../sql/migrations/002_events.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../sql/migrations/001_jobs.sql"),
+    include_str!("../../sql/migrations/002_events.sql"),
+    include_str!("../../sql/migrations/003_workers.sql"),
+];

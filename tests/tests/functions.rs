@@ -638,3 +638,203 @@ fn a_stale_token_can_neither_complete_fail_extend_nor_release() {
     );
     assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id}, {new})")), 1);
 }
+
+fn register(conn: &Connection, name: &str, info: &str) {
+    one::<i64>(conn, &format!("SELECT queue_worker_register('{name}', '{info}')"));
+}
+
+#[test]
+fn routing_sends_jobs_only_to_workers_that_meet_them() {
+    let conn = db();
+    register(&conn, "gpu-box", r#"{"capabilities":["gpu","ffmpeg"]}"#);
+    register(&conn, "cpu-box", r#"{"capabilities":["ffmpeg"]}"#);
+    let gpu = enqueue(&conn, "render", r#"{"requires":["gpu","ffmpeg"],"priority":9}"#);
+    let pinned = enqueue(&conn, "render", r#"{"worker":"cpu-box","priority":8}"#);
+    let not_cpu = enqueue(&conn, "render", r#"{"not_workers":["cpu-box"],"priority":7}"#);
+    let any = enqueue(&conn, "render", "{}");
+    let claimed = |w: &str| rows(&conn, &format!("SELECT id FROM queue_claim('{w}', 10, 'render')"));
+    assert_eq!(
+        claimed("cpu-box"),
+        vec![pinned.to_string(), any.to_string()],
+        "not the gpu job, not the one excluding it"
+    );
+    assert_eq!(claimed("stranger"), vec![not_cpu.to_string()], "an unregistered worker has no capabilities");
+    assert_eq!(claimed("gpu-box"), vec![gpu.to_string()]);
+    assert_eq!(
+        rows(&conn, &format!("SELECT requires, only_worker, not_workers FROM queue_jobs WHERE id IN ({gpu}, {pinned}, {not_cpu}) ORDER BY id")),
+        vec![r#"["gpu","ffmpeg"]|NULL|NULL"#, "NULL|cpu-box|NULL", r#"NULL|NULL|["cpu-box"]"#]
+    );
+}
+
+#[test]
+fn key_scope_all_returns_finished_jobs_too() {
+    let conn = db();
+    let id = enqueue(&conn, "run", r#"{"key":"item-1","key_scope":"all"}"#);
+    let (_, t) = claim(&conn, "w", "run").unwrap();
+    one::<i64>(&conn, &format!("SELECT queue_complete({id}, {t})"));
+    assert_eq!(enqueue(&conn, "run", r#"{"key":"item-1","key_scope":"all"}"#), id, "done, still the answer");
+    assert_ne!(enqueue(&conn, "run", r#"{"key":"item-1"}"#), id, "the default scope ends with the job");
+}
+
+#[test]
+fn a_claim_reports_each_jobs_timeout_and_lease() {
+    let conn = db();
+    enqueue(&conn, "q", r#"{"timeout":90,"lease":20}"#);
+    enqueue(&conn, "q", "{}");
+    assert_eq!(
+        rows(&conn, "SELECT id, timeout, lease FROM queue_claim('w', 5, 'q')"),
+        vec!["1|90.0|20.0", "2|NULL|30.0"]
+    );
+    assert_eq!(one::<f64>(&conn, "SELECT timeout FROM queue_jobs WHERE id = 1"), 90.0);
+}
+
+#[test]
+fn queue_worker_register_and_heartbeat_keep_the_registry() {
+    let conn = db();
+    register(
+        &conn,
+        "w1",
+        r#"{"host":"h","pid":42,"queues":["a","b"],"capabilities":["gpu"],"concurrency":4,"heartbeat":2,"info":{"version":"v0"}}"#,
+    );
+    assert_eq!(
+        rows(&conn, "SELECT name, host, pid, queues, capabilities, concurrency, state, started_at, heartbeat_at, jobs_done, running, info FROM queue_workers"),
+        vec![r#"w1|h|42|["a","b"]|["gpu"]|4|alive|1000.0|1000.0|0|0|{"version":"v0"}"#]
+    );
+    conn.query_row("SELECT orq_clock(1003)", [], |_| Ok(())).unwrap();
+    assert_eq!(one::<i64>(&conn, r#"SELECT queue_worker_heartbeat('w1', '{"done":5,"failed":1}')"#), 1);
+    assert_eq!(
+        rows(&conn, "SELECT heartbeat_at, jobs_done, jobs_failed FROM queue_workers"),
+        vec!["1003.0|5|1"]
+    );
+    assert_eq!(one::<i64>(&conn, "SELECT queue_worker_heartbeat('nobody')"), 0);
+    assert_eq!(one::<i64>(&conn, "SELECT queue_worker_stop('w1')"), 1);
+    assert_eq!(one::<i64>(&conn, "SELECT queue_worker_stop('w1')"), 0);
+    assert_eq!(rows(&conn, "SELECT state, stopped_at FROM queue_workers"), vec!["stopped|1003.0"]);
+    for (sql, needle) in [
+        (
+            "SELECT queue_worker_register('w', '{\"heartbeet\":1}')",
+            "queue_worker_register: unknown key 'heartbeet'",
+        ),
+        (
+            "SELECT queue_worker_register('w', '{\"concurrency\":0}')",
+            "queue_worker_register: concurrency must be an integer from 1",
+        ),
+        (
+            "SELECT queue_worker_register('w', '{\"queues\":[\"bad name\"]}')",
+            "queue_worker_register: invalid queue name",
+        ),
+        ("SELECT queue_worker_register('', NULL)", "queue_worker_register: name must be 1 to 256"),
+        (
+            "SELECT queue_worker_heartbeat('w1', '{\"done\":-1}')",
+            "queue_worker_heartbeat: done must be a count",
+        ),
+        ("SELECT queue_worker_stop(NULL)", "queue_worker_stop: name must not be NULL"),
+    ] {
+        assert_error(&conn, sql, needle);
+    }
+}
+
+#[test]
+fn a_worker_that_stops_heartbeating_is_dead_and_loses_its_jobs() {
+    let conn = db();
+    register(&conn, "crashy", r#"{"heartbeat":5}"#);
+    register(&conn, "steady", r#"{"heartbeat":5}"#);
+    let id = enqueue(&conn, "q", r#"{"lease":3600}"#);
+    let (_, t) = claim(&conn, "crashy", "q").unwrap();
+    conn.query_row("SELECT orq_clock(1014)", [], |_| Ok(())).unwrap();
+    one::<i64>(&conn, "SELECT queue_worker_heartbeat('steady')");
+    assert_eq!(rows(&conn, "SELECT name, state FROM queue_workers"), vec!["crashy|alive", "steady|alive"]);
+    conn.query_row("SELECT orq_clock(1016)", [], |_| Ok(())).unwrap();
+    assert_eq!(
+        rows(&conn, "SELECT name, state FROM queue_workers"),
+        vec!["crashy|dead", "steady|alive"],
+        "3 heartbeats missed"
+    );
+    // Another worker's heartbeat finds it and frees its job at once, not in an hour.
+    one::<i64>(&conn, "SELECT queue_worker_heartbeat('steady')");
+    assert_eq!(
+        rows(&conn, &format!("SELECT state, error FROM queue_jobs WHERE id = {id}")),
+        vec!["ready|worker crashy died"]
+    );
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id}, {t})")), 0, "its token is stale");
+    assert_eq!(claim(&conn, "steady", "q").map(|(i, _)| i), Some(id));
+    // queue_worker_dead does the same on demand, e.g. for a local pid that is gone.
+    register(&conn, "gone", "{}");
+    let id2 = enqueue(&conn, "q", "{}");
+    claim(&conn, "gone", "q").unwrap();
+    assert_eq!(one::<i64>(&conn, "SELECT queue_worker_dead('gone')"), 1);
+    assert_eq!(state(&conn, id2), "ready");
+    assert_eq!(rows(&conn, "SELECT state FROM queue_workers WHERE name = 'gone'"), vec!["dead"]);
+}
+
+#[test]
+fn queue_record_run_keeps_what_each_run_used() {
+    let conn = db();
+    let id = enqueue(&conn, "media", "{}");
+    let (_, t1) = claim(&conn, "w", "media").unwrap();
+    assert_eq!(
+        one::<i64>(
+            &conn,
+            &format!(
+                r#"SELECT queue_record_run({id}, {t1}, '{{"outcome":"failed","exit_code":1,"wall":2.5,"user":1.25,"sys":0.25,"max_rss_kb":2048}}')"#
+            )
+        ),
+        1
+    );
+    one::<String>(&conn, &format!("SELECT queue_fail({id}, {t1}, 'x', 0)"));
+    let (_, t2) = claim(&conn, "w", "media").unwrap();
+    one::<i64>(
+        &conn,
+        &format!(
+            r#"SELECT queue_record_run({id}, {t2}, '{{"outcome":"done","exit_code":0,"wall":1.5,"user":1,"sys":0,"max_rss_kb":4096}}')"#
+        ),
+    );
+    assert_eq!(
+        rows(&conn, "SELECT job, queue, attempt, worker, outcome, exit_code, wall_ms, user_ms, sys_ms, max_rss_kb FROM orq_runs ORDER BY token"),
+        vec!["1|media|1|w|failed|1|2500|1250|250|2048", "1|media|2|w|done|0|1500|1000|0|4096"]
+    );
+    assert_eq!(rows(&conn, "SELECT * FROM queue_resources"), vec!["media|2|1|2.0|2.5|4.0|1.25|2.5|4096"]);
+    assert_eq!(
+        one::<i64>(&conn, &format!(r#"SELECT queue_record_run({id}, 12345, '{{"outcome":"done"}}')"#)),
+        0,
+        "not a lease of this job"
+    );
+    assert_error(
+        &conn,
+        &format!(r#"SELECT queue_record_run({id}, {t2}, '{{"wall":1}}')"#),
+        "queue_record_run: usage needs an outcome",
+    );
+    assert_error(
+        &conn,
+        &format!(r#"SELECT queue_record_run({id}, {t2}, '{{"outcome":"done","cpu":1}}')"#),
+        "queue_record_run: unknown key 'cpu'",
+    );
+    assert_error(
+        &conn,
+        "SELECT queue_record_run(99, 1, '{\"outcome\":\"done\"}')",
+        "queue_record_run: no job with id 99",
+    );
+}
+
+#[test]
+fn queue_rates_counts_what_finished_in_a_window() {
+    let conn = db();
+    for _ in 0..3 {
+        enqueue(&conn, "q", r#"{"max_attempts":1}"#);
+    }
+    let (a, ta) = claim(&conn, "w", "q").unwrap();
+    one::<i64>(&conn, &format!("SELECT queue_complete({a}, {ta})"));
+    conn.query_row("SELECT orq_clock(1030)", [], |_| Ok(())).unwrap();
+    let (b, tb) = claim(&conn, "w", "q").unwrap();
+    one::<i64>(&conn, &format!("SELECT queue_complete({b}, {tb})"));
+    let (c, tc) = claim(&conn, "w", "q").unwrap();
+    one::<String>(&conn, &format!("SELECT queue_fail({c}, {tc}, 'x')"));
+    assert_eq!(rows(&conn, "SELECT * FROM queue_rates"), vec!["q|2|1|0.03333333333333333"]);
+    assert_eq!(rows(&conn, "SELECT queue, done, dead FROM queue_rates(10)"), vec!["q|1|1"]);
+    assert_error(
+        &conn,
+        "SELECT * FROM queue_rates(-1)",
+        "queue_rates: seconds must be a number of seconds >= 0",
+    );
+    assert_error(&conn, "SELECT * FROM queue_rates(0)", "queue_rates: seconds must be more than 0");
+}

@@ -105,6 +105,9 @@ fn every_table_survives_odd_arguments_and_constraints() {
         ("queue_jobs", &["id", "queue", "state", "payload", "rowid"][..]),
         ("queue_stats", &["queue", "ready", "rowid"][..]),
         ("orq_connection", &["clock", "rowid"][..]),
+        ("queue_workers", &["name", "state", "rowid"][..]),
+        ("queue_resources", &["queue", "runs", "rowid"][..]),
+        ("queue_rates", &["queue", "done", "rowid"][..]),
     ] {
         for filter in ODD {
             for column in columns {

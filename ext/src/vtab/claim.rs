@@ -22,9 +22,9 @@ use crate::session::Session;
 use crate::{ops, txn};
 
 const SCHEMA: &str = "CREATE TABLE x(id INTEGER, queue TEXT, payload TEXT, attempt INTEGER, token INTEGER, \
-     lease_until REAL, priority INTEGER, max_attempts INTEGER, \
+     lease_until REAL, priority INTEGER, max_attempts INTEGER, timeout REAL, lease REAL, \
      arg_worker HIDDEN, arg_n HIDDEN, arg_queue HIDDEN, arg_lease HIDDEN)";
-const FIRST_ARGUMENT: c_int = 8;
+const FIRST_ARGUMENT: c_int = 10;
 const ARGUMENTS: c_int = 4;
 
 #[repr(C)]
@@ -88,6 +88,8 @@ impl RowSource for ClaimTab {
                     Value::Real(ms_to_secs(j.lease_until_ms)),
                     Value::Integer(j.priority),
                     Value::Integer(j.max_attempts),
+                    j.timeout_ms.map_or(Value::Null, |t| Value::Real(ms_to_secs(t))),
+                    Value::Real(ms_to_secs(j.lease_ms)),
                 ]
             })
             .collect())

@@ -22,7 +22,7 @@ const SCHEMA: &str =
     "CREATE TABLE x(id INTEGER, queue TEXT, state TEXT, priority INTEGER, attempts INTEGER, \
      max_attempts INTEGER, payload TEXT, result TEXT, error TEXT, run_at REAL, created_at REAL, worker TEXT, \
      lease_until REAL, key TEXT, token INTEGER, started_at REAL, finished_at REAL, updated_at REAL, \
-     lease REAL, backoff TEXT)";
+     lease REAL, backoff TEXT, timeout REAL, requires TEXT, only_worker TEXT, not_workers TEXT)";
 const STATES: [&str; 6] = ["waiting", "ready", "running", "done", "dead", "cancelled"];
 
 /// The constraints the table evaluates itself: (column, operator, SQL).

@@ -10,7 +10,8 @@ mod connection;
 mod jobs;
 mod raw;
 mod rows;
-mod stats;
+mod view;
+mod views;
 
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -28,7 +29,26 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
         Some(session.clone()),
     )?;
     conn.create_module("queue_claim", eponymous_only_module::<claim::ClaimTab>(), Some(session.clone()))?;
-    conn.create_module("queue_stats", eponymous_only_module::<stats::StatsTab>(), Some(session.clone()))?;
+    conn.create_module(
+        "queue_stats",
+        eponymous_only_module::<view::ViewTab<views::Stats>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_workers",
+        eponymous_only_module::<view::ViewTab<views::Workers>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_resources",
+        eponymous_only_module::<view::ViewTab<views::Resources>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_rates",
+        eponymous_only_module::<view::ViewTab<views::Rates>>(),
+        Some(session.clone()),
+    )?;
     conn.create_module("queue_jobs", eponymous_only_module::<jobs::JobsTab>(), Some(session.clone()))?;
     Ok(())
 }

@@ -1,0 +1,103 @@
+//! queue_* functions that act on jobs and queues.
+
+use crate::args::Args;
+use crate::claim::{claim_request, claimed_json};
+use crate::clock::{duration_ms, ms_to_secs};
+use crate::error::Result;
+use crate::ops;
+use crate::options::{check_queue_name, lease_ms, EnqueueOptions};
+use crate::session::Session;
+use crate::txn::{self, Writes};
+
+pub fn queue_enqueue(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(2, 3, "(queue, payload [, options])")?;
+    let queue = a.text(0, "queue")?;
+    check_queue_name(queue)?;
+    let payload = a.json(1, "payload")?;
+    let now = s.clock.now_ms();
+    let opts = EnqueueOptions::parse(a.opt_text(2, "options")?, now)?;
+    txn::write(s, Writes::Once, &mut |c| ops::enqueue(c, now, queue, &payload, &opts))
+}
+
+pub fn queue_claim_json(s: &Session, a: &Args) -> Result<String> {
+    a.arity(2, 4, "(worker, n [, queue [, lease]])")?;
+    let req = claim_request(a)?;
+    let now = s.clock.now_ms();
+    let jobs = txn::write(s, Writes::Many, &mut |c| ops::claim(c, now, &req))?;
+    Ok(claimed_json(&jobs))
+}
+
+pub fn queue_complete(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 3, "(id [, token [, result]])")?;
+    let (id, token) = (a.int(0, "id")?, a.opt_int(1, "token")?);
+    let result = a.opt_json(2, "result")?;
+    let now = s.clock.now_ms();
+    let done = txn::write(s, Writes::Once, &mut |c| ops::complete(c, now, id, token, result.as_deref()))?;
+    Ok(done as i64)
+}
+
+pub fn queue_fail(s: &Session, a: &Args) -> Result<Option<String>> {
+    a.arity(1, 4, "(id [, token [, error [, retry_in]]])")?;
+    let (id, token) = (a.int(0, "id")?, a.opt_int(1, "token")?);
+    let error = a.opt_text(2, "error")?;
+    let retry_in = a.opt_number(3, "retry_in")?.map(|r| duration_ms("retry_in", r)).transpose()?;
+    let now = s.clock.now_ms();
+    txn::write(s, Writes::Once, &mut |c| ops::fail(c, now, id, token, error, retry_in))
+}
+
+pub fn queue_extend(s: &Session, a: &Args) -> Result<Option<f64>> {
+    a.arity(3, 3, "(id, token, seconds)")?;
+    let (id, token) = (a.int(0, "id")?, a.opt_int(1, "token")?);
+    let lease = lease_ms("seconds", a.number(2, "seconds")?)?;
+    let now = s.clock.now_ms();
+    let until = txn::write(s, Writes::Once, &mut |c| ops::extend(c, now, id, token, lease))?;
+    Ok(until.map(ms_to_secs))
+}
+
+pub fn queue_release(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 3, "(id [, token [, delay]])")?;
+    let (id, token) = (a.int(0, "id")?, a.opt_int(1, "token")?);
+    let delay = duration_ms("delay", a.opt_number(2, "delay")?.unwrap_or(0.0))?;
+    let now = s.clock.now_ms();
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::release(c, now, id, token, delay))? as i64)
+}
+
+pub fn queue_cancel(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 1, "(id)")?;
+    let id = a.int(0, "id")?;
+    let now = s.clock.now_ms();
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::cancel(c, now, id))? as i64)
+}
+
+pub fn queue_retry(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 1, "(id)")?;
+    let id = a.int(0, "id")?;
+    let now = s.clock.now_ms();
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::retry(c, now, id))? as i64)
+}
+
+pub fn queue_pause(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 1, "(queue)")?;
+    let queue = a.text(0, "queue")?;
+    check_queue_name(queue)?;
+    let now = s.clock.now_ms();
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::pause(c, now, queue))? as i64)
+}
+
+pub fn queue_resume(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 1, "(queue)")?;
+    let queue = a.text(0, "queue")?;
+    check_queue_name(queue)?;
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::resume(c, queue))? as i64)
+}
+
+pub fn queue_purge(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(2, 2, "(queue or NULL, older_than_seconds)")?;
+    let queue = a.opt_text(0, "queue")?;
+    if let Some(q) = queue {
+        check_queue_name(q)?;
+    }
+    let age = duration_ms("older_than_seconds", a.number(1, "older_than_seconds")?)?;
+    let cutoff = s.clock.now_ms() - age;
+    txn::write(s, Writes::Once, &mut |c| ops::purge(c, queue, cutoff))
+}

@@ -1,0 +1,75 @@
+//! The scalar SQL functions: argument checks, then one operation inside
+//! txn::write. Functions that change anything are DIRECTONLY (never from a
+//! trigger or view, where SQLite may run them unseen) and never DETERMINISTIC.
+
+use std::sync::Arc;
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::ToSql;
+use rusqlite::Connection;
+
+use crate::args::Args;
+use crate::error::Result;
+use crate::session::Session;
+
+mod jobs;
+mod meta;
+mod workers;
+
+use jobs::*;
+use meta::*;
+use workers::*;
+
+type Handler<T> = fn(&Session, &Args) -> Result<T>;
+
+const WRITES: FunctionFlags = FunctionFlags::SQLITE_UTF8.union(FunctionFlags::SQLITE_DIRECTONLY);
+const READS: FunctionFlags = FunctionFlags::SQLITE_UTF8.union(FunctionFlags::SQLITE_INNOCUOUS);
+const PURE: FunctionFlags = READS.union(FunctionFlags::SQLITE_DETERMINISTIC);
+
+pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
+    def(conn, s, "orq_version", PURE, orq_version)?;
+    def(conn, s, "orq_debug", READS, orq_debug)?;
+    def(conn, s, "orq_now", READS, orq_now)?;
+    def(conn, s, "orq_clock", WRITES, orq_clock)?;
+    def(conn, s, "orq_migrate", WRITES, orq_migrate)?;
+    def(conn, s, "queue_enqueue", WRITES, queue_enqueue)?;
+    def(conn, s, "queue_claim_json", WRITES, queue_claim_json)?;
+    def(conn, s, "queue_complete", WRITES, queue_complete)?;
+    def(conn, s, "queue_fail", WRITES, queue_fail)?;
+    def(conn, s, "queue_extend", WRITES, queue_extend)?;
+    def(conn, s, "queue_release", WRITES, queue_release)?;
+    def(conn, s, "queue_cancel", WRITES, queue_cancel)?;
+    def(conn, s, "queue_retry", WRITES, queue_retry)?;
+    def(conn, s, "queue_pause", WRITES, queue_pause)?;
+    def(conn, s, "queue_resume", WRITES, queue_resume)?;
+    def(conn, s, "queue_purge", WRITES, queue_purge)?;
+    def(conn, s, "queue_worker_register", WRITES, queue_worker_register)?;
+    def(conn, s, "queue_worker_heartbeat", WRITES, queue_worker_heartbeat)?;
+    def(conn, s, "queue_worker_stop", WRITES, queue_worker_stop)?;
+    def(conn, s, "queue_worker_dead", WRITES, queue_worker_dead)?;
+    def(conn, s, "queue_record_run", WRITES, queue_record_run)?;
+    register_helpers(conn)
+}
+
+/// Pure functions orq's own statements call; also registered on the side
+/// connection, which has none of the others.
+pub fn register_helpers(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function("orq_backoff_ms", -1, PURE, |ctx| {
+        orq_backoff_ms(&Args::from_context(ctx)).map_err(|e| e.into_function_error("orq_backoff_ms"))
+    })
+}
+
+/// Registers `name` with any number of arguments: each handler checks its
+/// own arity, so a wrong count gets the signature in the error.
+fn def<T: ToSql + 'static>(
+    conn: &Connection,
+    session: &Arc<Session>,
+    name: &'static str,
+    flags: FunctionFlags,
+    handler: Handler<T>,
+) -> rusqlite::Result<()> {
+    let session = Arc::clone(session);
+    conn.create_scalar_function(name, -1, flags, move |ctx| {
+        handler(&session, &Args::from_context(ctx)).map_err(|e| e.into_function_error(name))
+    })
+}

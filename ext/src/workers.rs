@@ -1,0 +1,206 @@
+//! The worker registry and run accounting: what a worker process tells the
+//! database about itself and about each run of a job.
+
+use rusqlite::{named_params, Connection};
+use serde_json::{Map, Value};
+
+use crate::clock::duration_ms;
+use crate::error::{invalid, Result};
+use crate::options::{check_queue_name, excerpt, name, name_list};
+use crate::sql;
+
+/// How often a worker heartbeats unless it says otherwise.
+pub const DEFAULT_HEARTBEAT_MS: i64 = 5_000;
+
+/// What `queue_worker_register` is told.
+#[derive(Debug, Default)]
+pub struct WorkerInfo {
+    pub host: Option<String>,
+    pub pid: Option<i64>,
+    pub queues: Option<String>,
+    pub capabilities: String,
+    pub concurrency: Option<i64>,
+    pub heartbeat_ms: i64,
+    pub info: Option<String>,
+}
+
+impl WorkerInfo {
+    pub fn parse(text: Option<&str>) -> Result<WorkerInfo> {
+        let mut w = WorkerInfo {
+            capabilities: "[]".into(),
+            heartbeat_ms: DEFAULT_HEARTBEAT_MS,
+            ..Default::default()
+        };
+        for (key, v) in object("info", text)? {
+            match key.as_str() {
+                "host" => w.host = Some(name("host", &v)?),
+                "pid" => w.pid = Some(v.as_i64().filter(|p| *p > 0).ok_or_else(|| invalid(format!("pid must be a positive integer, got {v}")))?),
+                "queues" => w.queues = queue_list(&v)?,
+                "capabilities" => w.capabilities = name_list("capabilities", &v)?.unwrap_or_else(|| "[]".into()),
+                "concurrency" => {
+                    w.concurrency = Some(v.as_i64().filter(|c| (1..=100_000).contains(c)).ok_or_else(|| {
+                        invalid(format!("concurrency must be an integer from 1 to 100000, got {v}"))
+                    })?)
+                }
+                "heartbeat" => {
+                    let secs = v.as_f64().ok_or_else(|| invalid(format!("heartbeat must be seconds, got {v}")))?;
+                    w.heartbeat_ms = duration_ms("heartbeat", secs)?.max(1);
+                }
+                "info" if v.is_object() => w.info = Some(v.to_string()),
+                "info" => return Err(invalid(format!("info must be an object, got {v}"))),
+                other => {
+                    return Err(invalid(format!(
+                        "unknown key '{other}' (known: host, pid, queues, capabilities, concurrency, heartbeat, info)"
+                    )))
+                }
+            }
+        }
+        Ok(w)
+    }
+}
+
+fn queue_list(v: &Value) -> Result<Option<String>> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let list = name_list("queues", v)?;
+    if let Some(text) = &list {
+        for q in serde_json::from_str::<Vec<String>>(text).unwrap_or_default() {
+            check_queue_name(&q)?;
+        }
+    }
+    Ok(list)
+}
+
+/// A JSON object argument (NULL: empty), as its entries.
+fn object(what: &str, text: Option<&str>) -> Result<Map<String, Value>> {
+    match text {
+        None => Ok(Map::new()),
+        Some(t) => match serde_json::from_str(t) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err(invalid(format!("{what} must be a JSON object, got {}", excerpt(t)))),
+        },
+    }
+}
+
+pub fn register(conn: &Connection, now: i64, worker: &str, w: &WorkerInfo) -> Result<()> {
+    conn.prepare_cached(sql::WORKER_REGISTER)?.execute(named_params! {
+        ":name": worker, ":host": w.host, ":pid": w.pid, ":queues": w.queues,
+        ":capabilities": w.capabilities, ":concurrency": w.concurrency, ":info": w.info,
+        ":heartbeat_ms": w.heartbeat_ms, ":now": now,
+    })?;
+    Ok(())
+}
+
+/// Records that `worker` is alive, then finds the workers that stopped
+/// heartbeating and frees their jobs. False when `worker` is not registered
+/// (or has stopped).
+pub fn heartbeat(conn: &Connection, now: i64, worker: &str, stats: Option<&str>) -> Result<bool> {
+    let (done, failed) = heartbeat_stats(stats)?;
+    let alive = conn
+        .prepare_cached(sql::WORKER_HEARTBEAT)?
+        .execute(named_params! {":name": worker, ":done": done, ":failed": failed, ":now": now})?
+        > 0;
+    let dead: Vec<String> = conn
+        .prepare_cached(sql::WORKERS_DEAD)?
+        .query_map(named_params! {":now": now}, |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for name in dead {
+        stop(conn, now, &name, true)?;
+    }
+    Ok(alive)
+}
+
+/// The `stats` of a heartbeat: (done, failed) counts.
+pub fn heartbeat_stats(stats: Option<&str>) -> Result<(Option<i64>, Option<i64>)> {
+    let (mut done, mut failed) = (None, None);
+    for (key, v) in object("stats", stats)? {
+        let n =
+            v.as_i64().filter(|n| *n >= 0).ok_or_else(|| invalid(format!("{key} must be a count, got {v}")));
+        match key.as_str() {
+            "done" => done = Some(n?),
+            "failed" => failed = Some(n?),
+            other => return Err(invalid(format!("unknown key '{other}' (known: done, failed)"))),
+        }
+    }
+    Ok((done, failed))
+}
+
+/// Marks `worker` stopped; when `dead`, the jobs it held are lost attempts
+/// now instead of when their leases run out. False if it already stopped.
+pub fn stop(conn: &Connection, now: i64, worker: &str, dead: bool) -> Result<bool> {
+    let stopped = conn
+        .prepare_cached(sql::WORKER_STOP)?
+        .execute(named_params! {":name": worker, ":dead": dead, ":now": now})?
+        > 0;
+    if dead {
+        conn.prepare_cached(sql::WORKER_JOBS_EXPIRE)?
+            .execute(named_params! {":name": worker, ":now": now})?;
+    }
+    Ok(stopped)
+}
+
+/// What one run used, as `queue_record_run` is told it.
+#[derive(Debug, Default)]
+pub struct RunUsage {
+    pub outcome: String,
+    pub exit_code: Option<i64>,
+    pub wall_ms: Option<i64>,
+    pub user_ms: Option<i64>,
+    pub sys_ms: Option<i64>,
+    pub max_rss_kb: Option<i64>,
+}
+
+impl RunUsage {
+    pub fn parse(text: Option<&str>) -> Result<RunUsage> {
+        let mut u = RunUsage::default();
+        let seconds = |key: &str, v: &Value| -> Result<Option<i64>> {
+            let s = v.as_f64().ok_or_else(|| invalid(format!("{key} must be seconds, got {v}")))?;
+            Ok(Some(duration_ms(key, s)?))
+        };
+        for (key, v) in object("usage", text)? {
+            match key.as_str() {
+                "outcome" => u.outcome = name("outcome", &v)?,
+                "exit_code" => {
+                    u.exit_code = Some(
+                        v.as_i64()
+                            .ok_or_else(|| invalid(format!("exit_code must be an integer, got {v}")))?,
+                    )
+                }
+                "wall" => u.wall_ms = seconds("wall", &v)?,
+                "user" => u.user_ms = seconds("user", &v)?,
+                "sys" => u.sys_ms = seconds("sys", &v)?,
+                "max_rss_kb" => {
+                    u.max_rss_kb = Some(
+                        v.as_i64()
+                            .filter(|k| *k >= 0)
+                            .ok_or_else(|| invalid(format!("max_rss_kb must be a count, got {v}")))?,
+                    )
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "unknown key '{other}' (known: outcome, exit_code, wall, user, sys, max_rss_kb)"
+                    )))
+                }
+            }
+        }
+        if u.outcome.is_empty() {
+            return Err(invalid("usage needs an outcome (done, failed, timeout, ...)"));
+        }
+        Ok(u)
+    }
+}
+
+/// Records run `token` of job `id`. False when `token` is not the job's
+/// current or last lease.
+pub fn record_run(conn: &Connection, now: i64, id: i64, token: i64, u: &RunUsage) -> Result<bool> {
+    let n = conn.prepare_cached(sql::RUN_RECORD)?.execute(named_params! {
+        ":id": id, ":token": token, ":outcome": u.outcome, ":exit_code": u.exit_code,
+        ":wall_ms": u.wall_ms, ":user_ms": u.user_ms, ":sys_ms": u.sys_ms, ":max_rss_kb": u.max_rss_kb,
+        ":now": now,
+    })?;
+    if n == 0 {
+        crate::ops::job_state(conn, id)?;
+    }
+    Ok(n > 0)
+}

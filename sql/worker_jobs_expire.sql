@@ -1,0 +1,15 @@
+-- When a worker is dead: the leases it held are lost attempts, exactly as if
+-- they had run out (compare expire.sql), without waiting for them to.
+UPDATE orq_jobs
+SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
+    event       = iif(attempts >= max_attempts, 'dead', 'expired'),
+    error       = 'worker ' || :name || ' died',
+    run_at      = :now,
+    finished_at = iif(attempts >= max_attempts, :now, NULL),
+    lease_until = NULL,
+    updated_at  = :now
+WHERE id IN (
+  SELECT j.id
+  FROM orq_queues AS q
+  CROSS JOIN orq_jobs AS j ON j.queue = q.name AND j.state = 'running' AND j.worker = :name
+)
