@@ -13,6 +13,9 @@ use crate::exit::{usage, Code, Result};
 use crate::output::{query, Output};
 
 mod demo;
+mod run;
+mod watch;
+mod worker;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -49,6 +52,14 @@ pub enum Command {
     Debug,
     /// Enqueue a small mix of jobs and work through them
     Demo,
+    /// Run jobs: claim, run a command per job, complete or fail it
+    Worker(worker::WorkerArgs),
+    /// Print a systemd unit that runs `orq worker` with the given options
+    SystemdUnit(worker::UnitArgs),
+    /// Run a command for every item of a JSON-lines file, N at a time, with progress
+    Run(run::RunArgs),
+    /// A live view of every queue and worker
+    Watch(watch::WatchArgs),
 }
 
 #[derive(Args)]
@@ -105,7 +116,7 @@ pub struct PurgeArgs {
     older_than: f64,
 }
 
-pub fn run(conn: &Connection, command: Command, out: &Output) -> Result<Code> {
+pub fn run(conn: &Connection, db: &std::path::Path, command: Command, out: &Output) -> Result<Code> {
     match command {
         Command::Enqueue(a) => enqueue(conn, a, out),
         Command::Stats => {
@@ -131,7 +142,11 @@ pub fn run(conn: &Connection, command: Command, out: &Output) -> Result<Code> {
             }
             Ok(Code::Ok)
         }
-        Command::Demo => demo::run(conn, out),
+        Command::Demo => demo::run(conn, db, out),
+        Command::Worker(a) => worker::worker(conn, db, &a),
+        Command::SystemdUnit(a) => worker::systemd_unit(db, &a),
+        Command::Run(a) => run::run(conn, db, &a),
+        Command::Watch(a) => watch::watch(conn, db, &a),
     }
 }
 

@@ -6,6 +6,8 @@ pub enum Code {
     NoChange = 1,
     Usage = 2,
     Database = 3,
+    /// `orq run`: some items ended dead or cancelled.
+    JobsFailed = 4,
 }
 
 #[derive(Debug)]

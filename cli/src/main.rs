@@ -7,6 +7,8 @@ mod db;
 mod duration;
 mod exit;
 mod output;
+mod time;
+mod worker;
 
 use std::path::PathBuf;
 
@@ -20,6 +22,7 @@ Exit status:
   1  nothing changed (e.g. cancelling a job that already finished)
   2  bad usage or input (unknown job id, invalid JSON, unknown option)
   3  database problem (cannot open, locked, I/O error)
+  4  orq run: some items ended dead
 
 The database is ./orq.db unless --db or $ORQ_DB names another.";
 
@@ -39,7 +42,7 @@ struct Cli {
 fn main() {
     let cli = Cli::parse();
     let out = output::Output { json: cli.json };
-    let code = match db::open(&cli.db).and_then(|conn| commands::run(&conn, cli.command, &out)) {
+    let code = match db::open(&cli.db).and_then(|conn| commands::run(&conn, &cli.db, cli.command, &out)) {
         Ok(code) => code,
         Err(Failure { code, message }) => {
             eprintln!("orq: {message}");

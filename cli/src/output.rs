@@ -1,12 +1,11 @@
 //! What commands print: aligned tables for people, JSON for scripts.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use rusqlite::types::Value;
 use rusqlite::{Connection, Params};
 use serde_json::{json, Map};
 
 use crate::exit::Result;
+use crate::time::now_secs;
 
 pub struct Output {
     pub json: bool,
@@ -47,13 +46,16 @@ impl Rows {
             println!("{}", self.to_json());
             return;
         }
+        print_table(&self.columns, &self.cells());
+    }
+
+    /// Every cell as people read it.
+    pub fn cells(&self) -> Vec<Vec<String>> {
         let now = now_secs();
-        let cells: Vec<Vec<String>> = self
-            .rows
+        self.rows
             .iter()
             .map(|row| self.columns.iter().zip(row).map(|(name, v)| human(name, v, now)).collect())
-            .collect();
-        print_table(&self.columns, &cells);
+            .collect()
     }
 
     /// Prints one row as `name: value` lines, or as a JSON object.
@@ -102,10 +104,6 @@ fn human(name: &str, v: &Value, now: f64) -> String {
     }
 }
 
-pub fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
 /// "in 5s", "3m ago", "now".
 pub fn relative(t: f64, now: f64) -> String {
     let d = t - now;
@@ -144,12 +142,19 @@ pub fn print_table(headers: &[String], rows: &[Vec<String>]) {
         println!("(no rows)");
         return;
     }
+    for line in table_lines(headers, rows) {
+        println!("{line}");
+    }
+}
+
+/// The lines of a table (header first).
+pub fn table_lines(headers: &[String], rows: &[Vec<String>]) -> Vec<String> {
     let widths: Vec<usize> = (0..headers.len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([headers[i].len()]).max().unwrap_or(0))
         .collect();
     let numeric: Vec<bool> =
         (0..headers.len()).map(|i| rows.iter().all(|r| r[i] == "-" || r[i].parse::<f64>().is_ok())).collect();
-    let line = |cells: Vec<String>| {
+    let line = |cells: &[String]| {
         let parts: Vec<String> = cells
             .iter()
             .enumerate()
@@ -162,10 +167,8 @@ pub fn print_table(headers: &[String], rows: &[Vec<String>]) {
                 }
             })
             .collect();
-        println!("{}", parts.join("  ").trim_end());
+        parts.join("  ").trim_end().to_string()
     };
-    line(headers.iter().map(|h| h.to_uppercase()).collect());
-    for row in rows {
-        line(row.clone());
-    }
+    let header: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+    std::iter::once(line(&header)).chain(rows.iter().map(|r| line(r))).collect()
 }

@@ -1,50 +1,10 @@
 //! The `orq` binary as a user runs it: output, JSON for scripts, exit codes.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-struct Db(PathBuf);
+use std::process::Command;
 
-impl Db {
-    fn new(name: &str) -> Db {
-        let dir = std::env::temp_dir().join(format!("orq-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Db(dir)
-    }
-
-    fn path(&self) -> PathBuf {
-        self.0.join("q.db")
-    }
-
-    fn orq(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_orq")).arg("--db").arg(self.path()).args(args).output().unwrap()
-    }
-
-    /// Runs and returns stdout, asserting the exit status.
-    fn ok(&self, args: &[&str], status: i32) -> String {
-        let out = self.orq(args);
-        assert_eq!(
-            out.status.code(),
-            Some(status),
-            "orq {args:?}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all, 0)).unwrap()
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::Db;
 
 #[test]
 fn enqueue_prints_the_id_and_jobs_lists_newest_first() {
@@ -175,18 +135,24 @@ fn debug_reports_the_bundled_sqlite_and_wal() {
     let d = db.json(&["debug"]);
     assert_eq!(d["journal_mode"], "wal");
     assert_eq!(d["synchronous"], 1, "NORMAL");
-    assert_eq!(d["busy_timeout_ms"], 5000);
+    assert_eq!(d["busy_timeout_ms"], 0, "a busy handler of orq's own, not SQLite's timeout");
 }
 
 #[test]
 fn the_demo_works_through_its_jobs_and_dead_letters_one() {
     let db = Db::new("demo");
-    let text = db.ok(&["demo"], 0);
-    assert!(text.contains("failed on attempt 1: now ready"), "{text}");
-    assert!(text.contains("failed on attempt 3: now dead"), "{text}");
+    let out = db.orq(&["demo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("enqueued job   6: thumbnail of cat.heic"), "{text}");
+    assert!(text.contains("8 jobs on queue demo finished in") && text.contains("dead 1, done 7"), "{text}");
+    assert!(text.contains("exit status 1: thumbnailer: unsupported format heic"), "{text}");
     let stats = db.json(&["stats"]);
-    let total = |key: &str| stats.as_array().unwrap().iter().map(|q| q[key].as_i64().unwrap()).sum::<i64>();
-    assert_eq!(total("done"), 6);
-    assert_eq!(total("dead"), 1);
-    assert_eq!(total("ready") + total("scheduled") + total("running"), 0);
+    assert_eq!(stats[0]["done"], 7);
+    assert_eq!(stats[0]["dead"], 1);
+    let dead = db.json(&["jobs", "--state", "dead"]);
+    assert_eq!(dead[0]["attempts"], 3, "it retried before it was dead-lettered");
+    // A second demo on the same database does the work again.
+    assert_eq!(db.orq(&["demo"]).status.code(), Some(0));
+    assert_eq!(db.json(&["stats"])[0]["done"], 14);
 }

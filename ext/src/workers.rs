@@ -159,6 +159,9 @@ impl RunUsage {
             Ok(Some(duration_ms(key, s)?))
         };
         for (key, v) in object("usage", text)? {
+            if v.is_null() {
+                continue; // not measured
+            }
             match key.as_str() {
                 "outcome" => u.outcome = name("outcome", &v)?,
                 "exit_code" => {

@@ -1,83 +1,63 @@
-//! `orq demo`: a small realistic mix of jobs, worked through in-process
-//! with the same SQL calls any worker makes.
+//! `orq demo`: a small realistic mix of shell jobs — a few quick ones, a
+//! high-priority report, a delayed cleanup, and a flaky job that retries and
+//! ends in the dead-letter list — worked through by three workers with the
+//! progress display, then the report.
 
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rusqlite::{params, Connection};
+use serde_json::json;
 
+use super::run::{work_through, Batch};
 use crate::exit::{Code, Result};
-use crate::output::{query, Output};
+use crate::output::Output;
+use crate::worker::in_transaction;
 
+const QUEUE: &str = "demo";
+
+/// (what it is, shell command, enqueue options)
 const JOBS: &[(&str, &str, &str)] = &[
-    ("email", r#"{"to":"ada@example.com","template":"welcome"}"#, "{}"),
-    ("email", r#"{"to":"bob@example.com","template":"welcome"}"#, "{}"),
-    ("email", r#"{"to":"cy@example.com","template":"reset"}"#, "{}"),
-    ("reports", r#"{"report":"daily-sales"}"#, r#"{"priority":10}"#),
-    ("reports", r#"{"report":"weekly"}"#, r#"{"delay":1.5}"#),
-    ("thumbnails", r#"{"image":"cat.png","fail":true}"#, r#"{"max_attempts":3,"backoff":{"base":0.2}}"#),
-    ("thumbnails", r#"{"image":"dog.png"}"#, "{}"),
+    ("welcome email to ada", "sleep 0.3; echo 'sent to ada@example.com'", "{}"),
+    ("welcome email to bob", "sleep 0.3; echo 'sent to bob@example.com'", "{}"),
+    ("welcome email to cy", "sleep 0.3; echo 'sent to cy@example.com'", "{}"),
+    ("daily sales report", "sleep 0.5; echo '{\"rows\":1274,\"total\":\"48,112.50\"}'", r#"{"priority":10}"#),
+    ("resize 4 images", "for i in 1 2 3 4; do sleep 0.1; done; echo '{\"resized\":4}'", "{}"),
+    (
+        "thumbnail of cat.heic",
+        "echo 'thumbnailer: unsupported format heic' >&2; exit 1",
+        r#"{"max_attempts":3,"backoff":{"base":0.3}}"#,
+    ),
+    ("nightly cleanup (in 1.5s)", "echo 'removed 12 temp files'", r#"{"delay":1.5}"#),
+    ("count words", "echo 'the quick brown fox' | wc -w", "{}"),
 ];
 
-pub fn run(conn: &Connection, out: &Output) -> Result<Code> {
-    let run_id = format!("demo-{}", std::process::id());
-    for (queue, payload, options) in JOBS {
-        let opts = serde_json::json!({ "key": format!("{run_id}-{payload}") });
-        let mut merged: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(options).unwrap_or_default();
-        merged.extend(opts.as_object().cloned().unwrap_or_default());
-        let id: i64 = conn.query_row(
-            "SELECT queue_enqueue(?1, ?2, ?3)",
-            params![queue, payload, serde_json::Value::Object(merged).to_string()],
-            |r| r.get(0),
-        )?;
-        say(out, &format!("enqueued job {id} on {queue}: {payload}"));
-    }
+pub fn run(conn: &Connection, db: &std::path::Path, out: &Output) -> Result<Code> {
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        let claimed =
-            query(conn, "SELECT id, queue, payload, attempt, token FROM queue_claim('demo', 4)", [])?;
-        if claimed.rows.is_empty() {
-            if pending(conn)? == 0 {
-                break;
+    let run_id = format!("{}-{}", std::process::id(), started.elapsed().as_nanos());
+    let ids = in_transaction(conn, || {
+        let mut ids = Vec::new();
+        for (i, (what, cmd, options)) in JOBS.iter().enumerate() {
+            let mut opts: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(options).unwrap_or_default();
+            opts.insert("key".into(), json!(format!("demo-{run_id}-{i}")));
+            let payload = json!({"what": what, "cmd": cmd});
+            let id: i64 = conn.query_row(
+                "SELECT queue_enqueue(?1, ?2, ?3)",
+                params![QUEUE, payload.to_string(), serde_json::Value::Object(opts).to_string()],
+                |r| r.get(0),
+            )?;
+            if !out.json {
+                println!("enqueued job {id:>3}: {what}");
             }
-            sleep(Duration::from_millis(50));
-            continue;
+            ids.push(id);
         }
-        for row in &claimed.rows {
-            let job = claimed.object(row);
-            let (id, token) = (job["id"].as_i64().unwrap_or(0), job["token"].as_i64().unwrap_or(0));
-            let attempt = job["attempt"].as_i64().unwrap_or(0);
-            if job["payload"]["fail"] == true {
-                let state: Option<String> = conn.query_row(
-                    "SELECT queue_fail(?1, ?2, ?3)",
-                    params![id, token, "thumbnailer crashed: unsupported image"],
-                    |r| r.get(0),
-                )?;
-                say(out, &format!("job {id} failed on attempt {attempt}: now {}", state.unwrap_or_default()));
-            } else {
-                conn.query_row("SELECT queue_complete(?1, ?2, '{\"ok\":true}')", params![id, token], |_| {
-                    Ok(())
-                })?;
-                say(
-                    out,
-                    &format!("job {id} ({}) done on attempt {attempt}", job["queue"].as_str().unwrap_or("")),
-                );
-            }
-        }
-    }
-    query(conn, "SELECT * FROM queue_stats", [])?.print(out);
-    Ok(Code::Ok)
-}
-
-fn pending(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT coalesce(sum(ready + scheduled + running), 0) FROM queue_stats", [], |r| {
-        r.get(0)
-    })?)
-}
-
-fn say(out: &Output, line: &str) {
+        Ok(ids)
+    })?;
+    let batch = Batch { queue: QUEUE.into(), ids, workers: 3, command: Vec::new(), timeout: Some(30.0) };
+    let code = work_through(conn, db, &batch, started)?;
     if !out.json {
-        println!("{line}");
+        println!("\nSee it all with `orq stats`, `orq jobs`, `orq show ID`; retry the dead one with `orq retry ID`.");
     }
+    // The failing job is part of the demo, not a failure of it.
+    Ok(if code == Code::JobsFailed { Code::Ok } else { code })
 }

@@ -1,0 +1,140 @@
+//! `orq watch`: a live view of every queue and worker, redrawn in place
+//! (no flicker: the cursor goes home and each line is overwritten), until
+//! `q`. `--once` prints one frame, for scripts and tests.
+
+use std::io::{IsTerminal, Read, Write};
+use std::time::Duration;
+
+use clap::Args;
+use rusqlite::Connection;
+
+use crate::duration::parse_seconds;
+use crate::exit::{Code, Result};
+use crate::output::{query, table_lines};
+use crate::time::{iso, now_secs};
+
+#[derive(Args)]
+pub struct WatchArgs {
+    /// Print one frame and exit
+    #[arg(long)]
+    once: bool,
+    /// Seconds between redraws
+    #[arg(long, value_parser = parse_seconds, default_value = "1")]
+    interval: f64,
+}
+
+pub fn watch(conn: &Connection, db: &std::path::Path, a: &WatchArgs) -> Result<Code> {
+    if a.once {
+        for line in frame(conn, db)? {
+            println!("{line}");
+        }
+        return Ok(Code::Ok);
+    }
+    let _screen = Screen::enter();
+    let interval = Duration::from_secs_f64(a.interval.max(0.05));
+    loop {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\x1b[H");
+        for line in frame(conn, db)? {
+            let _ = write!(out, "{line}\x1b[K\r\n");
+        }
+        let _ = write!(out, "\x1b[J");
+        let _ = out.flush();
+        drop(out);
+        if key_pressed(interval).is_some_and(|k| k == b'q' || k == b'Q' || k == 3) {
+            return Ok(Code::Ok);
+        }
+    }
+}
+
+/// One screenful: the queues, then the workers.
+pub fn frame(conn: &Connection, db: &std::path::Path) -> Result<Vec<String>> {
+    let mut lines =
+        vec![format!("orq watch  {}  {}   (q quits)", db.display(), iso(now_secs())), String::new()];
+    let queues = query(
+        conn,
+        "SELECT s.queue, s.ready, s.scheduled, s.running, s.done, s.dead, s.cancelled,
+                r.done AS done_last_min, s.oldest_ready_age AS oldest_waiting_age,
+                iif(s.paused, 'paused', '') AS paused
+         FROM queue_stats AS s LEFT JOIN queue_rates(60) AS r ON r.queue = s.queue",
+        [],
+    )?;
+    if queues.rows.is_empty() {
+        lines.push("no queues yet".to_string());
+    } else {
+        lines.extend(table_lines(&queues.columns, &queues.cells()));
+    }
+    lines.push(String::new());
+    let workers = query(
+        conn,
+        "SELECT name, state, running, jobs_done AS done, jobs_failed AS failed, heartbeat_at, host, pid
+         FROM queue_workers WHERE state = 'alive' OR heartbeat_at > orq_now() - 3600",
+        [],
+    )?;
+    let alive = workers
+        .rows
+        .iter()
+        .filter(|r| matches!(&r[1], rusqlite::types::Value::Text(s) if s == "alive"))
+        .count();
+    lines.push(format!("workers: {alive} alive"));
+    if !workers.rows.is_empty() {
+        lines.extend(table_lines(&workers.columns, &workers.cells()));
+    }
+    Ok(lines)
+}
+
+/// Waits up to `timeout` for a key on a terminal stdin.
+fn key_pressed(timeout: Duration) -> Option<u8> {
+    let mut pfd = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd on stdin.
+    let ready = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
+    if ready <= 0 || !std::io::stdin().is_terminal() {
+        if ready > 0 {
+            std::thread::sleep(timeout); // stdin closed or not a terminal: just wait
+        }
+        return None;
+    }
+    let mut byte = [0u8; 1];
+    std::io::stdin().read(&mut byte).ok().filter(|n| *n == 1).map(|_| byte[0])
+}
+
+/// The alternate screen with the cursor hidden and keys unbuffered; the
+/// terminal is restored when this is dropped.
+struct Screen {
+    saved: Option<libc::termios>,
+}
+
+impl Screen {
+    fn enter() -> Screen {
+        let mut saved = None;
+        if std::io::stdin().is_terminal() {
+            // SAFETY: tcgetattr/tcsetattr on stdin with a valid termios.
+            unsafe {
+                let mut t: libc::termios = std::mem::zeroed();
+                if libc::tcgetattr(0, &mut t) == 0 {
+                    saved = Some(t);
+                    t.c_lflag &= !(libc::ICANON | libc::ECHO | libc::ISIG);
+                    t.c_cc[libc::VMIN] = 1;
+                    t.c_cc[libc::VTIME] = 0;
+                    libc::tcsetattr(0, libc::TCSANOW, &t);
+                }
+            }
+        }
+        print!("\x1b[?1049h\x1b[?25l");
+        let _ = std::io::stdout().flush();
+        Screen { saved }
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        print!("\x1b[?25h\x1b[?1049l");
+        let _ = std::io::stdout().flush();
+        if let Some(t) = self.saved {
+            // SAFETY: restores the settings read in enter().
+            unsafe {
+                libc::tcsetattr(0, libc::TCSANOW, &t);
+            }
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! The worker engine behind `orq worker` and `orq run`: claims jobs, runs
+//! each as a process (or the built-in no-op), keeps their leases alive,
+//! enforces time limits, records what each run used, and shuts down without
+//! losing a job. Every queue operation is a call to orq's SQL functions.
+
+mod child;
+pub mod log;
+mod notify;
+mod signals;
+
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection};
+use serde_json::{json, Value};
+
+use crate::exit::{usage, Result};
+use child::{Child, Exit};
+use log::{JobLine, Log, LogFormat};
+use notify::Notifier;
+use signals::Wakeups;
+
+/// How often a worker tells the registry (and systemd) it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// The first idle poll interval; it doubles while no job comes, up to the
+/// configured maximum (the worst-case delay before an idle worker sees a
+/// new job).
+const FIRST_IDLE_POLL: Duration = Duration::from_millis(10);
+
+/// How a worker runs.
+pub struct Config {
+    pub name: String,
+    /// A JSON array of queue names, or None for every queue.
+    pub queues: Option<String>,
+    pub concurrency: usize,
+    pub batch: usize,
+    pub timeout: Option<Duration>,
+    pub grace: Duration,
+    pub capabilities: Vec<String>,
+    /// The command to run per job; empty: the payload's "cmd" through `sh -c`.
+    pub command: Vec<String>,
+    /// Complete every job at once without a process (measures orq itself).
+    pub noop: bool,
+    pub max_idle_poll: Duration,
+    pub log: LogFormat,
+    /// Given to jobs as $ORQ_DB, so they can enqueue more work.
+    pub db_path: String,
+}
+
+/// Why a running job is being ended by the worker rather than by itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Timeout,
+    LeaseLost,
+    Released,
+}
+
+struct Job {
+    id: i64,
+    queue: String,
+    attempt: i64,
+    max_attempts: i64,
+    token: i64,
+    lease: Duration,
+    next_extend: Instant,
+    deadline: Option<Instant>,
+    child: Child,
+    ending: Option<Ending>,
+}
+
+impl Job {
+    fn line(&self) -> JobLine<'_> {
+        JobLine { id: self.id, queue: &self.queue, attempt: self.attempt, max_attempts: self.max_attempts }
+    }
+}
+
+/// A job claimed from the queue, before it runs.
+struct Claimed {
+    id: i64,
+    queue: String,
+    payload: String,
+    attempt: i64,
+    token: i64,
+    max_attempts: i64,
+    timeout: Option<f64>,
+    lease: f64,
+}
+
+/// Counters of a worker's life, for heartbeats, status lines and reports.
+#[derive(Default, Clone, Copy)]
+pub struct Counts {
+    pub done: u64,
+    pub failed: u64,
+}
+
+pub struct Engine<'c> {
+    conn: &'c Connection,
+    cfg: Config,
+    wake: Wakeups,
+    notify: Notifier,
+    log: Log,
+    jobs: Vec<Job>,
+    pub counts: Counts,
+    idle_poll: Duration,
+    next_claim: Instant,
+    next_heartbeat: Instant,
+    next_watchdog: Instant,
+    /// Set once a stop signal arrived: when running jobs must be done by.
+    drain_until: Option<Instant>,
+}
+
+impl<'c> Engine<'c> {
+    /// Registers the worker, frees jobs of dead workers of this host, and
+    /// tells systemd it is ready.
+    pub fn start(conn: &'c Connection, cfg: Config) -> Result<Engine<'c>> {
+        if cfg.concurrency == 0 || cfg.batch == 0 {
+            return Err(usage("--concurrency and --batch must be at least 1"));
+        }
+        let wake = Wakeups::install().map_err(|e| usage(format!("cannot install signal handlers: {e}")))?;
+        let log = Log { format: cfg.log };
+        reap_local_dead_workers(conn, &log)?;
+        let info = json!({
+            "host": hostname(),
+            "pid": std::process::id(),
+            "queues": cfg.queues.as_deref().map(|q| serde_json::from_str::<Value>(q).unwrap_or(Value::Null)),
+            "capabilities": cfg.capabilities,
+            "concurrency": cfg.concurrency,
+            "heartbeat": HEARTBEAT.as_secs_f64(),
+            "info": {"version": env!("CARGO_PKG_VERSION"), "command": cfg.command},
+        });
+        conn.query_row("SELECT queue_worker_register(?1, ?2)", params![cfg.name, info.to_string()], |_| {
+            Ok(())
+        })?;
+        let notify = Notifier::from_env();
+        notify.send("READY=1\nSTATUS=waiting for jobs");
+        log.worker(
+            "started",
+            &format!(
+                "{} (concurrency {}, queues {})",
+                cfg.name,
+                cfg.concurrency,
+                cfg.queues.as_deref().unwrap_or("all")
+            ),
+        );
+        let now = Instant::now();
+        Ok(Engine {
+            conn,
+            cfg,
+            wake,
+            notify,
+            log,
+            jobs: Vec::new(),
+            counts: Counts::default(),
+            idle_poll: FIRST_IDLE_POLL,
+            next_claim: now,
+            next_heartbeat: now + HEARTBEAT,
+            next_watchdog: now,
+            drain_until: None,
+        })
+    }
+
+    /// Runs until a stop signal has drained every job, or until `finished`
+    /// says the work is done (checked when the worker holds no job).
+    /// `tick` runs after every turn (progress displays).
+    pub fn run(
+        &mut self,
+        mut finished: impl FnMut(&Connection) -> Result<bool>,
+        mut tick: impl FnMut(&Engine),
+    ) -> Result<()> {
+        loop {
+            self.on_signals();
+            // A database error (a lock held too long, a full disk) must not
+            // end the worker: it is logged, and the jobs involved come back
+            // when their leases run out.
+            let turn = self.reap().and_then(|_| {
+                self.enforce_limits();
+                self.extend_leases()?;
+                self.heartbeat()?;
+                self.claim()
+            });
+            let claimed = match turn {
+                Ok(n) => n,
+                Err(e) => {
+                    self.log.worker("error", &e.message);
+                    self.wake.wait(Duration::from_millis(200));
+                    0
+                }
+            };
+            tick(self);
+            if self.jobs.is_empty() && (self.drain_until.is_some() || (claimed == 0 && finished(self.conn)?))
+            {
+                break;
+            }
+            if claimed == 0 || self.jobs.len() >= self.cfg.concurrency {
+                self.wake.wait(self.sleep_for());
+            }
+        }
+        self.stop()
+    }
+
+    /// A first stop signal starts draining; a second one ends everything now.
+    fn on_signals(&mut self) {
+        let stops = self.wake.stops();
+        if stops >= 1 && self.drain_until.is_none() {
+            self.drain_until = Some(Instant::now() + self.cfg.grace);
+            self.notify.send("STOPPING=1");
+            self.log.worker(
+                "stopping",
+                &format!("letting {} running job(s) finish within {:?}", self.jobs.len(), self.cfg.grace),
+            );
+        }
+        if stops >= 2 {
+            self.drain_until = Some(Instant::now());
+        }
+    }
+
+    /// How long the loop may sleep before something is due.
+    fn sleep_for(&self) -> Duration {
+        let now = Instant::now();
+        let mut due = vec![self.next_heartbeat, self.next_watchdog];
+        if self.jobs.len() < self.cfg.concurrency && self.drain_until.is_none() {
+            due.push(self.next_claim);
+        }
+        for job in &self.jobs {
+            due.push(job.next_extend);
+            due.extend(job.deadline);
+        }
+        due.extend(self.drain_until);
+        if self.jobs.is_empty() && self.drain_until.is_none() {
+            due.push(now + self.idle_poll);
+        }
+        due.into_iter()
+            .min()
+            .map_or(self.idle_poll, |t| t.saturating_duration_since(now))
+            .min(Duration::from_secs(1))
+    }
+
+    fn claim(&mut self) -> Result<usize> {
+        let free = self.cfg.concurrency - self.jobs.len().min(self.cfg.concurrency);
+        if free == 0 || self.drain_until.is_some() || Instant::now() < self.next_claim {
+            return Ok(0);
+        }
+        let n = free.min(self.cfg.batch);
+        let claimed = self.claim_from_queue(n)?;
+        if claimed.is_empty() {
+            // Idle: poll less and less often, up to the configured maximum.
+            self.next_claim = Instant::now() + self.idle_poll;
+            self.idle_poll = (self.idle_poll * 2).min(self.cfg.max_idle_poll);
+            return Ok(0);
+        }
+        self.idle_poll = FIRST_IDLE_POLL;
+        self.next_claim = Instant::now();
+        let count = claimed.len();
+        if self.cfg.noop {
+            self.complete_noop(&claimed)?;
+        } else {
+            for job in claimed {
+                self.start_job(job)?;
+            }
+        }
+        Ok(count)
+    }
+
+    fn claim_from_queue(&self, n: usize) -> Result<Vec<Claimed>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, queue, payload, attempt, token, max_attempts, timeout, lease FROM queue_claim(?1, ?2, ?3)",
+        )?;
+        let rows = stmt.query_map(params![self.cfg.name, n as i64, self.cfg.queues], |r| {
+            Ok(Claimed {
+                id: r.get(0)?,
+                queue: r.get(1)?,
+                payload: r.get(2)?,
+                attempt: r.get(3)?,
+                token: r.get(4)?,
+                max_attempts: r.get(5)?,
+                timeout: r.get(6)?,
+                lease: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The built-in no-op handler: every claimed job completes at once, in
+    /// one transaction.
+    fn complete_noop(&mut self, claimed: &[Claimed]) -> Result<()> {
+        in_transaction(self.conn, || {
+            for job in claimed {
+                self.conn
+                    .query_row("SELECT queue_complete(?1, ?2)", params![job.id, job.token], |_| Ok(()))?;
+            }
+            Ok(())
+        })?;
+        self.counts.done += claimed.len() as u64;
+        for job in claimed {
+            let line = JobLine {
+                id: job.id,
+                queue: &job.queue,
+                attempt: job.attempt,
+                max_attempts: job.max_attempts,
+            };
+            self.log.job(&line, "done", Some(0.0), None);
+        }
+        Ok(())
+    }
+
+    fn start_job(&mut self, c: Claimed) -> Result<()> {
+        let line = JobLine { id: c.id, queue: &c.queue, attempt: c.attempt, max_attempts: c.max_attempts };
+        let argv = match self.argv_for(&c.payload) {
+            Ok(argv) => argv,
+            Err(reason) => {
+                self.log.job(&line, "failed", None, Some(&reason));
+                self.conn.query_row(
+                    "SELECT queue_fail(?1, ?2, ?3)",
+                    params![c.id, c.token, reason],
+                    |_| Ok(()),
+                )?;
+                self.counts.failed += 1;
+                return Ok(());
+            }
+        };
+        let env = [
+            ("ORQ_JOB_ID", c.id.to_string()),
+            ("ORQ_QUEUE", c.queue.clone()),
+            ("ORQ_ATTEMPT", c.attempt.to_string()),
+            ("ORQ_MAX_ATTEMPTS", c.max_attempts.to_string()),
+            ("ORQ_WORKER", self.cfg.name.clone()),
+            ("ORQ_DB", self.cfg.db_path.clone()),
+        ];
+        match Child::spawn(&argv, &env, c.payload.into_bytes()) {
+            Ok(child) => {
+                self.log.job(&line, "started", None, None);
+                let lease = Duration::from_secs_f64(c.lease.max(0.001));
+                let limit = match (self.cfg.timeout, c.timeout.map(|t| Duration::from_secs_f64(t.max(0.0)))) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                self.jobs.push(Job {
+                    id: c.id,
+                    queue: c.queue,
+                    attempt: c.attempt,
+                    max_attempts: c.max_attempts,
+                    token: c.token,
+                    lease,
+                    next_extend: child.started + lease / 2,
+                    deadline: limit.map(|l| child.started + l),
+                    child,
+                    ending: None,
+                });
+            }
+            Err(e) => {
+                let reason = format!("cannot start {}: {e}", argv[0]);
+                self.log.job(&line, "failed", None, Some(&reason));
+                self.conn.query_row(
+                    "SELECT queue_fail(?1, ?2, ?3)",
+                    params![c.id, c.token, reason],
+                    |_| Ok(()),
+                )?;
+                self.counts.failed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The command line for a job: the worker's command, or the payload's
+    /// "cmd" through `sh -c`.
+    fn argv_for(&self, payload: &str) -> std::result::Result<Vec<String>, String> {
+        if !self.cfg.command.is_empty() {
+            return Ok(self.cfg.command.clone());
+        }
+        let cmd = serde_json::from_str::<Value>(payload)
+            .ok()
+            .and_then(|v| v.get("cmd").and_then(Value::as_str).map(str::to_string))
+            .ok_or("the worker has no command and the payload has no \"cmd\" string")?;
+        Ok(vec!["sh".into(), "-c".into(), cmd])
+    }
+
+    /// Kills jobs past their time limit, or past the shutdown grace period.
+    fn enforce_limits(&mut self) {
+        let now = Instant::now();
+        let drain_over = self.drain_until.is_some_and(|t| now >= t);
+        for job in &mut self.jobs {
+            if job.ending.is_some() {
+                continue;
+            }
+            if job.deadline.is_some_and(|d| now >= d) {
+                job.ending = Some(Ending::Timeout);
+                job.child.kill();
+            } else if drain_over {
+                job.ending = Some(Ending::Released);
+                job.child.kill();
+            }
+        }
+    }
+
+    /// Extends each running job's lease halfway through it; a job whose lease
+    /// is lost (it expired and someone else took the job, or it was
+    /// cancelled) is killed and never completed by this worker.
+    fn extend_leases(&mut self) -> Result<()> {
+        let now = Instant::now();
+        for job in &mut self.jobs {
+            if job.ending.is_some() || now < job.next_extend {
+                continue;
+            }
+            let until: Option<f64> = self.conn.query_row(
+                "SELECT queue_extend(?1, ?2, ?3)",
+                params![job.id, job.token, job.lease.as_secs_f64()],
+                |r| r.get(0),
+            )?;
+            if until.is_some() {
+                job.next_extend = now + job.lease / 2;
+            } else {
+                job.ending = Some(Ending::LeaseLost);
+                job.child.kill();
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes every job whose process ended, all in one transaction.
+    fn reap(&mut self) -> Result<()> {
+        let mut ended = Vec::new();
+        let mut i = 0;
+        while i < self.jobs.len() {
+            match self.jobs[i].child.try_reap() {
+                Some(exit) => ended.push((self.jobs.swap_remove(i), exit)),
+                None => i += 1,
+            }
+        }
+        if ended.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::new();
+        in_transaction(self.conn, || {
+            for (job, exit) in &ended {
+                lines.push(self.finish(job, exit)?);
+            }
+            Ok(())
+        })?;
+        for ((job, exit), (outcome, detail)) in ended.iter().zip(lines) {
+            match outcome {
+                "done" => self.counts.done += 1,
+                "failed" | "timeout" => self.counts.failed += 1,
+                _ => {}
+            }
+            self.log.job(&job.line(), outcome, Some(exit.wall.as_secs_f64()), detail.as_deref());
+        }
+        Ok(())
+    }
+
+    /// Records one ended run and completes, fails or releases its job.
+    /// Returns the outcome and the error to log.
+    fn finish(&self, job: &Job, exit: &Exit) -> Result<(&'static str, Option<String>)> {
+        let (outcome, error) = match (job.ending, exit.code) {
+            (Some(Ending::LeaseLost), _) => {
+                return Ok(("lost", Some("lease lost; killed, not finished".into())))
+            }
+            (Some(Ending::Released), _) => ("released", None),
+            (Some(Ending::Timeout), _) => {
+                ("timeout", Some(format!("timeout after {:.3}s", exit.wall.as_secs_f64())))
+            }
+            (None, Some(0)) => ("done", None),
+            (None, _) => ("failed", Some(failure_message(exit))),
+        };
+        let usage = json!({
+            "outcome": outcome,
+            "exit_code": exit.code,
+            "wall": exit.wall.as_secs_f64(),
+            "user": exit.user.as_secs_f64(),
+            "sys": exit.sys.as_secs_f64(),
+            "max_rss_kb": exit.max_rss_kb,
+        });
+        self.conn.query_row(
+            "SELECT queue_record_run(?1, ?2, ?3)",
+            params![job.id, job.token, usage.to_string()],
+            |_| Ok(()),
+        )?;
+        match outcome {
+            "done" => {
+                let result = job_result(exit);
+                self.conn.query_row(
+                    "SELECT queue_complete(?1, ?2, ?3)",
+                    params![job.id, job.token, result],
+                    |_| Ok(()),
+                )?
+            }
+            "released" => {
+                self.conn.query_row("SELECT queue_release(?1, ?2)", params![job.id, job.token], |_| Ok(()))?
+            }
+            _ => self.conn.query_row(
+                "SELECT queue_fail(?1, ?2, ?3)",
+                params![job.id, job.token, error],
+                |_| Ok(()),
+            )?,
+        }
+        Ok((outcome, error))
+    }
+
+    fn heartbeat(&mut self) -> Result<()> {
+        let now = Instant::now();
+        if now >= self.next_heartbeat {
+            let stats = json!({"done": self.counts.done, "failed": self.counts.failed});
+            self.conn.query_row(
+                "SELECT queue_worker_heartbeat(?1, ?2)",
+                params![self.cfg.name, stats.to_string()],
+                |_| Ok(()),
+            )?;
+            self.next_heartbeat = now + HEARTBEAT;
+            self.notify.send(&format!(
+                "STATUS=running {} job(s); {} done, {} failed",
+                self.jobs.len(),
+                self.counts.done,
+                self.counts.failed
+            ));
+        }
+        if now >= self.next_watchdog {
+            self.notify.send("WATCHDOG=1");
+            let every = self.notify.watchdog.map_or(HEARTBEAT, |w| (w / 2).min(HEARTBEAT));
+            self.next_watchdog = now + every;
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        let stats = json!({"done": self.counts.done, "failed": self.counts.failed});
+        self.conn.query_row(
+            "SELECT queue_worker_heartbeat(?1, ?2)",
+            params![self.cfg.name, stats.to_string()],
+            |_| Ok(()),
+        )?;
+        self.conn.query_row("SELECT queue_worker_stop(?1)", [&self.cfg.name], |_| Ok(()))?;
+        self.log.worker("stopped", &format!("{} done, {} failed", self.counts.done, self.counts.failed));
+        Ok(())
+    }
+}
+
+/// The result stored for a job that exited 0: its stdout if that is JSON,
+/// else stdout as a JSON string; NULL when it printed nothing.
+fn job_result(exit: &Exit) -> Option<String> {
+    let text = String::from_utf8_lossy(&exit.stdout);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    if !exit.stdout_cut && serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok() {
+        return Some(trimmed.to_string());
+    }
+    let shown = if exit.stdout_cut {
+        format!("{text}… (cut at {} bytes)", child::MAX_RESULT_BYTES)
+    } else {
+        text.into_owned()
+    };
+    Some(Value::from(shown).to_string())
+}
+
+/// The error of a failed run: how it ended, and the end of its stderr.
+fn failure_message(exit: &Exit) -> String {
+    let how = match (exit.code, exit.signal) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => "ended".to_string(),
+    };
+    let tail = String::from_utf8_lossy(&exit.stderr_tail).trim().to_string();
+    if tail.is_empty() {
+        how
+    } else {
+        format!("{how}: {tail}")
+    }
+}
+
+/// Runs `f` inside BEGIN IMMEDIATE ... COMMIT (rolled back on error).
+pub fn in_transaction<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match f() {
+        Ok(v) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Workers registered from this host whose process is gone died without
+/// stopping: their jobs are lost attempts now, not when their leases end.
+fn reap_local_dead_workers(conn: &Connection, log: &Log) -> Result<()> {
+    let mut stmt = conn.prepare("SELECT name, pid FROM queue_workers WHERE host = ?1 AND state = 'alive'")?;
+    let local: Vec<(String, Option<i64>)> =
+        stmt.query_map([hostname()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    for (name, pid) in local {
+        let gone = pid.is_some_and(|p| {
+            // SAFETY: signal 0 only checks that the process exists.
+            unsafe { libc::kill(p as libc::pid_t, 0) != 0 && *libc::__errno_location() == libc::ESRCH }
+        });
+        if gone {
+            conn.query_row("SELECT queue_worker_dead(?1)", [&name], |_| Ok(()))?;
+            log.worker(
+                "reaped",
+                &format!("{name} (pid {} is gone): its jobs are free again", pid.unwrap_or(0)),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "localhost".to_string()
+    }
+}
