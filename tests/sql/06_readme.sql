@@ -28,3 +28,5 @@ SELECT * FROM queue_stats;
 SELECT orq_backoff_ms(1, 1), orq_backoff_ms(1, 2), orq_backoff_ms(1, 3, '{"base":10,"jitter":false}');
 SELECT orq_clock(1800090000);
 SELECT queue_purge('email', 86400);
+SELECT queue_worker_register('gpu-1', '{"capabilities":["gpu"],"concurrency":4}');
+SELECT name, state, running, jobs_done FROM queue_workers;
