@@ -13,3 +13,4 @@ WHERE id IN (
   FROM orq_queues AS q
   CROSS JOIN orq_jobs AS j ON j.queue = q.name AND j.state = 'running' AND j.worker = :name
 )
+RETURNING id, state

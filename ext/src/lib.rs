@@ -9,17 +9,21 @@ mod args;
 mod backoff;
 mod claim;
 mod clock;
+mod cron;
+mod deps;
 mod error;
 mod functions;
 mod host;
 mod ops;
 mod options;
+mod schedules;
 mod schema;
 mod session;
 mod sql;
 mod txn;
 mod vtab;
 mod workers;
+mod workflow;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@ use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, Error, Result};
 use crate::options::EnqueueOptions;
-use crate::sql;
+use crate::{deps, sql};
 
 /// A job leased by a claim.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,48 @@ pub struct ClaimRequest {
     pub lease_ms: Option<i64>,
 }
 
+/// Where a job belongs besides its queue.
+#[derive(Default)]
+pub struct Placement<'a> {
+    pub workflow: Option<i64>,
+    pub workflow_key: Option<&'a str>,
+}
+
 pub fn enqueue(conn: &Connection, now: i64, queue: &str, payload: &str, o: &EnqueueOptions) -> Result<i64> {
+    enqueue_placed(conn, now, queue, payload, o, &Placement::default())
+}
+
+/// How a new job starts, given its parents: (state, parents it waits for, why it is cancelled).
+fn initial_state(conn: &Connection, o: &EnqueueOptions) -> Result<(&'static str, i64, Option<String>)> {
+    if o.depends_on.is_empty() {
+        return Ok(("ready", 0, None));
+    }
+    let ids = serde_json::Value::from(o.depends_on.clone()).to_string();
+    let parents: Vec<(i64, String)> = conn
+        .prepare_cached(sql::DEPS_PARENTS)?
+        .query_map(named_params! {":ids": ids}, |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if let Some(missing) = o.depends_on.iter().find(|id| !parents.iter().any(|(p, _)| p == *id)) {
+        return Err(invalid(format!("depends_on: no job with id {missing}")));
+    }
+    let failed = parents.iter().find(|(_, s)| s == "dead" || s == "cancelled");
+    if let (Some((id, state)), false) = (failed, o.run_on_parent_failure) {
+        return Ok(("cancelled", 0, Some(format!("parent {id} ended {state}"))));
+    }
+    let unfinished =
+        parents.iter().filter(|(_, s)| matches!(s.as_str(), "waiting" | "ready" | "running")).count() as i64;
+    Ok(if unfinished > 0 { ("waiting", unfinished, None) } else { ("ready", 0, None) })
+}
+
+/// Enqueues a job that may belong to a workflow and depend on others.
+pub fn enqueue_placed(
+    conn: &Connection,
+    now: i64,
+    queue: &str,
+    payload: &str,
+    o: &EnqueueOptions,
+    place: &Placement,
+) -> Result<i64> {
     if o.key_for_all {
         let existing = conn
             .prepare_cached(sql::ENQUEUE_EXISTING_ANY)?
@@ -45,14 +86,22 @@ pub fn enqueue(conn: &Connection, now: i64, queue: &str, payload: &str, o: &Enqu
             return Ok(id);
         }
     }
+    let (state, waiting_on, error) = initial_state(conn, o)?;
     let inserted = conn.prepare_cached(sql::ENQUEUE)?.execute(named_params! {
-        ":queue": queue, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
+        ":queue": queue, ":state": state, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
         ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
         ":key": o.key, ":requires": o.requires, ":only_worker": o.only_worker,
-        ":not_workers": o.not_workers, ":timeout_ms": o.timeout_ms, ":now": now,
+        ":not_workers": o.not_workers, ":timeout_ms": o.timeout_ms, ":waiting_on": waiting_on,
+        ":on_parent_failure": o.run_on_parent_failure.then_some("run"), ":workflow": place.workflow,
+        ":workflow_key": place.workflow_key, ":error": error,
+        ":finished_at": (state == "cancelled").then_some(now), ":now": now,
     })?;
     if inserted == 1 {
-        return Ok(conn.last_insert_rowid());
+        let id = conn.last_insert_rowid();
+        for parent in &o.depends_on {
+            conn.prepare_cached(sql::DEPS_ADD)?.execute(named_params! {":parent": parent, ":child": id})?;
+        }
+        return Ok(id);
     }
     // Only the live-key index can refuse an insert: that job is the answer.
     conn.prepare_cached(sql::ENQUEUE_EXISTING)?
@@ -65,7 +114,8 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
     if req.n == 0 {
         return Ok(Vec::new());
     }
-    conn.prepare_cached(sql::EXPIRE)?.execute(named_params! {":now": now, ":queues": req.queues})?;
+    crate::schedules::fire_due(conn, now)?;
+    expire(conn, now, req.queues.as_deref())?;
     let mut stmt = conn.prepare_cached(sql::CLAIM)?;
     let rows = stmt.query_map(
         named_params! {":now": now, ":queues": req.queues, ":n": req.n, ":worker": req.worker, ":lease_ms": req.lease_ms},
@@ -89,6 +139,21 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
     // RETURNING has no order of its own: back into claim order.
     claimed.sort_by_key(|(c, run_at)| (-c.priority, *run_at, c.id));
     Ok(claimed.into_iter().map(|(c, _)| c).collect())
+}
+
+/// Leases of `queues` that ran out become lost attempts (see expire.sql).
+fn expire(conn: &Connection, now: i64, queues: Option<&str>) -> Result<()> {
+    let found = crate::deps::ids(conn, sql::EXPIRE_FIND, named_params! {":now": now, ":queues": queues})?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::Value::from(found).to_string();
+    let changed: Vec<(i64, String)> = conn
+        .prepare_cached(sql::EXPIRE)?
+        .query_map(named_params! {":ids": ids, ":now": now}, |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let dead: Vec<(i64, String)> = changed.into_iter().filter(|(_, s)| s == "dead").collect();
+    deps::after_failure(conn, now, &dead)
 }
 
 pub fn complete(
@@ -121,8 +186,12 @@ pub fn fail(
             |r| r.get(0),
         )
         .optional()?;
-    if state.is_none() {
-        job_state(conn, id)?;
+    match state.as_deref() {
+        None => {
+            job_state(conn, id)?;
+        }
+        Some("dead") => deps::after_failure(conn, now, &[(id, "dead".into())])?,
+        _ => {}
     }
     Ok(state)
 }
@@ -150,7 +219,11 @@ pub fn release(conn: &Connection, now: i64, id: i64, token: Option<i64>, delay_m
 
 pub fn cancel(conn: &Connection, now: i64, id: i64) -> Result<bool> {
     let changed = conn.prepare_cached(sql::CANCEL)?.execute(named_params! {":id": id, ":now": now})?;
-    changed_or_known(conn, id, changed)
+    let cancelled = changed_or_known(conn, id, changed)?;
+    if cancelled {
+        deps::after_failure(conn, now, &[(id, "cancelled".into())])?;
+    }
+    Ok(cancelled)
 }
 
 pub fn retry(conn: &Connection, now: i64, id: i64) -> Result<bool> {
@@ -175,8 +248,37 @@ pub fn resume(conn: &Connection, queue: &str) -> Result<bool> {
 
 /// Deletes the finished jobs of `queue` (all queues: `None`) that finished at
 /// or before `cutoff` (unix ms); returns how many.
-pub fn purge(conn: &Connection, queue: Option<&str>, cutoff: i64) -> Result<i64> {
-    Ok(conn.prepare_cached(sql::PURGE)?.execute(named_params! {":queue": queue, ":cutoff": cutoff})? as i64)
+pub fn purge(conn: &Connection, now: i64, queue: Option<&str>, cutoff: i64) -> Result<i64> {
+    let n =
+        conn.prepare_cached(sql::PURGE)?.execute(named_params! {":queue": queue, ":cutoff": cutoff})? as i64;
+    if n > 0 {
+        conn.prepare_cached(sql::PURGE_MARKER)?
+            .execute(named_params! {":queue": queue, ":count": n, ":cutoff": cutoff, ":now": now})?;
+    }
+    Ok(n)
+}
+
+/// Turns event recording for `queue` on or off; true when that changed it.
+pub fn configure_events(conn: &Connection, now: i64, queue: &str, events: bool) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(sql::QUEUE_CONFIGURE)?
+        .execute(named_params! {":queue": queue, ":events": events, ":now": now})?
+        > 0)
+}
+
+/// Cancels every unfinished job of a workflow (and what depends on them).
+pub fn cancel_workflow(conn: &Connection, now: i64, workflow: i64) -> Result<i64> {
+    let cancelled =
+        deps::ids(conn, sql::WORKFLOW_CANCEL, named_params! {":workflow": workflow, ":now": now})?;
+    let ended: Vec<(i64, String)> = cancelled.iter().map(|&id| (id, "cancelled".to_string())).collect();
+    deps::after_failure(conn, now, &ended)?;
+    Ok(cancelled.len() as i64)
+}
+
+/// Each parent's result, as a JSON object keyed by workflow key (or id).
+pub fn parent_results(conn: &Connection, id: i64) -> Result<String> {
+    job_state(conn, id)?;
+    Ok(conn.prepare_cached(sql::PARENT_RESULTS)?.query_row(named_params! {":id": id}, |r| r.get(0))?)
 }
 
 /// A job's state; an error naming the id when there is no such job.

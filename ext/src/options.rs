@@ -13,8 +13,10 @@ pub const MAX_ATTEMPTS_LIMIT: i64 = 1_000_000;
 pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_QUEUE_NAME_BYTES: usize = 128;
 
-const KNOWN_KEYS: &str =
-    "priority, delay, run_at, max_attempts, lease, backoff, key, key_scope, timeout, requires, worker, not_workers";
+const KNOWN_KEYS: &str = "priority, delay, run_at, max_attempts, lease, backoff, key, key_scope, timeout, \
+                          requires, worker, not_workers, depends_on, on_parent_failure";
+/// The most parents one job may have.
+pub const MAX_PARENTS: usize = 100_000;
 pub const MAX_NAME_BYTES: usize = 256;
 
 /// A job's settings, resolved against the clock at enqueue time.
@@ -36,6 +38,10 @@ pub struct EnqueueOptions {
     pub requires: Option<String>,
     pub only_worker: Option<String>,
     pub not_workers: Option<String>,
+    /// Jobs that must complete first (ids).
+    pub depends_on: Vec<i64>,
+    /// Run even if a parent ends dead or cancelled (instead of being cancelled).
+    pub run_on_parent_failure: bool,
 }
 
 impl EnqueueOptions {
@@ -52,6 +58,8 @@ impl EnqueueOptions {
             requires: None,
             only_worker: None,
             not_workers: None,
+            depends_on: Vec::new(),
+            run_on_parent_failure: false,
         }
     }
 
@@ -86,6 +94,18 @@ impl EnqueueOptions {
                 "requires" => self.requires = name_list("requires", v)?,
                 "worker" => self.only_worker = Some(name("worker", v)?),
                 "not_workers" => self.not_workers = name_list("not_workers", v)?,
+                "depends_on" => self.depends_on = job_ids(v)?,
+                "on_parent_failure" => {
+                    self.run_on_parent_failure = match v.as_str() {
+                        Some("cancel") => false,
+                        Some("run") => true,
+                        _ => {
+                            return Err(invalid(format!(
+                                "on_parent_failure must be \"cancel\" or \"run\", got {v}"
+                            )))
+                        }
+                    }
+                }
                 other => return Err(invalid(format!("unknown option '{other}' (known: {KNOWN_KEYS})"))),
             }
         }
@@ -143,6 +163,26 @@ fn job_key(v: &Value) -> Result<String> {
         Value::String(_) => Err(invalid(format!("key must be 1 to {MAX_KEY_BYTES} bytes"))),
         other => Err(invalid(format!("key must be a string, got {other}"))),
     }
+}
+
+/// depends_on: an array of job ids, each once.
+fn job_ids(v: &Value) -> Result<Vec<i64>> {
+    let items =
+        v.as_array().ok_or_else(|| invalid(format!("depends_on must be an array of job ids, got {v}")))?;
+    if items.len() > MAX_PARENTS {
+        return Err(invalid(format!("depends_on has more than {MAX_PARENTS} jobs")));
+    }
+    let mut ids = items
+        .iter()
+        .map(|i| {
+            i.as_i64()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| invalid(format!("depends_on must hold job ids, got {i}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 fn key_scope(v: &Value) -> Result<bool> {

@@ -10,6 +10,7 @@ macro_rules! sql_file {
 sql_file!(ENQUEUE, "enqueue.sql");
 sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
 sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
+sql_file!(EXPIRE_FIND, "expire_find.sql");
 sql_file!(EXPIRE, "expire.sql");
 sql_file!(CLAIM, "claim.sql");
 sql_file!(COMPLETE, "complete.sql");
@@ -33,10 +34,31 @@ sql_file!(WORKER_JOBS_EXPIRE, "worker_jobs_expire.sql");
 sql_file!(WORKERS_DEAD, "workers_dead.sql");
 sql_file!(WORKERS, "workers.sql");
 sql_file!(RUN_RECORD, "run_record.sql");
+sql_file!(DEPS_ADD, "deps_add.sql");
+sql_file!(DEPS_PARENTS, "deps_parents.sql");
+sql_file!(DEPS_CANCEL_CHILDREN, "deps_cancel_children.sql");
+sql_file!(WORKFLOW_INSERT, "workflow_insert.sql");
+sql_file!(WORKFLOW_FAIL_FAST, "workflow_fail_fast.sql");
+sql_file!(WORKFLOW_CANCEL, "workflow_cancel.sql");
+sql_file!(JOB_WORKFLOW, "job_workflow.sql");
+sql_file!(PARENT_RESULTS, "parent_results.sql");
+sql_file!(WORKFLOWS, "workflows.sql");
+sql_file!(WORKFLOW_JOBS, "workflow_jobs.sql");
+sql_file!(HISTORY, "history.sql");
+sql_file!(EVENTS, "events.sql");
+sql_file!(REPLAY, "replay.sql");
+sql_file!(PURGE_MARKER, "purge_marker.sql");
+sql_file!(QUEUE_CONFIGURE, "queue_configure.sql");
+sql_file!(SCHEDULES, "schedules.sql");
+sql_file!(SCHEDULE_UPSERT, "schedule_upsert.sql");
+sql_file!(SCHEDULE_DELETE, "schedule_delete.sql");
+sql_file!(SCHEDULES_DUE, "schedules_due.sql");
+sql_file!(SCHEDULE_FIRED, "schedule_fired.sql");
 
 /// Schema migrations in order: entry i takes a database from version i to i + 1.
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/001_jobs.sql"),
     include_str!("../../sql/migrations/002_events.sql"),
     include_str!("../../sql/migrations/003_workers.sql"),
+    include_str!("../../sql/migrations/004_workflows.sql"),
 ];

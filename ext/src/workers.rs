@@ -134,8 +134,12 @@ pub fn stop(conn: &Connection, now: i64, worker: &str, dead: bool) -> Result<boo
         .execute(named_params! {":name": worker, ":dead": dead, ":now": now})?
         > 0;
     if dead {
-        conn.prepare_cached(sql::WORKER_JOBS_EXPIRE)?
-            .execute(named_params! {":name": worker, ":now": now})?;
+        let changed: Vec<(i64, String)> = conn
+            .prepare_cached(sql::WORKER_JOBS_EXPIRE)?
+            .query_map(named_params! {":name": worker, ":now": now}, |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let dead_jobs: Vec<(i64, String)> = changed.into_iter().filter(|(_, s)| s == "dead").collect();
+        crate::deps::after_failure(conn, now, &dead_jobs)?;
     }
     Ok(stopped)
 }

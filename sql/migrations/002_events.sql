@@ -6,8 +6,8 @@ ALTER TABLE orq_jobs ADD COLUMN event TEXT NOT NULL DEFAULT 'enqueued';
 -- Per-queue switch for the hottest queues: 0 records no events.
 ALTER TABLE orq_queues ADD COLUMN events INTEGER NOT NULL DEFAULT 1;
 
--- seq is the rowid: max + 1. Purge never deletes the newest event (see
--- orq_jobs_event_purge), so a seq is never handed out twice and a reader
+-- seq is the rowid: max + 1. After deleting events, purge adds a 'purged'
+-- event (purge_marker.sql), so a seq is never handed out twice and a reader
 -- that resumes after seq N misses nothing; without AUTOINCREMENT's
 -- sqlite_sequence row, which every event would have to update.
 CREATE TABLE orq_events (
@@ -48,9 +48,8 @@ BEGIN
           END);
 END;
 
--- Purging a job takes its history with it, except the newest event of all,
--- which keeps seq numbers from being reused.
+-- Purging a job takes its history with it.
 CREATE TRIGGER orq_jobs_event_purge AFTER DELETE ON orq_jobs
 BEGIN
-  DELETE FROM orq_events WHERE job = OLD.id AND seq < (SELECT max(seq) FROM orq_events);
+  DELETE FROM orq_events WHERE job = OLD.id;
 END;

@@ -37,6 +37,7 @@ const FUNCTIONS: &[&str] = &[
     "orq_clock",
     "orq_migrate",
     "orq_backoff_ms",
+    "orq_cron_next",
     "queue_enqueue",
     "queue_claim_json",
     "queue_complete",
@@ -48,6 +49,17 @@ const FUNCTIONS: &[&str] = &[
     "queue_pause",
     "queue_resume",
     "queue_purge",
+    "queue_worker_register",
+    "queue_worker_heartbeat",
+    "queue_worker_stop",
+    "queue_worker_dead",
+    "queue_record_run",
+    "queue_workflow",
+    "queue_workflow_cancel",
+    "queue_parent_results",
+    "queue_configure",
+    "queue_schedule",
+    "queue_unschedule",
 ];
 
 /// Deterministic choice of arguments: `n` of them, picked by `seed`.
@@ -100,6 +112,11 @@ fn every_table_survives_odd_arguments_and_constraints() {
                 "queue_claim",
             );
         }
+        for seed in 0..20 {
+            for table in ["queue_rates", "queue_history", "queue_workflow_jobs", "queue_replay"] {
+                check(&conn, &format!("SELECT * FROM {table}({})", args(n.min(2), seed * 31 + n)), table);
+            }
+        }
     }
     for (table, columns) in [
         ("queue_jobs", &["id", "queue", "state", "payload", "rowid"][..]),
@@ -108,6 +125,10 @@ fn every_table_survives_odd_arguments_and_constraints() {
         ("queue_workers", &["name", "state", "rowid"][..]),
         ("queue_resources", &["queue", "runs", "rowid"][..]),
         ("queue_rates", &["queue", "done", "rowid"][..]),
+        ("queue_events", &["seq", "job", "queue", "type", "workflow", "rowid"][..]),
+        ("queue_replay", &["id", "queue", "state", "rowid"][..]),
+        ("queue_workflows", &["id", "state", "rowid"][..]),
+        ("queue_schedules", &["name", "rowid"][..]),
     ] {
         for filter in ODD {
             for column in columns {

@@ -21,6 +21,7 @@ fn loading_registers_exactly_these_functions_and_tables() {
         vec![
             "orq_backoff_ms|-1|deterministic innocuous",
             "orq_clock|-1|directonly ",
+            "orq_cron_next|-1|deterministic innocuous",
             "orq_debug|-1|innocuous",
             "orq_migrate|-1|directonly ",
             "orq_now|-1|innocuous",
@@ -28,19 +29,25 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "queue_cancel|-1|directonly ",
             "queue_claim_json|-1|directonly ",
             "queue_complete|-1|directonly ",
+            "queue_configure|-1|directonly ",
             "queue_enqueue|-1|directonly ",
             "queue_extend|-1|directonly ",
             "queue_fail|-1|directonly ",
+            "queue_parent_results|-1|innocuous",
             "queue_pause|-1|directonly ",
             "queue_purge|-1|directonly ",
             "queue_record_run|-1|directonly ",
             "queue_release|-1|directonly ",
             "queue_resume|-1|directonly ",
             "queue_retry|-1|directonly ",
+            "queue_schedule|-1|directonly ",
+            "queue_unschedule|-1|directonly ",
             "queue_worker_dead|-1|directonly ",
             "queue_worker_heartbeat|-1|directonly ",
             "queue_worker_register|-1|directonly ",
             "queue_worker_stop|-1|directonly ",
+            "queue_workflow|-1|directonly ",
+            "queue_workflow_cancel|-1|directonly ",
         ]
     );
     let modules = rows(
@@ -52,11 +59,17 @@ fn loading_registers_exactly_these_functions_and_tables() {
         vec![
             "orq_connection",
             "queue_claim",
+            "queue_events",
+            "queue_history",
             "queue_jobs",
             "queue_rates",
+            "queue_replay",
             "queue_resources",
+            "queue_schedules",
             "queue_stats",
-            "queue_workers"
+            "queue_workers",
+            "queue_workflow_jobs",
+            "queue_workflows",
         ]
     );
 }
@@ -161,7 +174,10 @@ fn sample(name: &str, all_queues: bool) -> rusqlite::types::Value {
 }
 
 /// Statements that read every queue's row or every job on purpose.
-const NOT_HOT: &[&str] = &["jobs.sql", "resources.sql"];
+/// (Listings and summaries of everything: queue_jobs, queue_events without a
+/// filter, replay, and the per-workflow and per-queue summaries.)
+const NOT_HOT: &[&str] =
+    &["jobs.sql", "events.sql", "replay.sql", "resources.sql", "workflows.sql", "schedules.sql"];
 
 #[test]
 fn every_hot_statement_seeks_an_index() {

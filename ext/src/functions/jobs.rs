@@ -16,7 +16,9 @@ pub fn queue_enqueue(s: &Session, a: &Args) -> Result<i64> {
     let payload = a.json(1, "payload")?;
     let now = s.clock.now_ms();
     let opts = EnqueueOptions::parse(a.opt_text(2, "options")?, now)?;
-    txn::write(s, Writes::Once, &mut |c| ops::enqueue(c, now, queue, &payload, &opts))
+    // With dependencies it writes the job and its edges: more than once.
+    let writes = if opts.depends_on.is_empty() { Writes::Once } else { Writes::Many };
+    txn::write(s, writes, &mut |c| ops::enqueue(c, now, queue, &payload, &opts))
 }
 
 pub fn queue_claim_json(s: &Session, a: &Args) -> Result<String> {
@@ -42,7 +44,8 @@ pub fn queue_fail(s: &Session, a: &Args) -> Result<Option<String>> {
     let error = a.opt_text(2, "error")?;
     let retry_in = a.opt_number(3, "retry_in")?.map(|r| duration_ms("retry_in", r)).transpose()?;
     let now = s.clock.now_ms();
-    txn::write(s, Writes::Once, &mut |c| ops::fail(c, now, id, token, error, retry_in))
+    // A job that dies may cancel its dependents: more than one write.
+    txn::write(s, Writes::Many, &mut |c| ops::fail(c, now, id, token, error, retry_in))
 }
 
 pub fn queue_extend(s: &Session, a: &Args) -> Result<Option<f64>> {
@@ -66,7 +69,7 @@ pub fn queue_cancel(s: &Session, a: &Args) -> Result<i64> {
     a.arity(1, 1, "(id)")?;
     let id = a.int(0, "id")?;
     let now = s.clock.now_ms();
-    Ok(txn::write(s, Writes::Once, &mut |c| ops::cancel(c, now, id))? as i64)
+    Ok(txn::write(s, Writes::Many, &mut |c| ops::cancel(c, now, id))? as i64)
 }
 
 pub fn queue_retry(s: &Session, a: &Args) -> Result<i64> {
@@ -99,5 +102,6 @@ pub fn queue_purge(s: &Session, a: &Args) -> Result<i64> {
     }
     let age = duration_ms("older_than_seconds", a.number(1, "older_than_seconds")?)?;
     let cutoff = s.clock.now_ms() - age;
-    txn::write(s, Writes::Once, &mut |c| ops::purge(c, queue, cutoff))
+    let now = s.clock.now_ms();
+    txn::write(s, Writes::Many, &mut |c| ops::purge(c, now, queue, cutoff))
 }

@@ -12,10 +12,12 @@ use crate::args::Args;
 use crate::error::Result;
 use crate::session::Session;
 
+mod flows;
 mod jobs;
 mod meta;
 mod workers;
 
+use flows::*;
 use jobs::*;
 use meta::*;
 use workers::*;
@@ -48,6 +50,13 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_worker_stop", WRITES, queue_worker_stop)?;
     def(conn, s, "queue_worker_dead", WRITES, queue_worker_dead)?;
     def(conn, s, "queue_record_run", WRITES, queue_record_run)?;
+    def(conn, s, "queue_workflow", WRITES, queue_workflow)?;
+    def(conn, s, "queue_workflow_cancel", WRITES, queue_workflow_cancel)?;
+    def(conn, s, "queue_parent_results", READS, queue_parent_results)?;
+    def(conn, s, "queue_configure", WRITES, queue_configure)?;
+    def(conn, s, "queue_schedule", WRITES, queue_schedule)?;
+    def(conn, s, "queue_unschedule", WRITES, queue_unschedule)?;
+    def(conn, s, "orq_cron_next", PURE, orq_cron_next)?;
     register_helpers(conn)
 }
 

@@ -7,9 +7,10 @@
 
 mod claim;
 mod connection;
-mod jobs;
 mod raw;
 mod rows;
+mod stream;
+mod streams;
 mod view;
 mod views;
 
@@ -49,7 +50,41 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
         eponymous_only_module::<view::ViewTab<views::Rates>>(),
         Some(session.clone()),
     )?;
-    conn.create_module("queue_jobs", eponymous_only_module::<jobs::JobsTab>(), Some(session.clone()))?;
+    conn.create_module(
+        "queue_workflows",
+        eponymous_only_module::<view::ViewTab<views::Workflows>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_workflow_jobs",
+        eponymous_only_module::<view::ViewTab<views::WorkflowJobs>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_history",
+        eponymous_only_module::<view::ViewTab<views::History>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_schedules",
+        eponymous_only_module::<view::ViewTab<views::Schedules>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_jobs",
+        eponymous_only_module::<stream::StreamTab<streams::Jobs>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_events",
+        eponymous_only_module::<stream::StreamTab<streams::Events>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_replay",
+        eponymous_only_module::<stream::StreamTab<streams::Replay>>(),
+        Some(session.clone()),
+    )?;
     Ok(())
 }
 

@@ -58,6 +58,18 @@ impl RawStatement {
         Ok(())
     }
 
+    /// Binds `value` to the named parameter `name` (ignored if the
+    /// statement has no such parameter).
+    pub fn bind_named(&mut self, name: &str, value: &Value) -> Result<()> {
+        let c_name = CString::new(name).map_err(|_| invalid("parameter name contains a NUL byte"))?;
+        // SAFETY: stmt is live; c_name is NUL-terminated.
+        let i = unsafe { ffi::sqlite3_bind_parameter_index(self.stmt, c_name.as_ptr()) };
+        if i == 0 {
+            return Ok(());
+        }
+        self.bind(i, value)
+    }
+
     /// Advances to the next row: true when there is one.
     pub fn step(&mut self) -> Result<bool> {
         // SAFETY: stmt is live.

@@ -24,8 +24,10 @@ pub trait View: Sized + 'static {
     const SCHEMA: &'static str;
     const SQL: &'static str;
     const COLUMNS: usize;
-    /// How many hidden argument columns follow the visible ones.
+    /// How many hidden argument columns follow the visible ones, and how
+    /// many of them are required.
     const ARGUMENTS: c_int = 0;
+    const REQUIRED: c_int = 0;
     /// The statement's named parameters besides :now, from the arguments.
     fn params(_args: &Args) -> Result<Vec<(&'static str, Value)>> {
         Ok(Vec::new())
@@ -59,9 +61,8 @@ unsafe impl<'vtab, V: View> VTab<'vtab> for ViewTab<V> {
 
     fn best_index(&self, info: &mut IndexInfo) -> rusqlite::Result<()> {
         guarded(V::NAME, || {
-            let mask = bind_arguments(info, V::COLUMNS as c_int, V::ARGUMENTS, 0);
+            let mask = bind_arguments(info, V::COLUMNS as c_int, V::ARGUMENTS, V::REQUIRED);
             info.set_idx_num(mask);
-            info.set_estimated_cost(100.0);
             Ok(())
         })
     }
@@ -75,6 +76,14 @@ impl<V: View> RowSource for ViewTab<V> {
     const NAME: &'static str = V::NAME;
 
     fn rows(&self, idx_num: c_int, args: &Filters<'_>) -> Result<Vec<Vec<Value>>> {
+        let required = (1 << V::REQUIRED) - 1;
+        if idx_num & required != required {
+            return Err(crate::error::invalid(format!(
+                "takes {} argument(s): SELECT * FROM {}(...)",
+                V::REQUIRED,
+                V::NAME
+            )));
+        }
         let args = Args::new(arguments(idx_num, V::ARGUMENTS as usize, args));
         let mut params = V::params(&args)?;
         params.push((":now", Value::Integer(self.session.clock.now_ms())));

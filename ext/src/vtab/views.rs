@@ -64,3 +64,64 @@ impl View for Rates {
         Ok(vec![(":window_ms", Value::Integer(window))])
     }
 }
+
+/// `queue_workflows`: one row per workflow with its state and job counts.
+pub struct Workflows;
+
+impl View for Workflows {
+    const NAME: &'static str = "queue_workflows";
+    const SCHEMA: &'static str =
+        "CREATE TABLE x(id INTEGER, name TEXT, state TEXT, jobs INTEGER, waiting INTEGER, \
+         ready INTEGER, running INTEGER, done INTEGER, dead INTEGER, cancelled INTEGER, started_at REAL, \
+         finished_at REAL, fail_fast INTEGER)";
+    const SQL: &'static str = sql::WORKFLOWS;
+    const COLUMNS: usize = 13;
+}
+
+/// `queue_workflow_jobs(id)`: a workflow's jobs and what each depends on.
+pub struct WorkflowJobs;
+
+impl View for WorkflowJobs {
+    const NAME: &'static str = "queue_workflow_jobs";
+    const SCHEMA: &'static str = "CREATE TABLE x(key TEXT, id INTEGER, queue TEXT, state TEXT, attempts INTEGER, \
+         max_attempts INTEGER, waiting_on INTEGER, depends_on TEXT, error TEXT, result TEXT, started_at REAL, \
+         finished_at REAL, arg_workflow HIDDEN)";
+    const SQL: &'static str = sql::WORKFLOW_JOBS;
+    const COLUMNS: usize = 12;
+    const ARGUMENTS: std::os::raw::c_int = 1;
+    const REQUIRED: std::os::raw::c_int = 1;
+
+    fn params(args: &Args) -> Result<Vec<(&'static str, Value)>> {
+        Ok(vec![(":workflow", Value::Integer(args.int(0, "workflow_id")?))])
+    }
+}
+
+/// `queue_history(id)`: one job's events in order.
+pub struct History;
+
+impl View for History {
+    const NAME: &'static str = "queue_history";
+    const SCHEMA: &'static str =
+        "CREATE TABLE x(seq INTEGER, at REAL, type TEXT, from_state TEXT, to_state TEXT, \
+         worker TEXT, attempt INTEGER, detail TEXT, arg_id HIDDEN)";
+    const SQL: &'static str = sql::HISTORY;
+    const COLUMNS: usize = 8;
+    const ARGUMENTS: std::os::raw::c_int = 1;
+    const REQUIRED: std::os::raw::c_int = 1;
+
+    fn params(args: &Args) -> Result<Vec<(&'static str, Value)>> {
+        Ok(vec![(":id", Value::Integer(args.int(0, "id")?))])
+    }
+}
+
+/// `queue_schedules`: every schedule with its next run.
+pub struct Schedules;
+
+impl View for Schedules {
+    const NAME: &'static str = "queue_schedules";
+    const SCHEMA: &'static str =
+        "CREATE TABLE x(name TEXT, cron TEXT, tz TEXT, queue TEXT, payload TEXT, options TEXT, \
+         next_run_at REAL, last_run_at REAL, last_job INTEGER, created_at REAL)";
+    const SQL: &'static str = sql::SCHEDULES;
+    const COLUMNS: usize = 10;
+}

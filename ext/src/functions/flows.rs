@@ -1,0 +1,97 @@
+//! Functions for workflows, dependencies, schedules and queue settings.
+
+use serde_json::Value;
+
+use crate::args::Args;
+use crate::clock::{ms_to_secs, time_ms};
+use crate::error::{invalid, Result};
+use crate::ops;
+use crate::options::{check_queue_name, excerpt};
+use crate::schedules::{self, Schedule};
+use crate::session::Session;
+use crate::txn::{self, Writes};
+use crate::workflow::Spec;
+
+pub fn queue_workflow(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 1, "(spec)")?;
+    let now = s.clock.now_ms();
+    let spec = Spec::parse(a.text(0, "spec")?, now)?;
+    txn::write(s, Writes::Many, &mut |c| spec.submit(c, now))
+}
+
+pub fn queue_workflow_cancel(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 1, "(workflow_id)")?;
+    let id = a.int(0, "workflow_id")?;
+    let now = s.clock.now_ms();
+    txn::write(s, Writes::Many, &mut |c| ops::cancel_workflow(c, now, id))
+}
+
+pub fn queue_parent_results(s: &Session, a: &Args) -> Result<String> {
+    a.arity(1, 1, "(id)")?;
+    let id = a.int(0, "id")?;
+    s.with(|res| ops::parent_results(&res.host, id))
+}
+
+pub fn queue_configure(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(2, 2, "(queue, settings)")?;
+    let queue = a.text(0, "queue")?;
+    check_queue_name(queue)?;
+    let text = a.text(1, "settings")?;
+    let settings: Value = serde_json::from_str(text)
+        .map_err(|_| invalid(format!("settings must be a JSON object, got {}", excerpt(text))))?;
+    let obj = settings.as_object().ok_or_else(|| invalid("settings must be a JSON object"))?;
+    let mut events = None;
+    for (k, v) in obj {
+        match k.as_str() {
+            "events" => {
+                events = Some(
+                    v.as_bool().ok_or_else(|| invalid(format!("events must be true or false, got {v}")))?,
+                )
+            }
+            other => return Err(invalid(format!("unknown setting '{other}' (known: events)"))),
+        }
+    }
+    let Some(events) = events else { return Ok(0) };
+    let now = s.clock.now_ms();
+    Ok(txn::write(s, Writes::Once, &mut |c| ops::configure_events(c, now, queue, events))? as i64)
+}
+
+pub fn queue_schedule(s: &Session, a: &Args) -> Result<f64> {
+    a.arity(4, 5, "(name, cron, queue, payload [, options])")?;
+    let mut options: Option<serde_json::Map<String, Value>> = match a.opt_text(4, "options")? {
+        Some(t) => match serde_json::from_str(t) {
+            Ok(Value::Object(m)) => Some(m),
+            _ => return Err(invalid(format!("options must be a JSON object, got {}", excerpt(t)))),
+        },
+        None => None,
+    };
+    let tz = match options.as_mut().and_then(|o| o.remove("tz")) {
+        Some(Value::String(tz)) => Some(tz),
+        Some(other) => return Err(invalid(format!("tz must be a time zone name, got {other}"))),
+        None => None,
+    };
+    let schedule = Schedule {
+        name: a.text(0, "name")?.to_string(),
+        cron: a.text(1, "cron")?.to_string(),
+        tz,
+        queue: a.text(2, "queue")?.to_string(),
+        payload: a.json(3, "payload")?,
+        options: options.filter(|o| !o.is_empty()).map(|o| Value::Object(o).to_string()),
+    };
+    let now = s.clock.now_ms();
+    let next = schedule.first_run(now)?;
+    txn::write(s, Writes::Once, &mut |c| schedule.save(c, now, next))?;
+    Ok(ms_to_secs(next))
+}
+
+pub fn queue_unschedule(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 1, "(name)")?;
+    let name = a.text(0, "name")?;
+    Ok(txn::write(s, Writes::Once, &mut |c| schedules::delete(c, name))? as i64)
+}
+
+pub fn orq_cron_next(_: &Session, a: &Args) -> Result<f64> {
+    a.arity(2, 3, "(cron, after [, tz])")?;
+    let after = time_ms("after", a.number(1, "after")?)?;
+    Ok(ms_to_secs(schedules::next_run(a.text(0, "cron")?, after, a.opt_text(2, "tz")?)?))
+}

@@ -1,0 +1,86 @@
+//! Recurring jobs without a scheduler process: every claim first turns due
+//! schedules into jobs, inside its own write transaction, so each due time
+//! makes exactly one job however many workers claim at once. After downtime
+//! a schedule runs once (for its latest due time), not once per missed run.
+
+use rusqlite::{named_params, Connection};
+
+use crate::cron::{time_zone, Cron};
+use crate::error::{invalid, Result};
+use crate::options::{check_queue_name, EnqueueOptions};
+use crate::{ops, sql};
+
+/// A schedule as `queue_schedule` is given it, checked.
+pub struct Schedule {
+    pub name: String,
+    pub cron: String,
+    pub tz: Option<String>,
+    pub queue: String,
+    pub payload: String,
+    pub options: Option<String>,
+}
+
+impl Schedule {
+    /// Checks everything, and computes the first run after `now`.
+    pub fn first_run(&self, now: i64) -> Result<i64> {
+        if self.name.is_empty() || self.name.len() > 256 {
+            return Err(invalid("name must be 1 to 256 bytes"));
+        }
+        check_queue_name(&self.queue)?;
+        let options = EnqueueOptions::parse(self.options.as_deref(), now)?;
+        if options.key.is_some() || !options.depends_on.is_empty() {
+            return Err(invalid(
+                "a schedule's options cannot have a key or depends_on (each run is its own job)",
+            ));
+        }
+        let tz = time_zone(self.tz.as_deref())?;
+        Cron::parse(&self.cron)?.next_after(now, None, &tz)
+    }
+
+    pub fn save(&self, conn: &Connection, now: i64, next_run_at: i64) -> Result<()> {
+        conn.prepare_cached(sql::SCHEDULE_UPSERT)?.execute(named_params! {
+            ":name": self.name, ":cron": self.cron, ":tz": self.tz, ":queue": self.queue,
+            ":payload": self.payload, ":options": self.options, ":next_run_at": next_run_at, ":now": now,
+        })?;
+        Ok(())
+    }
+}
+
+pub fn delete(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(conn.prepare_cached(sql::SCHEDULE_DELETE)?.execute(named_params! {":name": name})? > 0)
+}
+
+/// Enqueues one job for each schedule due at `now` and moves it to its next
+/// run. A probe of one index when nothing is due.
+pub fn fire_due(conn: &Connection, now: i64) -> Result<()> {
+    let due = {
+        let mut stmt = conn.prepare_cached(sql::SCHEDULES_DUE)?;
+        let rows = stmt.query_map(named_params! {":now": now}, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    for (name, cron, tz, queue, payload, options, due_at) in due {
+        // Each job is due when its run was: run_at = the due time.
+        let mut opts = EnqueueOptions::parse(options.as_deref(), due_at)?;
+        opts.run_at_ms = due_at;
+        let job = ops::enqueue(conn, now, &queue, &payload, &opts)?;
+        let next = Cron::parse(&cron)?.next_after(now, Some(due_at), &time_zone(tz.as_deref())?)?;
+        conn.prepare_cached(sql::SCHEDULE_FIRED)?
+            .execute(named_params! {":name": name, ":next_run_at": next, ":due_at": due_at, ":job": job})?;
+    }
+    Ok(())
+}
+
+/// The next run of `cron` after `after` (unix ms), for orq_cron_next.
+pub fn next_run(cron: &str, after: i64, tz: Option<&str>) -> Result<i64> {
+    Cron::parse(cron)?.next_after(after, None, &time_zone(tz)?)
+}

@@ -1,0 +1,125 @@
+//! The streamed tables built on `stream::Stream`.
+
+use std::os::raw::c_int;
+
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::vtab::IndexConstraintOp::{self, *};
+
+use super::stream::{Operand, Stream};
+use crate::args::Args;
+use crate::clock::time_ms;
+use crate::error::Result;
+use crate::sql;
+
+/// Range and equality on one column.
+macro_rules! range {
+    ($col:expr, $name:expr) => {
+        [
+            ($col, SQLITE_INDEX_CONSTRAINT_EQ, $name),
+            ($col, SQLITE_INDEX_CONSTRAINT_GT, $name),
+            ($col, SQLITE_INDEX_CONSTRAINT_GE, $name),
+            ($col, SQLITE_INDEX_CONSTRAINT_LT, $name),
+            ($col, SQLITE_INDEX_CONSTRAINT_LE, $name),
+        ]
+    };
+}
+
+const JOB_STATES: [&str; 6] = ["waiting", "ready", "running", "done", "dead", "cancelled"];
+
+/// `queue_jobs`: one row per job.
+pub struct Jobs;
+
+const JOBS_PUSHED: [(c_int, IndexConstraintOp, &str); 8] = {
+    let [a, b, c, d, e] = range!(0, "id");
+    [
+        a,
+        b,
+        c,
+        d,
+        e,
+        (1, SQLITE_INDEX_CONSTRAINT_EQ, "queue"),
+        (2, SQLITE_INDEX_CONSTRAINT_EQ, "state"),
+        (26, SQLITE_INDEX_CONSTRAINT_EQ, "workflow"),
+    ]
+};
+
+impl Stream for Jobs {
+    const NAME: &'static str = "queue_jobs";
+    const SCHEMA: &'static str = "CREATE TABLE x(id INTEGER, queue TEXT, state TEXT, priority INTEGER, attempts INTEGER, \
+         max_attempts INTEGER, payload TEXT, result TEXT, error TEXT, run_at REAL, created_at REAL, worker TEXT, \
+         lease_until REAL, key TEXT, token INTEGER, started_at REAL, finished_at REAL, updated_at REAL, \
+         lease REAL, backoff TEXT, timeout REAL, requires TEXT, only_worker TEXT, not_workers TEXT, \
+         waiting_on INTEGER, on_parent_failure TEXT, workflow INTEGER, workflow_key TEXT)";
+    const SQL: &'static str = sql::JOBS;
+    const COLUMNS: usize = 28;
+    const PUSHED: &'static [(c_int, IndexConstraintOp, &'static str)] = &JOBS_PUSHED;
+    const ORDER: Option<(c_int, &'static str)> = Some((0, "id"));
+
+    /// A state becomes a literal (so its partial index is used); a state
+    /// that does not exist matches nothing.
+    fn operand(pick: usize, value: ValueRef<'_>) -> Operand {
+        if JOBS_PUSHED[pick].2 != "state" {
+            return Operand::Bind;
+        }
+        match value.as_str().ok().and_then(|s| JOB_STATES.iter().find(|st| **st == s)) {
+            Some(st) => Operand::Literal(format!("'{st}'")),
+            None => Operand::Nothing,
+        }
+    }
+}
+
+/// `queue_events`: the audit trail.
+pub struct Events;
+
+const EVENTS_PUSHED: [(c_int, IndexConstraintOp, &str); 9] = {
+    let [a, b, c, d, e] = range!(0, "seq");
+    [
+        a,
+        b,
+        c,
+        d,
+        e,
+        (2, SQLITE_INDEX_CONSTRAINT_EQ, "job"),
+        (3, SQLITE_INDEX_CONSTRAINT_EQ, "queue"),
+        (4, SQLITE_INDEX_CONSTRAINT_EQ, "workflow"),
+        (5, SQLITE_INDEX_CONSTRAINT_EQ, "type"),
+    ]
+};
+
+impl Stream for Events {
+    const NAME: &'static str = "queue_events";
+    const SCHEMA: &'static str =
+        "CREATE TABLE x(seq INTEGER, at REAL, job INTEGER, queue TEXT, workflow INTEGER, \
+         type TEXT, from_state TEXT, to_state TEXT, worker TEXT, attempt INTEGER, detail TEXT)";
+    const SQL: &'static str = sql::EVENTS;
+    const COLUMNS: usize = 11;
+    const PUSHED: &'static [(c_int, IndexConstraintOp, &'static str)] = &EVENTS_PUSHED;
+    const ORDER: Option<(c_int, &'static str)> = Some((0, "seq"));
+}
+
+/// `queue_replay([t])`: every job's state at unix time `t` (default: now),
+/// from the events alone.
+pub struct Replay;
+
+const REPLAY_PUSHED: [(c_int, IndexConstraintOp, &str); 2] =
+    [(0, SQLITE_INDEX_CONSTRAINT_EQ, "job"), (1, SQLITE_INDEX_CONSTRAINT_EQ, "queue")];
+
+impl Stream for Replay {
+    const NAME: &'static str = "queue_replay";
+    const SCHEMA: &'static str =
+        "CREATE TABLE x(id INTEGER, queue TEXT, workflow INTEGER, state TEXT, attempts INTEGER, \
+         worker TEXT, at REAL, arg_t HIDDEN)";
+    const SQL: &'static str = sql::REPLAY;
+    const COLUMNS: usize = 7;
+    const PUSHED: &'static [(c_int, IndexConstraintOp, &'static str)] = &REPLAY_PUSHED;
+    const ORDER: Option<(c_int, &'static str)> = Some((0, "job"));
+    const ARGUMENTS: c_int = 1;
+
+    fn params(args: &Args) -> Result<Vec<(&'static str, Value)>> {
+        let at = match args.opt_number(0, "t")? {
+            Some(t) => time_ms("t", t)?,
+            None => i64::MAX,
+        };
+        Ok(vec![(":at", Value::Integer(at))])
+    }
+}

@@ -1,0 +1,12 @@
+-- A parent ended dead or cancelled: its waiting children that do not run
+-- anyway are cancelled with the reason. Called for each newly cancelled
+-- job in turn (deps.rs), which reaches every descendant.
+UPDATE orq_jobs
+SET state       = 'cancelled',
+    event       = 'cancelled',
+    error       = 'parent ' || :parent || ' ended ' || :parent_state,
+    finished_at = :now,
+    updated_at  = :now
+WHERE id IN (SELECT child FROM orq_deps WHERE parent = :parent)
+  AND state = 'waiting' AND on_parent_failure IS NOT 'run'
+RETURNING id

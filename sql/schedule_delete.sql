@@ -1,0 +1,2 @@
+-- queue_unschedule.
+DELETE FROM orq_schedules WHERE name = :name

@@ -1,0 +1,11 @@
+-- queue_workflow_cancel: every unfinished job of the workflow is cancelled.
+UPDATE orq_jobs
+SET state       = 'cancelled',
+    event       = 'cancelled',
+    error       = 'workflow ' || :workflow || ' cancelled',
+    finished_at = :now,
+    lease_until = NULL,
+    updated_at  = :now
+WHERE workflow = :workflow AND workflow_key IS NOT NULL
+  AND state IN ('waiting', 'ready', 'running')
+RETURNING id
