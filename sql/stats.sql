@@ -8,6 +8,7 @@ SELECT q.name AS queue,
        (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state IN ('done', 'dead', 'cancelled') AND state = 'cancelled') AS cancelled,
        q.paused AS paused,
        (SELECT (:now - min(run_at)) / 1000.0 FROM orq_jobs
-         WHERE queue = q.name AND state = 'ready' AND run_at <= :now) AS oldest_ready_age
+         WHERE queue = q.name AND state = 'ready' AND run_at <= :now) AS oldest_ready_age,
+       (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state = 'waiting') AS waiting
 FROM orq_queues AS q
 ORDER BY q.name

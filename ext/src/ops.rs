@@ -249,12 +249,13 @@ pub fn resume(conn: &Connection, queue: &str) -> Result<bool> {
 /// Deletes the finished jobs of `queue` (all queues: `None`) that finished at
 /// or before `cutoff` (unix ms); returns how many.
 pub fn purge(conn: &Connection, now: i64, queue: Option<&str>, cutoff: i64) -> Result<i64> {
+    conn.prepare_cached(sql::PURGE_MARKER)?.execute(named_params! {":queue": queue, ":now": now})?;
+    let marker = conn.last_insert_rowid();
     let n =
         conn.prepare_cached(sql::PURGE)?.execute(named_params! {":queue": queue, ":cutoff": cutoff})? as i64;
-    if n > 0 {
-        conn.prepare_cached(sql::PURGE_MARKER)?
-            .execute(named_params! {":queue": queue, ":count": n, ":cutoff": cutoff, ":now": now})?;
-    }
+    conn.prepare_cached(sql::PURGE_MARKER_COUNT)?
+        .execute(named_params! {":seq": marker, ":count": n, ":cutoff": cutoff})?;
+    conn.prepare_cached(sql::PURGE_MARKER_DROP)?.execute(named_params! {":seq": marker, ":count": n})?;
     Ok(n)
 }
 

@@ -48,6 +48,8 @@ sql_file!(HISTORY, "history.sql");
 sql_file!(EVENTS, "events.sql");
 sql_file!(REPLAY, "replay.sql");
 sql_file!(PURGE_MARKER, "purge_marker.sql");
+sql_file!(PURGE_MARKER_COUNT, "purge_marker_count.sql");
+sql_file!(PURGE_MARKER_DROP, "purge_marker_drop.sql");
 sql_file!(QUEUE_CONFIGURE, "queue_configure.sql");
 sql_file!(SCHEDULES, "schedules.sql");
 sql_file!(SCHEDULE_UPSERT, "schedule_upsert.sql");

@@ -74,7 +74,7 @@ impl Spec {
         }
         let mut parsed = Vec::with_capacity(raw.len());
         for job in raw {
-            let depends_on = job
+            let mut depends_on = job
                 .depends_on
                 .iter()
                 .map(|k| {
@@ -84,6 +84,8 @@ impl Spec {
                         .ok_or_else(|| invalid(format!("job '{}' depends on unknown key '{k}'", job.key)))
                 })
                 .collect::<Result<Vec<_>>>()?;
+            depends_on.sort_unstable();
+            depends_on.dedup();
             parsed.push(JobSpec {
                 key: job.key,
                 queue: job.queue,

@@ -9,6 +9,8 @@ ALTER TABLE orq_jobs ADD COLUMN on_parent_failure TEXT;
 ALTER TABLE orq_jobs ADD COLUMN workflow INTEGER;
 ALTER TABLE orq_jobs ADD COLUMN workflow_key TEXT;
 CREATE INDEX orq_jobs_workflow ON orq_jobs (workflow, workflow_key) WHERE workflow IS NOT NULL;
+-- Waiting jobs per queue, for queue_stats.
+CREATE INDEX orq_jobs_waiting ON orq_jobs (queue) WHERE state = 'waiting';
 
 -- Dependency edges. Finding a job's children is a range of the primary key,
 -- so releasing them costs O(children).
@@ -79,18 +81,19 @@ END;
 -- for none becomes ready ('unblocked'). A parent that ends dead or
 -- cancelled does the same for children that run anyway
 -- (on_parent_failure 'run'); the others are cancelled by deps.rs, in the
--- same transaction, all the way down.
+-- same transaction, all the way down. (+state: children are looked up by
+-- id, never by scanning every waiting job.)
 CREATE TRIGGER orq_jobs_release_children AFTER UPDATE OF state ON orq_jobs
 WHEN NEW.state IN ('done', 'dead', 'cancelled') AND OLD.state NOT IN ('done', 'dead', 'cancelled')
 BEGIN
   UPDATE orq_jobs SET waiting_on = waiting_on - 1
   WHERE id IN (SELECT child FROM orq_deps WHERE parent = NEW.id)
-    AND state = 'waiting'
+    AND +state = 'waiting'
     AND (NEW.state = 'done' OR on_parent_failure = 'run');
   UPDATE orq_jobs
   SET state = 'ready', event = 'unblocked', run_at = max(run_at, NEW.updated_at), updated_at = NEW.updated_at
   WHERE id IN (SELECT child FROM orq_deps WHERE parent = NEW.id)
-    AND state = 'waiting' AND waiting_on = 0;
+    AND +state = 'waiting' AND waiting_on = 0;
 END;
 
 -- A dead or cancelled parent that is retried has not finished after all:
@@ -100,7 +103,7 @@ WHEN OLD.state IN ('dead', 'cancelled') AND NEW.state NOT IN ('done', 'dead', 'c
 BEGIN
   UPDATE orq_jobs SET waiting_on = waiting_on + 1
   WHERE id IN (SELECT child FROM orq_deps WHERE parent = NEW.id)
-    AND state = 'waiting' AND on_parent_failure = 'run';
+    AND +state = 'waiting' AND on_parent_failure = 'run';
 END;
 
 -- Purging a job takes its dependency edges with it.

@@ -580,7 +580,10 @@ fn queue_stats_counts_each_state_and_agrees_with_the_jobs() {
     claim(&conn, "w", "a").unwrap();
     one::<i64>(&conn, "SELECT queue_cancel(3)");
     conn.query_row("SELECT orq_clock(1004)", [], |_| Ok(())).unwrap();
-    assert_eq!(rows(&conn, "SELECT * FROM queue_stats"), vec!["a|1|1|1|1|0|1|0|4.0", "b|1|0|0|0|0|0|0|4.0"]);
+    assert_eq!(
+        rows(&conn, "SELECT * FROM queue_stats"),
+        vec!["a|1|1|1|1|0|1|0|4.0|0", "b|1|0|0|0|0|0|0|4.0|0"]
+    );
     let by_state = rows(&conn, "SELECT queue, state, count(*) FROM queue_jobs GROUP BY 1, 2 ORDER BY 1, 2");
     assert_eq!(by_state, vec!["a|cancelled|1", "a|done|1", "a|ready|2", "a|running|1", "b|ready|1"]);
 }

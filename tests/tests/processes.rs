@@ -202,3 +202,66 @@ fn sqlite3_shell_processes_drain_a_queue_together() {
     assert_eq!(total, jobs);
     assert_eq!(rows(&conn, "SELECT done, ready, running FROM queue_stats"), vec![format!("{jobs}|0|0")]);
 }
+
+/// Eight processes drain a random DAG of 20,000 jobs: no child is claimed
+/// before all its parents completed (read back from the events), and every
+/// job is completed exactly once.
+#[test]
+fn eight_processes_drain_a_random_dag_in_dependency_order() {
+    let scratch = Scratch::new("dag");
+    let db = scratch.path("q.db");
+    let jobs = 20_000;
+    let mut seed: u64 = 7;
+    let mut next = || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize
+    };
+    let spec_jobs: Vec<serde_json::Value> = (0..jobs)
+        .map(|i| {
+            let parents: Vec<String> = if i == 0 {
+                vec![]
+            } else {
+                (0..next() % 4).map(|_| format!("j{}", i - 1 - next() % i.min(300))).collect()
+            };
+            serde_json::json!({"key": format!("j{i}"), "queue": "dag", "depends_on": parents})
+        })
+        .collect();
+    {
+        let conn = open(&db);
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).unwrap();
+        conn.query_row(
+            "SELECT queue_workflow(?1)",
+            [serde_json::json!({"name": "random", "jobs": spec_jobs}).to_string()],
+            |_| Ok(()),
+        )
+        .unwrap();
+    }
+    let children: Vec<(Child, std::path::PathBuf)> = (0..8)
+        .map(|i| {
+            let log = scratch.path(&format!("w{i}.log"));
+            (spawn_drain(&db, &format!("w{i}"), 4, &log, 0), log)
+        })
+        .collect();
+    let mut completed = Vec::new();
+    for (mut child, log) in children {
+        assert!(child.wait().unwrap().success());
+        let (done, errors) = read_log(&log);
+        assert_eq!(errors, Some(0));
+        completed.extend(done);
+    }
+    let unique: HashSet<i64> = completed.iter().copied().collect();
+    assert_eq!((completed.len(), unique.len()), (jobs, jobs), "every job completed exactly once");
+    let conn = open(&db);
+    assert!(one::<i64>(&conn, "SELECT count(*) FROM orq_deps") > jobs as i64, "a real DAG");
+    assert_eq!(
+        one::<i64>(
+            &conn,
+            "SELECT count(*) FROM orq_deps AS d
+             WHERE (SELECT min(seq) FROM orq_events WHERE job = d.child AND type = 'claimed')
+                 < (SELECT max(seq) FROM orq_events WHERE job = d.parent AND type = 'completed')"
+        ),
+        0,
+        "no child was claimed before its parents completed"
+    );
+    assert_eq!(rows(&conn, "SELECT state, done FROM queue_workflows"), vec![format!("done|{jobs}")]);
+}

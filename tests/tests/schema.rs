@@ -108,7 +108,7 @@ fn a_schema_v1_database_is_upgraded_by_the_first_write() {
     assert_eq!(one::<i64>(&conn, "SELECT queue_retry(4)"), 1);
     assert_eq!(
         rows(&conn, "SELECT * FROM queue_stats"),
-        vec!["mail|0|0|1|2|0|0|0|NULL", "sms|1|0|0|0|0|0|0|0.0"]
+        vec!["mail|0|0|1|2|0|0|0|NULL|0", "sms|1|0|0|0|0|0|0|0.0|0"]
     );
 }
 

@@ -164,7 +164,7 @@ fn enqueue(conn: &Connection, queue: &str, items: &[String], a: &RunArgs) -> Res
 /// Jobs of the queue not finished yet.
 fn live(conn: &Connection, queue: &str) -> Result<i64> {
     Ok(conn.query_row(
-        "SELECT coalesce(sum(ready + scheduled + running), 0) FROM queue_stats WHERE queue = ?1",
+        "SELECT coalesce(sum(ready + scheduled + running + waiting), 0) FROM queue_stats WHERE queue = ?1",
         [queue],
         |r| r.get(0),
     )?)

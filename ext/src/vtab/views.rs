@@ -15,9 +15,9 @@ impl View for Stats {
     const NAME: &'static str = "queue_stats";
     const SCHEMA: &'static str =
         "CREATE TABLE x(queue TEXT, ready INTEGER, scheduled INTEGER, running INTEGER, \
-         done INTEGER, dead INTEGER, cancelled INTEGER, paused INTEGER, oldest_ready_age REAL)";
+         done INTEGER, dead INTEGER, cancelled INTEGER, paused INTEGER, oldest_ready_age REAL, waiting INTEGER)";
     const SQL: &'static str = sql::STATS;
-    const COLUMNS: usize = 9;
+    const COLUMNS: usize = 10;
 }
 
 /// `queue_workers`: the registry, with each worker's state.

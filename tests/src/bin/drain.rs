@@ -38,9 +38,11 @@ fn main() {
         };
         if claimed.is_empty() {
             let left: i64 = conn
-                .query_row("SELECT coalesce(sum(ready + scheduled + running), 0) FROM queue_stats", [], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT coalesce(sum(ready + scheduled + running + waiting), 0) FROM queue_stats",
+                    [],
+                    |r| r.get(0),
+                )
                 .unwrap_or(1);
             if left == 0 {
                 break;

@@ -1,0 +1,229 @@
+//! The audit trail is complete: replaying the events alone rebuilds every
+//! job's state, at the end and at any moment before, over a long random
+//! history of every kind of operation.
+
+use std::collections::BTreeMap;
+
+use orq_tests::{memory, one, rows};
+use rusqlite::Connection;
+
+/// A small deterministic PRNG (splitmix64), so the history is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Runs `sql`; an error (a stale id, a purged job) is part of the history.
+fn try_sql(conn: &Connection, sql: &str) {
+    let _ = conn.prepare(sql).and_then(|mut s| {
+        let mut r = s.query([])?;
+        while r.next()?.is_some() {}
+        Ok(())
+    });
+}
+
+fn states(conn: &Connection, sql: &str) -> BTreeMap<i64, String> {
+    conn.prepare(sql)
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                format!("{}|{}|{}", r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?),
+            ))
+        })
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+const OPERATIONS: usize = 100_000;
+
+#[test]
+fn replaying_events_rebuilds_every_state_after_a_random_history() {
+    let conn = memory();
+    let mut rng = Rng(20_261_126);
+    let mut now: i64 = 1_800_000_000_000;
+    let mut held: Vec<(i64, i64)> = Vec::new();
+    let mut snapshot = None;
+    let queues = ["a", "b", "c"];
+    for op in 0..OPERATIONS {
+        now += rng.below(3000) as i64 + if rng.chance(1) { 60_000 } else { 0 };
+        conn.query_row("SELECT orq_clock(?1 / 1000.0)", [now], |_| Ok(())).unwrap();
+        let max_id: i64 = conn
+            .query_row("SELECT coalesce((SELECT id FROM queue_jobs ORDER BY id DESC LIMIT 1), 0)", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let any_id = rng.below(max_id as u64 + 1) as i64;
+        let queue = queues[rng.below(3) as usize];
+        match rng.below(100) {
+            0..=27 => {
+                let mut opts = serde_json::Map::new();
+                if rng.chance(30) {
+                    opts.insert("delay".into(), (rng.below(20) as f64).into());
+                }
+                if rng.chance(50) {
+                    opts.insert("max_attempts".into(), (rng.below(3) + 1).into());
+                }
+                if rng.chance(30) {
+                    opts.insert("priority".into(), (rng.below(5) as i64 - 2).into());
+                }
+                if rng.chance(15) {
+                    opts.insert("key".into(), format!("k{}", rng.below(40)).into());
+                }
+                if rng.chance(10) {
+                    opts.insert("lease".into(), (rng.below(20) + 1).into());
+                }
+                if rng.chance(10) && any_id > 0 {
+                    opts.insert("depends_on".into(), vec![any_id].into());
+                    if rng.chance(50) {
+                        opts.insert("on_parent_failure".into(), "run".into());
+                    }
+                }
+                try_sql(
+                    &conn,
+                    &format!(
+                        "SELECT queue_enqueue('{queue}', '{{}}', '{}')",
+                        serde_json::Value::Object(opts)
+                    ),
+                );
+            }
+            28..=47 => {
+                let n = rng.below(5) + 1;
+                let from = if rng.chance(30) { "NULL".to_string() } else { format!("'{queue}'") };
+                let lease = if rng.chance(50) { "NULL".to_string() } else { (rng.below(30) + 1).to_string() };
+                let claimed: Vec<(i64, i64)> = conn
+                    .prepare(&format!(
+                        "SELECT id, token FROM queue_claim('w{}', {n}, {from}, {lease})",
+                        rng.below(3)
+                    ))
+                    .unwrap()
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .collect();
+                held.extend(claimed);
+            }
+            48..=81 if !held.is_empty() => {
+                let (id, token) = held.swap_remove(rng.below(held.len() as u64) as usize);
+                let token = if rng.chance(5) { token + 1 } else { token };
+                match rng.below(10) {
+                    0..=4 => try_sql(&conn, &format!("SELECT queue_complete({id}, {token}, '{{\"ok\":1}}')")),
+                    5..=7 => try_sql(
+                        &conn,
+                        &format!(
+                            "SELECT queue_fail({id}, {token}, 'e', {})",
+                            if rng.chance(50) { "NULL" } else { "0.5" }
+                        ),
+                    ),
+                    8 => {
+                        try_sql(&conn, &format!("SELECT queue_extend({id}, {token}, {})", rng.below(30) + 1));
+                        held.push((id, token));
+                    }
+                    _ => try_sql(&conn, &format!("SELECT queue_release({id}, {token})")),
+                }
+            }
+            82..=87 => try_sql(&conn, &format!("SELECT queue_cancel({any_id})")),
+            88..=92 => try_sql(&conn, &format!("SELECT queue_retry({any_id})")),
+            93..=94 => try_sql(
+                &conn,
+                &format!("SELECT queue_pause('{queue}'), queue_resume('{}')", queues[rng.below(3) as usize]),
+            ),
+            95 => try_sql(
+                &conn,
+                &format!(
+                    "SELECT queue_purge({}, 120)",
+                    if rng.chance(50) { "NULL".to_string() } else { format!("'{queue}'") }
+                ),
+            ),
+            96..=97 => try_sql(
+                &conn,
+                &format!(
+                    r#"SELECT queue_workflow('{{"name":"w{op}","fail_fast":{},"jobs":[{{"key":"x","queue":"{queue}","options":{{"max_attempts":1}}}},{{"key":"y","queue":"{queue}","depends_on":["x"]}},{{"key":"z","queue":"{queue}","depends_on":["x","y"]}}]}}')"#,
+                    rng.chance(50)
+                ),
+            ),
+            98 => try_sql(&conn, "SELECT queue_worker_heartbeat('w0')"),
+            _ => try_sql(
+                &conn,
+                &format!("SELECT queue_worker_register('w{}', '{{\"heartbeat\":5}}')", rng.below(3)),
+            ),
+        }
+        if op == OPERATIONS / 2 {
+            snapshot = Some((now, states(&conn, "SELECT id, queue, state, attempts FROM queue_jobs")));
+            now += 1; // nothing later shares the snapshot's millisecond
+        }
+    }
+    let jobs = states(&conn, "SELECT id, queue, state, attempts FROM queue_jobs");
+    let replayed = states(&conn, "SELECT id, queue, state, attempts FROM queue_replay");
+    assert!(jobs.len() > 5_000, "a long history: {} jobs", jobs.len());
+    let by_state = rows(&conn, "SELECT state, count(*) FROM queue_jobs GROUP BY state");
+    assert!(by_state.len() >= 5, "every kind of state occurred: {by_state:?}");
+    assert_eq!(replayed, jobs, "replaying the events gives exactly the current states");
+
+    // And at the middle of the history, for the jobs not purged since.
+    let (t, then) = snapshot.unwrap();
+    let replayed_then =
+        states(&conn, &format!("SELECT id, queue, state, attempts FROM queue_replay({})", t as f64 / 1000.0));
+    let survivors: BTreeMap<i64, String> = then.into_iter().filter(|(id, _)| jobs.contains_key(id)).collect();
+    assert_eq!(replayed_then, survivors);
+    assert!(
+        one::<i64>(&conn, "SELECT count(*) FROM queue_events WHERE type = 'purged'") > 0,
+        "purges happened"
+    );
+}
+
+#[test]
+fn events_can_be_filtered_followed_and_turned_off() {
+    let conn = memory();
+    conn.query_row("SELECT orq_clock(1000)", [], |_| Ok(())).unwrap();
+    for q in ["hot", "cold", "hot"] {
+        one::<i64>(&conn, &format!("SELECT queue_enqueue('{q}', '{{}}')"));
+    }
+    assert_eq!(
+        rows(&conn, "SELECT seq, job, type, to_state FROM queue_events WHERE queue = 'hot'"),
+        vec!["1|1|enqueued|ready", "3|3|enqueued|ready"]
+    );
+    assert_eq!(rows(&conn, "SELECT seq FROM queue_events WHERE seq > 1 ORDER BY seq DESC"), vec!["3", "2"]);
+    assert_eq!(rows(&conn, "SELECT type FROM queue_history(2)"), vec!["enqueued"]);
+    assert_eq!(one::<i64>(&conn, r#"SELECT queue_configure('hot', '{"events":false}')"#), 1);
+    assert_eq!(one::<i64>(&conn, r#"SELECT queue_configure('hot', '{"events":false}')"#), 0);
+    rows(&conn, "SELECT * FROM queue_claim('w', 10)");
+    assert_eq!(
+        rows(&conn, "SELECT job, type FROM queue_events WHERE seq > 3"),
+        vec!["2|claimed"],
+        "nothing recorded for the hot queue"
+    );
+    one::<i64>(&conn, r#"SELECT queue_configure('hot', '{"events":true}')"#);
+    // Purge takes a job's events and leaves a marker newer than them all.
+    one::<i64>(&conn, "SELECT queue_complete(2)");
+    one::<i64>(&conn, "SELECT queue_purge('cold', 0)");
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT seq, job, type, detail FROM queue_events WHERE queue = 'cold' OR type = 'purged'"
+        ),
+        vec![r#"6|0|purged|{"jobs":1,"finished_before":1000.0}"#]
+    );
+    one::<i64>(&conn, "SELECT queue_enqueue('cold', '{}')");
+    assert_eq!(one::<i64>(&conn, "SELECT max(seq) FROM queue_events"), 7, "no seq handed out twice");
+    orq_tests::assert_error(
+        &conn,
+        r#"SELECT queue_configure('hot', '{"evnts":true}')"#,
+        "queue_configure: unknown setting 'evnts'",
+    );
+    orq_tests::assert_error(&conn, "SELECT * FROM queue_history()", "queue_history: takes 1 argument(s)");
+}
