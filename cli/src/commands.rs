@@ -13,6 +13,7 @@ use crate::exit::{usage, Code, Result};
 use crate::output::{query, Output};
 
 mod demo;
+mod flows;
 mod run;
 mod watch;
 mod worker;
@@ -60,6 +61,14 @@ pub enum Command {
     Run(run::RunArgs),
     /// A live view of every queue and worker
     Watch(watch::WatchArgs),
+    /// Submit, show, list and cancel workflows (DAGs of jobs)
+    #[command(subcommand)]
+    Workflow(flows::WorkflowCommand),
+    /// The audit trail: recent events, and with --follow new ones as they happen
+    Events(flows::EventsArgs),
+    /// Recurring jobs (cron)
+    #[command(subcommand)]
+    Schedule(flows::ScheduleCommand),
 }
 
 #[derive(Args)]
@@ -116,6 +125,13 @@ pub struct PurgeArgs {
     older_than: f64,
 }
 
+impl Command {
+    /// Whether the command starts job processes.
+    pub fn runs_jobs(&self) -> bool {
+        matches!(self, Command::Worker(_) | Command::Run(_) | Command::Demo)
+    }
+}
+
 pub fn run(conn: &Connection, db: &std::path::Path, command: Command, out: &Output) -> Result<Code> {
     match command {
         Command::Enqueue(a) => enqueue(conn, a, out),
@@ -147,6 +163,9 @@ pub fn run(conn: &Connection, db: &std::path::Path, command: Command, out: &Outp
         Command::SystemdUnit(a) => worker::systemd_unit(db, &a),
         Command::Run(a) => run::run(conn, db, &a),
         Command::Watch(a) => watch::watch(conn, db, &a),
+        Command::Workflow(c) => flows::workflow(conn, c, out),
+        Command::Events(a) => flows::events(conn, &a, out),
+        Command::Schedule(c) => flows::schedule(conn, c, out),
     }
 }
 
@@ -218,7 +237,14 @@ fn show(conn: &Connection, id: i64, out: &Output) -> Result<Code> {
     if rows.rows.is_empty() {
         return Err(usage(format!("no job with id {id}")));
     }
+    let history = query(conn, "SELECT * FROM queue_history(?1)", [id])?;
+    if out.json {
+        println!("{}", json!({ "job": rows.object(&rows.rows[0]), "history": history.to_json() }));
+        return Ok(Code::Ok);
+    }
     rows.print_record(out);
+    println!();
+    history.print(out);
     Ok(Code::Ok)
 }
 

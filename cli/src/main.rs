@@ -41,6 +41,16 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
+    if !cli.command.runs_jobs() {
+        // Like other Unix tools, end quietly when the reader of our output
+        // goes away (`orq jobs | head`). Commands that run jobs keep SIGPIPE
+        // ignored: a job that exits without reading its stdin must not kill
+        // its worker.
+        // SAFETY: setting a signal disposition at start, before any thread.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let out = output::Output { json: cli.json };
     let code = match db::open(&cli.db).and_then(|conn| commands::run(&conn, &cli.db, cli.command, &out)) {
         Ok(code) => code,

@@ -83,7 +83,22 @@ fn json_value(name: &str, v: &Value) -> serde_json::Value {
         Value::Null => serde_json::Value::Null,
         Value::Integer(n) => json!(n),
         Value::Real(f) => json!(f),
-        Value::Text(t) if matches!(name, "payload" | "result" | "backoff" | "detail") => {
+        Value::Text(t)
+            if matches!(
+                name,
+                "payload"
+                    | "result"
+                    | "backoff"
+                    | "detail"
+                    | "depends_on"
+                    | "requires"
+                    | "not_workers"
+                    | "queues"
+                    | "capabilities"
+                    | "options"
+                    | "info"
+            ) =>
+        {
             serde_json::from_str(t).unwrap_or_else(|_| json!(t))
         }
         Value::Text(t) => json!(t),
@@ -95,7 +110,7 @@ fn json_value(name: &str, v: &Value) -> serde_json::Value {
 fn human(name: &str, v: &Value, now: f64) -> String {
     match v {
         Value::Null => "-".to_string(),
-        Value::Real(t) if name.ends_with("_at") || name == "lease_until" => relative(*t, now),
+        Value::Real(t) if name.ends_with("_at") || name == "at" || name == "lease_until" => relative(*t, now),
         Value::Real(f) if name.ends_with("_age") || name == "lease" => seconds(*f),
         Value::Integer(n) => n.to_string(),
         Value::Real(f) => format!("{f}"),

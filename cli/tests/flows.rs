@@ -1,0 +1,129 @@
+//! `orq workflow`, `orq events` and `orq schedule`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use common::{finish, signal, Db};
+
+const SPEC: &str = r#"{"name": "etl", "fail_fast": true, "jobs": [
+  {"key": "extract", "queue": "etl", "payload": {"cmd": "echo '{\"rows\": 3}'"}},
+  {"key": "clean", "queue": "etl", "payload": {"cmd": "true"}, "depends_on": ["extract"]},
+  {"key": "enrich", "queue": "etl", "payload": {"cmd": "true"}, "depends_on": ["extract"]},
+  {"key": "load", "queue": "etl", "payload": {"cmd": "true"}, "depends_on": ["clean", "enrich"]}
+]}"#;
+
+#[test]
+fn a_workflow_is_submitted_shown_as_a_tree_and_drained_by_a_worker() {
+    let db = Db::new("wf");
+    let file = db.dir().join("etl.json");
+    std::fs::write(&file, SPEC).unwrap();
+    assert_eq!(db.ok(&["workflow", "submit", file.to_str().unwrap()], 0), "1\n");
+    let tree = db.ok(&["workflow", "show", "1"], 0);
+    assert_eq!(
+        tree,
+        "workflow 1 etl: running (4 jobs: 0 done, 0 running, 1 ready, 3 waiting, 0 dead, 0 cancelled)\n\
+         extract [ready] #1\n\
+         ├── clean [waiting] #2\n\
+         │   └── load [waiting] #4\n\
+         └── enrich [waiting] #3\n    \
+             └── load (above)\n"
+    );
+    let worker = db.spawn(&["worker", "-c", "2", "--poll-max", "0.05"]);
+    db.wait_for("SELECT state = 'done' FROM queue_workflows");
+    signal(&worker, libc::SIGTERM);
+    finish(worker, Duration::from_secs(10));
+    assert!(db.ok(&["workflow", "show", "1"], 0).starts_with("workflow 1 etl: done (4 jobs: 4 done"));
+    let list = db.json(&["workflow", "list"]);
+    assert_eq!(list[0]["state"], "done");
+    assert_eq!(db.one::<String>("SELECT queue_parent_results(2)"), r#"{"extract":{"rows":3}}"#);
+}
+
+#[test]
+fn cancelling_a_workflow_and_bad_specs() {
+    let db = Db::new("wfcancel");
+    let file = db.dir().join("etl.json");
+    std::fs::write(&file, SPEC).unwrap();
+    db.ok(&["workflow", "submit", file.to_str().unwrap()], 0);
+    assert_eq!(db.ok(&["workflow", "cancel", "1"], 0), "workflow 1: cancelled 4 jobs\n");
+    assert_eq!(db.ok(&["workflow", "cancel", "1"], 1), "workflow 1: cancelled 0 jobs\n");
+    std::fs::write(&file, r#"{"name": "x", "jobs": [{"key": "a", "queue": "q", "depends_on": ["a"]}]}"#)
+        .unwrap();
+    let out = db.orq(&["workflow", "submit", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("queue_workflow: the dependencies form a cycle among: a"));
+    assert_eq!(db.orq(&["workflow", "show", "9"]).status.code(), Some(2));
+}
+
+#[test]
+fn events_follow_prints_new_events_as_they_happen() {
+    let db = Db::new("follow");
+    db.ok(&["enqueue", "q", "{}"], 0);
+    let mut follower =
+        db.cmd(&["events", "--follow", "--queue", "q"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(follower.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().contains("job 1      q          enqueued   - -> ready"));
+    db.ok(&["enqueue", "q", "{}"], 0);
+    db.ok(&["cancel", "2"], 0);
+    db.ok(&["enqueue", "other", "{}"], 0);
+    assert!(lines.next().unwrap().unwrap().contains("job 2      q          enqueued"));
+    let cancelled = lines.next().unwrap().unwrap();
+    assert!(cancelled.contains("job 2      q          cancelled  ready -> cancelled"), "{cancelled}");
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+    let json = db.ok(&["--json", "events", "--job", "2"], 0);
+    let types: Vec<String> = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(types, vec!["enqueued", "cancelled"]);
+}
+
+#[test]
+fn show_includes_the_jobs_history() {
+    let db = Db::new("history");
+    db.ok(&["enqueue", "q", "{}"], 0);
+    db.ok(&["cancel", "1"], 0);
+    let shown = db.json(&["show", "1"]);
+    assert_eq!(shown["job"]["state"], "cancelled");
+    let types: Vec<&str> =
+        shown["history"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, vec!["enqueued", "cancelled"]);
+    assert!(db.ok(&["show", "1"], 0).contains("TYPE"));
+}
+
+#[test]
+fn schedules_are_added_listed_and_removed() {
+    let db = Db::new("sched");
+    let added = db.ok(
+        &["schedule", "add", "nightly", "0 3 * * *", "etl", "--cmd", "make report", "--tz", "Europe/Berlin"],
+        0,
+    );
+    assert!(added.starts_with("schedule nightly: next run ") && added.contains("T02:00:00.000Z"), "{added}");
+    let list = db.json(&["schedule", "list"]);
+    assert_eq!(list[0]["name"], "nightly");
+    assert_eq!(list[0]["tz"], "Europe/Berlin");
+    assert_eq!(db.one::<String>("SELECT payload FROM queue_schedules"), r#"{"cmd":"make report"}"#);
+    let bad = db.orq(&["schedule", "add", "x", "99 * * * *", "q"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bad minute field '99'"));
+    assert_eq!(db.ok(&["schedule", "rm", "nightly"], 0), "schedule nightly removed\n");
+    assert_eq!(db.ok(&["schedule", "rm", "nightly"], 1), "no schedule nightly\n");
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let db = Db::new("pipe");
+    for _ in 0..200 {
+        db.ok(&["enqueue", "q", "{}"], 0);
+    }
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{} --db {} jobs -n 200 | head -1", env!("CARGO_BIN_EXE_orq"), db.path().display()))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).trim_start().starts_with("ID"), "{out:?}");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
