@@ -47,7 +47,7 @@ fn a_key_makes_enqueue_idempotent_and_options_merge() {
     let db = Db::new("key");
     let a = db.ok(&["enqueue", "q", "--key", "k1", "--options", r#"{"lease":5}"#], 0);
     assert_eq!(db.ok(&["enqueue", "q", "--key", "k1"], 0), a);
-    assert_eq!(db.json(&["show", a.trim()])["lease"], 5.0);
+    assert_eq!(db.json(&["show", a.trim()])["job"]["lease"], 5.0);
 }
 
 #[test]

@@ -85,6 +85,7 @@ END;
 -- id, never by scanning every waiting job.)
 CREATE TRIGGER orq_jobs_release_children AFTER UPDATE OF state ON orq_jobs
 WHEN NEW.state IN ('done', 'dead', 'cancelled') AND OLD.state NOT IN ('done', 'dead', 'cancelled')
+ AND EXISTS (SELECT 1 FROM orq_deps WHERE parent = NEW.id)
 BEGIN
   UPDATE orq_jobs SET waiting_on = waiting_on - 1
   WHERE id IN (SELECT child FROM orq_deps WHERE parent = NEW.id)
@@ -100,6 +101,7 @@ END;
 -- children still waiting that had counted it as finished wait for it again.
 CREATE TRIGGER orq_jobs_unsettle_children AFTER UPDATE OF state ON orq_jobs
 WHEN OLD.state IN ('dead', 'cancelled') AND NEW.state NOT IN ('done', 'dead', 'cancelled')
+ AND EXISTS (SELECT 1 FROM orq_deps WHERE parent = NEW.id)
 BEGIN
   UPDATE orq_jobs SET waiting_on = waiting_on + 1
   WHERE id IN (SELECT child FROM orq_deps WHERE parent = NEW.id)
