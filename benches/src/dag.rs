@@ -21,8 +21,11 @@ pub fn submit_and_drain(config: &Config, jobs: usize) -> (f64, f64) {
     };
     let spec: Vec<_> = (0..jobs)
         .map(|i| {
-            let parents: Vec<String> =
-                if i == 0 { vec![] } else { (0..next() % 4).map(|_| format!("j{}", i - 1 - next() % i.min(300))).collect() };
+            let parents: Vec<String> = if i == 0 {
+                vec![]
+            } else {
+                (0..next() % 4).map(|_| format!("j{}", i - 1 - next() % i.min(300))).collect()
+            };
             json!({"key": format!("j{i}"), "queue": "dag", "payload": {"i": i}, "depends_on": parents})
         })
         .collect();
@@ -36,7 +39,8 @@ pub fn submit_and_drain(config: &Config, jobs: usize) -> (f64, f64) {
     let mut done = 0;
     while done < jobs {
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let batch: Vec<(i64, i64)> = claim.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
+        let batch: Vec<(i64, i64)> =
+            claim.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
         assert!(!batch.is_empty(), "the DAG stalled");
         for (id, token) in &batch {
             complete.query_row([id, token], |_| Ok(())).unwrap();

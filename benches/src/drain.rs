@@ -18,6 +18,7 @@ pub fn orq(config: &Config, pending: usize, batch: usize, drained: usize) -> f64
     }
     let mut claim = conn.prepare_cached("SELECT id, token FROM queue_claim('bench', ?1, 'q')").unwrap();
     let mut complete = conn.prepare_cached("SELECT queue_complete(?1, ?2)").unwrap();
+    let mut complete_many = conn.prepare_cached("SELECT queue_complete_many(?1)").unwrap();
     let started = Instant::now();
     let mut done = 0;
     while done < drained {
@@ -31,10 +32,19 @@ pub fn orq(config: &Config, pending: usize, batch: usize, drained: usize) -> f64
             .map(|r| r.unwrap())
             .collect();
         assert!(!jobs.is_empty(), "ran out of jobs");
-        for (id, token) in jobs {
-            let ok: i64 = complete.query_row([id, token], |r| r.get(0)).unwrap();
-            assert_eq!(ok, 1);
-            done += 1;
+        if batch == 1 {
+            for (id, token) in jobs {
+                let ok: i64 = complete.query_row([id, token], |r| r.get(0)).unwrap();
+                assert_eq!(ok, 1);
+                done += 1;
+            }
+        } else {
+            // A batch is completed with one call.
+            let list =
+                serde_json::to_string(&jobs.iter().map(|(i, t)| [*i, *t]).collect::<Vec<_>>()).unwrap();
+            let n: i64 = complete_many.query_row([list], |r| r.get(0)).unwrap();
+            assert_eq!(n as usize, jobs.len());
+            done += jobs.len();
         }
         if in_transaction {
             conn.execute_batch("COMMIT").unwrap();

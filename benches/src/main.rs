@@ -39,6 +39,7 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         // One figure alone, long enough to profile: --profile BATCH
         let batch = args.get(i + 1).and_then(|b| b.parse().ok()).unwrap_or(100);
+        config.events = std::env::var_os("ORQ_BENCH_EVENTS_OFF").is_none();
         let rate = drain::orq(&config, 100_000, batch, 50_000);
         println!("orq batch {batch}: {rate:.0} jobs/s");
         return;

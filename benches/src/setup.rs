@@ -22,7 +22,10 @@ pub fn fresh(name: &str) -> (Connection, PathBuf) {
     let conn = Connection::open(&path).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).unwrap();
-    conn.execute_batch("PRAGMA synchronous = NORMAL").unwrap();
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+    )
+    .unwrap();
     (conn, path)
 }
 

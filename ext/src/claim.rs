@@ -24,12 +24,16 @@ pub fn claim_request(a: &Args) -> Result<ClaimRequest> {
         return Err(invalid(format!("n must be from 0 to {MAX_CLAIM}, got {n}")));
     }
     let queues = a.opt_text(2, "queue")?.map(queue_list).transpose()?;
+    let queue = queues.as_deref().and_then(|q| match serde_json::from_str::<Vec<String>>(q) {
+        Ok(mut one) if one.len() == 1 => one.pop(),
+        _ => None,
+    });
     let lease_ms = a.opt_number(3, "lease")?.map(|s| lease_ms("lease", s)).transpose()?;
-    Ok(ClaimRequest { worker: worker.to_string(), n, queues, lease_ms })
+    Ok(ClaimRequest { worker: worker.to_string(), n, queues, queue, lease_ms })
 }
 
 /// One queue name, or a JSON array of names, as a JSON array.
-fn queue_list(text: &str) -> Result<String> {
+pub fn queue_list(text: &str) -> Result<String> {
     if !text.trim_start().starts_with('[') {
         check_queue_name(text)?;
         return Ok(Value::from(vec![text]).to_string());

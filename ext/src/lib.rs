@@ -22,6 +22,7 @@ mod session;
 mod sql;
 mod txn;
 mod vtab;
+mod wait;
 mod workers;
 mod workflow;
 

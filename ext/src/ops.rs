@@ -6,7 +6,7 @@ use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, Error, Result};
 use crate::options::EnqueueOptions;
-use crate::{deps, sql};
+use crate::{deps, schedules, sql, txn};
 
 /// A job leased by a claim.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,8 @@ pub struct ClaimRequest {
     pub n: i64,
     /// A JSON array of queue names, or `None` for every queue.
     pub queues: Option<String>,
+    /// The one queue, when there is exactly one.
+    pub queue: Option<String>,
     /// Overrides each job's own lease length.
     pub lease_ms: Option<i64>,
 }
@@ -114,36 +116,52 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
     if req.n == 0 {
         return Ok(Vec::new());
     }
-    crate::schedules::fire_due(conn, now)?;
-    expire(conn, now, req.queues.as_deref())?;
-    let mut stmt = conn.prepare_cached(sql::CLAIM)?;
-    let rows = stmt.query_map(
-        named_params! {":now": now, ":queues": req.queues, ":n": req.n, ":worker": req.worker, ":lease_ms": req.lease_ms},
-        |r| {
-            let job = Claimed {
-                id: r.get(0)?,
-                queue: r.get(1)?,
-                payload: r.get(2)?,
-                attempt: r.get(3)?,
-                token: r.get(4)?,
-                lease_until_ms: r.get(5)?,
-                priority: r.get(6)?,
-                max_attempts: r.get(7)?,
-                timeout_ms: r.get(8)?,
-                lease_ms: r.get(9)?,
-            };
-            Ok((job, r.get::<_, i64>(10)?))
-        },
-    )?;
+    // Usually nothing is due and no lease ran out: the claim is then one
+    // statement, and needs no savepoint.
+    let due = schedules::due(conn, now)?;
+    let expired = deps::ids(conn, sql::EXPIRE_FIND, named_params! {":now": now, ":queues": req.queues})?;
+    if due.is_empty() && expired.is_empty() {
+        return lease(conn, now, req);
+    }
+    txn::atomic(conn, || {
+        schedules::fire(conn, now, due)?;
+        expire(conn, now, expired)?;
+        lease(conn, now, req)
+    })
+}
+
+/// The claim itself (claim.sql, or claim_queue.sql for a single queue).
+fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
+    let mut stmt = conn.prepare_cached(if req.queue.is_some() { sql::CLAIM_QUEUE } else { sql::CLAIM })?;
+    let mut params =
+        named_params! {":now": now, ":n": req.n, ":worker": req.worker, ":lease_ms": req.lease_ms}.to_vec();
+    match &req.queue {
+        Some(q) => params.push((":queue", q as &dyn rusqlite::ToSql)),
+        None => params.push((":queues", &req.queues as &dyn rusqlite::ToSql)),
+    }
+    let rows = stmt.query_map(params.as_slice(), |r| {
+        let job = Claimed {
+            id: r.get(0)?,
+            queue: r.get(1)?,
+            payload: r.get(2)?,
+            attempt: r.get(3)?,
+            token: r.get(4)?,
+            lease_until_ms: r.get(5)?,
+            priority: r.get(6)?,
+            max_attempts: r.get(7)?,
+            timeout_ms: r.get(8)?,
+            lease_ms: r.get(9)?,
+        };
+        Ok((job, r.get::<_, i64>(10)?))
+    })?;
     let mut claimed = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     // RETURNING has no order of its own: back into claim order.
     claimed.sort_by_key(|(c, run_at)| (-c.priority, *run_at, c.id));
     Ok(claimed.into_iter().map(|(c, _)| c).collect())
 }
 
-/// Leases of `queues` that ran out become lost attempts (see expire.sql).
-fn expire(conn: &Connection, now: i64, queues: Option<&str>) -> Result<()> {
-    let found = crate::deps::ids(conn, sql::EXPIRE_FIND, named_params! {":now": now, ":queues": queues})?;
+/// Leases that ran out (`found` by expire_find.sql) become lost attempts.
+fn expire(conn: &Connection, now: i64, found: Vec<i64>) -> Result<()> {
     if found.is_empty() {
         return Ok(());
     }
@@ -167,6 +185,12 @@ pub fn complete(
         .prepare_cached(sql::COMPLETE)?
         .execute(named_params! {":id": id, ":token": token, ":result": result, ":now": now})?;
     changed_or_known(conn, id, changed)
+}
+
+/// Completes many jobs in one statement: `jobs` is a canonical JSON array
+/// of [id, token, result]. Returns how many were completed.
+pub fn complete_many(conn: &Connection, now: i64, jobs: &str) -> Result<i64> {
+    Ok(conn.prepare_cached(sql::COMPLETE_MANY)?.execute(named_params! {":jobs": jobs, ":now": now})? as i64)
 }
 
 /// The job's new state (`ready` or `dead`), or `None` when the token is stale

@@ -50,24 +50,20 @@ pub fn delete(conn: &Connection, name: &str) -> Result<bool> {
     Ok(conn.prepare_cached(sql::SCHEDULE_DELETE)?.execute(named_params! {":name": name})? > 0)
 }
 
-/// Enqueues one job for each schedule due at `now` and moves it to its next
-/// run. A probe of one index when nothing is due.
-pub fn fire_due(conn: &Connection, now: i64) -> Result<()> {
-    let due = {
-        let mut stmt = conn.prepare_cached(sql::SCHEDULES_DUE)?;
-        let rows = stmt.query_map(named_params! {":now": now}, |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, i64>(6)?,
-            ))
-        })?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()?
-    };
+/// A schedule that is due: (name, cron, tz, queue, payload, options, due at).
+pub type Due = (String, String, Option<String>, String, String, Option<String>, i64);
+
+/// The schedules due at `now`: a probe of one index when none is.
+pub fn due(conn: &Connection, now: i64) -> Result<Vec<Due>> {
+    let mut stmt = conn.prepare_cached(sql::SCHEDULES_DUE)?;
+    let rows = stmt.query_map(named_params! {":now": now}, |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Enqueues one job for each due schedule and moves it to its next run.
+pub fn fire(conn: &Connection, now: i64, due: Vec<Due>) -> Result<()> {
     for (name, cron, tz, queue, payload, options, due_at) in due {
         // Each job is due when its run was: run_at = the due time.
         let mut opts = EnqueueOptions::parse(options.as_deref(), due_at)?;

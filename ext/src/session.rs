@@ -46,6 +46,9 @@ pub struct Resources {
     pub rng: SmallRng,
     /// Whether `schema::prefer_wal` already ran for this connection.
     pub wal_checked: bool,
+    /// The inotify watch of queue_wait, made on first use (None: not made
+    /// yet; Some(None): the database has no file to watch).
+    pub watcher: Option<Option<crate::wait::Watcher>>,
 }
 
 /// The side connection to the host's database file, opened on first use.
@@ -114,6 +117,7 @@ impl Resources {
             side: SideConnection::default(),
             rng: SmallRng::from_os_rng(),
             wal_checked: false,
+            watcher: None,
         })
     }
 }

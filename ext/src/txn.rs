@@ -45,11 +45,34 @@ const MAX_SLEEP_MICROS: u64 = 1000;
 type Body<'a, T> = &'a mut dyn FnMut(&Connection) -> Result<T>;
 
 /// How many statements of an operation write. One statement is atomic by
-/// itself; more need a savepoint inside the caller's transaction.
+/// itself; more need a savepoint inside the caller's transaction. An
+/// operation that knows only after reading (a claim usually writes once)
+/// says AsNeeded and wraps its multi-write part in `atomic`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Writes {
     Once,
+    AsNeeded,
     Many,
+}
+
+thread_local! {
+    /// Set while an operation runs inside the caller's own transaction.
+    static IN_CALLERS_TRANSACTION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, which writes more than once, atomically: in a savepoint when
+/// the operation runs in the caller's transaction (elsewhere orq's own
+/// transaction, or the caller's writing statement, already is atomic).
+pub fn atomic<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    if !IN_CALLERS_TRANSACTION.get() {
+        return f();
+    }
+    run(conn, "SAVEPOINT orq_part")?;
+    let mut open = Open { conn, rollback: "ROLLBACK TO orq_part; RELEASE orq_part", done: false };
+    let out = f()?;
+    run(conn, "RELEASE orq_part")?;
+    open.done = true;
+    Ok(out)
 }
 
 /// Runs `body` as one atomic write on the right connection (see the module
@@ -111,8 +134,11 @@ fn joined<T>(conn: &Connection, body: Body<T>) -> Result<T> {
 /// Inside the caller's transaction: a savepoint around anything that writes
 /// more than once (a single statement needs none, and each savepoint costs).
 fn in_callers_transaction<T>(conn: &Connection, writes: Writes, body: Body<T>) -> Result<T> {
-    if writes == Writes::Once && schema::is_current(conn)? {
-        return body(conn).map_err(busy_in_transaction);
+    if writes != Writes::Many && schema::is_current(conn)? {
+        IN_CALLERS_TRANSACTION.set(true);
+        let out = body(conn);
+        IN_CALLERS_TRANSACTION.set(false);
+        return out.map_err(busy_in_transaction);
     }
     run(conn, "SAVEPOINT orq")?;
     let mut open = Open { conn, rollback: "ROLLBACK TO orq; RELEASE orq", done: false };

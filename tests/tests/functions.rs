@@ -841,3 +841,53 @@ fn queue_rates_counts_what_finished_in_a_window() {
     );
     assert_error(&conn, "SELECT * FROM queue_rates(0)", "queue_rates: seconds must be more than 0");
 }
+
+#[test]
+fn queue_complete_many_completes_a_batch_in_one_statement() {
+    let conn = db();
+    for _ in 0..4 {
+        enqueue(&conn, "q", "{}");
+    }
+    let claimed: Vec<(i64, i64)> = conn
+        .prepare("SELECT id, token FROM queue_claim('w', 4)")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let (a, b, c, d) = (claimed[0], claimed[1], claimed[2], claimed[3]);
+    let jobs = format!(
+        r#"[[{}, {}], [{}, {}, {{"n":2}}], {{"id": {}, "token": {}, "result": "three"}}, [{}, {}]]"#,
+        a.0,
+        a.1,
+        b.0,
+        b.1,
+        c.0,
+        c.1,
+        d.0,
+        d.1 + 1
+    );
+    assert_eq!(
+        one::<i64>(&conn, &format!("SELECT queue_complete_many('{jobs}')")),
+        3,
+        "the stale token is skipped"
+    );
+    assert_eq!(
+        rows(&conn, "SELECT id, state, result FROM queue_jobs ORDER BY id"),
+        vec!["1|done|NULL", r#"2|done|{"n":2}"#, r#"3|done|"three""#, "4|running|NULL"]
+    );
+    assert_eq!(rows(&conn, "SELECT count(*) FROM queue_events WHERE type = 'completed'"), vec!["3"]);
+    for (arg, needle) in [
+        ("'{}'", "jobs must be a JSON array"),
+        ("'[[1]]'", "jobs[0] must be [id, token(, result)]"),
+        (r#"'[{"id":1,"tok":2}]'"#, "jobs[0]: unknown key 'tok'"),
+        (r#"'[["a",1]]'"#, "jobs[0] needs an integer id and token"),
+    ] {
+        assert_error(
+            &conn,
+            &format!("SELECT queue_complete_many({arg})"),
+            &format!("queue_complete_many: {needle}"),
+        );
+    }
+    assert_eq!(one::<i64>(&conn, "SELECT queue_complete_many('[]')"), 0);
+}

@@ -41,6 +41,7 @@ const FUNCTIONS: &[&str] = &[
     "queue_enqueue",
     "queue_claim_json",
     "queue_complete",
+    "queue_complete_many",
     "queue_fail",
     "queue_extend",
     "queue_release",

@@ -39,7 +39,9 @@ pub struct WorkerArgs {
     /// Log lines: human or json
     #[arg(long, value_enum, default_value = "human")]
     log_format: LogFormat,
-    /// The longest an idle worker waits between polls for new jobs
+    /// The longest one wait for new jobs lasts before the worker looks
+    /// again (new jobs wake it at once: this matters only where the
+    /// database's directory cannot be watched, as on network file systems)
     #[arg(long, value_parser = parse_seconds, default_value = "1")]
     poll_max: f64,
     /// Instead of a command, a built-in handler: `noop` completes every job

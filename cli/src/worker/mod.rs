@@ -21,10 +21,9 @@ use signals::Wakeups;
 
 /// How often a worker tells the registry (and systemd) it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
-/// The first idle poll interval; it doubles while no job comes, up to the
-/// configured maximum (the worst-case delay before an idle worker sees a
-/// new job).
-const FIRST_IDLE_POLL: Duration = Duration::from_millis(10);
+/// While jobs run, wait for new ones at most this long at a time: a job
+/// that ends just before the wait starts is then noticed this late at most.
+const WAIT_WHILE_RUNNING: Duration = Duration::from_millis(50);
 
 /// How a worker runs.
 pub struct Config {
@@ -100,8 +99,9 @@ pub struct Engine<'c> {
     log: Log,
     jobs: Vec<Job>,
     pub counts: Counts,
-    idle_poll: Duration,
-    next_claim: Instant,
+    /// Whether a claim may find a job (queue_wait said so, or we have not
+    /// looked yet); an idle worker claims nothing until then.
+    maybe_work: bool,
     next_heartbeat: Instant,
     next_watchdog: Instant,
     /// Set once a stop signal arrived: when running jobs must be done by.
@@ -150,8 +150,7 @@ impl<'c> Engine<'c> {
             log,
             jobs: Vec::new(),
             counts: Counts::default(),
-            idle_poll: FIRST_IDLE_POLL,
-            next_claim: now,
+            maybe_work: true,
             next_heartbeat: now + HEARTBEAT,
             next_watchdog: now,
             drain_until: None,
@@ -190,9 +189,7 @@ impl<'c> Engine<'c> {
             {
                 break;
             }
-            if claimed == 0 || self.jobs.len() >= self.cfg.concurrency {
-                self.wake.wait(self.sleep_for());
-            }
+            self.wait(claimed)?;
         }
         self.stop()
     }
@@ -213,42 +210,57 @@ impl<'c> Engine<'c> {
         }
     }
 
+    /// Sleeps until there is something to do: with free slots, until a job
+    /// may be claimable (queue_wait: woken by the commit that makes it so),
+    /// otherwise until a job ends, a signal comes or a deadline is due.
+    fn wait(&mut self, claimed: usize) -> Result<()> {
+        let free = self.jobs.len() < self.cfg.concurrency && self.drain_until.is_none();
+        if free && claimed > 0 {
+            return Ok(()); // there may be more right away
+        }
+        let mut timeout = self.sleep_for();
+        if free {
+            if !self.jobs.is_empty() {
+                timeout = timeout.min(WAIT_WHILE_RUNNING);
+            }
+            let ready: i64 = self.conn.query_row(
+                "SELECT queue_wait(?1, ?2, ?3)",
+                params![self.cfg.queues, timeout.as_secs_f64(), self.cfg.name],
+                |r| r.get(0),
+            )?;
+            self.maybe_work = ready == 1;
+        } else {
+            self.wake.wait(timeout);
+        }
+        Ok(())
+    }
+
     /// How long the loop may sleep before something is due.
     fn sleep_for(&self) -> Duration {
         let now = Instant::now();
         let mut due = vec![self.next_heartbeat, self.next_watchdog];
-        if self.jobs.len() < self.cfg.concurrency && self.drain_until.is_none() {
-            due.push(self.next_claim);
-        }
         for job in &self.jobs {
             due.push(job.next_extend);
             due.extend(job.deadline);
         }
         due.extend(self.drain_until);
-        if self.jobs.is_empty() && self.drain_until.is_none() {
-            due.push(now + self.idle_poll);
-        }
         due.into_iter()
             .min()
-            .map_or(self.idle_poll, |t| t.saturating_duration_since(now))
-            .min(Duration::from_secs(1))
+            .map_or(self.cfg.max_idle_poll, |t| t.saturating_duration_since(now))
+            .min(self.cfg.max_idle_poll)
     }
 
     fn claim(&mut self) -> Result<usize> {
         let free = self.cfg.concurrency - self.jobs.len().min(self.cfg.concurrency);
-        if free == 0 || self.drain_until.is_some() || Instant::now() < self.next_claim {
+        if free == 0 || self.drain_until.is_some() || !self.maybe_work {
             return Ok(0);
         }
         let n = free.min(self.cfg.batch);
         let claimed = self.claim_from_queue(n)?;
         if claimed.is_empty() {
-            // Idle: poll less and less often, up to the configured maximum.
-            self.next_claim = Instant::now() + self.idle_poll;
-            self.idle_poll = (self.idle_poll * 2).min(self.cfg.max_idle_poll);
+            self.maybe_work = false;
             return Ok(0);
         }
-        self.idle_poll = FIRST_IDLE_POLL;
-        self.next_claim = Instant::now();
         let count = claimed.len();
         if self.cfg.noop {
             self.complete_noop(&claimed)?;

@@ -95,3 +95,24 @@ pub fn orq_cron_next(_: &Session, a: &Args) -> Result<f64> {
     let after = time_ms("after", a.number(1, "after")?)?;
     Ok(ms_to_secs(schedules::next_run(a.text(0, "cron")?, after, a.opt_text(2, "tz")?)?))
 }
+
+/// `queue_wait(queues, timeout [, worker])`: 1 when a job of `queues` (a
+/// name, a JSON array of names, or NULL for all) may be claimable, 0 when
+/// `timeout` seconds passed (or a signal interrupted the wait).
+pub fn queue_wait(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(2, 3, "(queues, timeout_seconds [, worker])")?;
+    let queues = a.opt_text(0, "queues")?.map(crate::claim::queue_list).transpose()?;
+    let timeout = std::time::Duration::from_millis(crate::clock::duration_ms(
+        "timeout_seconds",
+        a.number(1, "timeout_seconds")?,
+    )? as u64);
+    let worker = a.opt_text(2, "worker")?;
+    s.with(|res| {
+        if res.watcher.is_none() {
+            res.watcher = Some(res.host.path().filter(|p| !p.is_empty()).and_then(crate::wait::Watcher::new));
+        }
+        let watcher = res.watcher.as_ref().and_then(|w| w.as_ref());
+        let w = crate::wait::WaitFor { queues: queues.as_deref(), worker };
+        Ok(crate::wait::wait(&res.host, watcher, &w, timeout, || s.clock.now_ms())? as i64)
+    })
+}

@@ -3,8 +3,9 @@
 use crate::args::Args;
 use crate::claim::{claim_request, claimed_json};
 use crate::clock::{duration_ms, ms_to_secs};
-use crate::error::Result;
+use crate::error::{invalid, Result};
 use crate::ops;
+use crate::options::excerpt;
 use crate::options::{check_queue_name, lease_ms, EnqueueOptions};
 use crate::session::Session;
 use crate::txn::{self, Writes};
@@ -25,7 +26,7 @@ pub fn queue_claim_json(s: &Session, a: &Args) -> Result<String> {
     a.arity(2, 4, "(worker, n [, queue [, lease]])")?;
     let req = claim_request(a)?;
     let now = s.clock.now_ms();
-    let jobs = txn::write(s, Writes::Many, &mut |c| ops::claim(c, now, &req))?;
+    let jobs = txn::write(s, Writes::AsNeeded, &mut |c| ops::claim(c, now, &req))?;
     Ok(claimed_json(&jobs))
 }
 
@@ -36,6 +37,43 @@ pub fn queue_complete(s: &Session, a: &Args) -> Result<i64> {
     let now = s.clock.now_ms();
     let done = txn::write(s, Writes::Once, &mut |c| ops::complete(c, now, id, token, result.as_deref()))?;
     Ok(done as i64)
+}
+
+/// `[[id, token], [id, token, result], {"id":…, "token":…, "result":…}, …]`
+pub fn queue_complete_many(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(1, 1, "(jobs)")?;
+    let text = a.text(0, "jobs")?;
+    let list: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|_| {
+        invalid(format!(
+            "jobs must be a JSON array of [id, token] or {{\"id\", \"token\"}}, got {}",
+            excerpt(text)
+        ))
+    })?;
+    let mut canonical = Vec::with_capacity(list.len());
+    for (i, job) in list.iter().enumerate() {
+        let (id, token, result) = match job {
+            serde_json::Value::Array(a) if (2..=3).contains(&a.len()) => (&a[0], &a[1], a.get(2)),
+            serde_json::Value::Object(o) => {
+                if let Some(k) = o.keys().find(|k| !matches!(k.as_str(), "id" | "token" | "result")) {
+                    return Err(invalid(format!("jobs[{i}]: unknown key '{k}' (known: id, token, result)")));
+                }
+                (
+                    o.get("id").unwrap_or(&serde_json::Value::Null),
+                    o.get("token").unwrap_or(&serde_json::Value::Null),
+                    o.get("result"),
+                )
+            }
+            _ => return Err(invalid(format!("jobs[{i}] must be [id, token(, result)] or an object"))),
+        };
+        let (Some(id), Some(token)) = (id.as_i64(), token.as_i64()) else {
+            return Err(invalid(format!("jobs[{i}] needs an integer id and token")));
+        };
+        let result = result.filter(|r| !r.is_null()).map(|r| r.to_string());
+        canonical.push(serde_json::json!([id, token, result]));
+    }
+    let jobs = serde_json::Value::from(canonical).to_string();
+    let now = s.clock.now_ms();
+    txn::write(s, Writes::Once, &mut |c| ops::complete_many(c, now, &jobs))
 }
 
 pub fn queue_fail(s: &Session, a: &Args) -> Result<Option<String>> {

@@ -37,6 +37,7 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_enqueue", WRITES, queue_enqueue)?;
     def(conn, s, "queue_claim_json", WRITES, queue_claim_json)?;
     def(conn, s, "queue_complete", WRITES, queue_complete)?;
+    def(conn, s, "queue_complete_many", WRITES, queue_complete_many)?;
     def(conn, s, "queue_fail", WRITES, queue_fail)?;
     def(conn, s, "queue_extend", WRITES, queue_extend)?;
     def(conn, s, "queue_release", WRITES, queue_release)?;
@@ -57,6 +58,7 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_schedule", WRITES, queue_schedule)?;
     def(conn, s, "queue_unschedule", WRITES, queue_unschedule)?;
     def(conn, s, "orq_cron_next", PURE, orq_cron_next)?;
+    def(conn, s, "queue_wait", WRITES, queue_wait)?;
     register_helpers(conn)
 }
 

@@ -75,7 +75,7 @@ impl RowSource for ClaimTab {
         let args = Args::new(arguments(idx_num, ARGUMENTS as usize, args));
         let req = claim_request(&args)?;
         let now = self.session.clock.now_ms();
-        let jobs = txn::write(&self.session, txn::Writes::Many, &mut |c| ops::claim(c, now, &req))?;
+        let jobs = txn::write(&self.session, txn::Writes::AsNeeded, &mut |c| ops::claim(c, now, &req))?;
         Ok(jobs
             .into_iter()
             .map(|j| {

@@ -1,0 +1,27 @@
+-- queue_claim from one queue: the same claim as claim.sql (read that first),
+-- for the common case of a single queue, where no merge across queues is
+-- needed: one walk of the orq_jobs_ready index.
+UPDATE orq_jobs
+SET state       = 'running',
+    attempts    = attempts + 1,
+    leases      = leases + 1,
+    token       = id * 1048576 + (leases + 1) % 1048576,
+    worker      = :worker,
+    lease_until = :now + coalesce(:lease_ms, lease_ms),
+    started_at  = :now,
+    updated_at  = :now,
+    event       = 'claimed'
+WHERE id IN (
+  SELECT id FROM orq_jobs
+  WHERE queue = :queue AND state = 'ready' AND run_at <= :now
+    AND (requires IS NULL OR NOT EXISTS (
+          SELECT 1 FROM json_each(requires)
+          WHERE value NOT IN (SELECT value FROM json_each(coalesce(
+            (SELECT capabilities FROM orq_workers WHERE name = :worker), '[]')))))
+    AND (only_worker IS NULL OR only_worker = :worker)
+    AND (not_workers IS NULL OR :worker NOT IN (SELECT value FROM json_each(not_workers)))
+    AND NOT EXISTS (SELECT 1 FROM orq_queues WHERE name = :queue AND paused)
+  ORDER BY priority DESC, run_at, id
+  LIMIT CAST(:n AS INTEGER))
+RETURNING id, queue, payload, attempts, token, lease_until, priority, max_attempts, timeout_ms,
+          coalesce(:lease_ms, lease_ms), run_at
