@@ -21,7 +21,35 @@ WHERE id IN (SELECT id FROM jobs WHERE queue = 'q' AND state = 'ready' AND run_a
              ORDER BY priority DESC, run_at, id LIMIT ?1)
 RETURNING id, token";
 
+const INSERT: &str = "INSERT INTO jobs (queue, state, run_at, payload) VALUES ('q', 'ready', 0, ?1)";
+
 const COMPLETE: &str = "UPDATE jobs SET state = 'done' WHERE id = ?1 AND state = 'running' AND token = ?2";
+
+/// The ceiling of A: one INSERT per transaction.
+pub fn insert_single(n: usize) -> f64 {
+    let (conn, _path) = fresh("ceiling-a");
+    conn.execute_batch(SCHEMA).unwrap();
+    let mut insert = conn.prepare_cached(INSERT).unwrap();
+    let started = Instant::now();
+    for i in 0..n {
+        insert.execute([payload(i)]).unwrap();
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The ceiling of B: `n` INSERTs in one transaction.
+pub fn insert_batch(n: usize) -> f64 {
+    let (conn, _path) = fresh("ceiling-b");
+    conn.execute_batch(SCHEMA).unwrap();
+    let mut insert = conn.prepare_cached(INSERT).unwrap();
+    let started = Instant::now();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    for i in 0..n {
+        insert.execute([payload(i)]).unwrap();
+    }
+    conn.execute_batch("COMMIT").unwrap();
+    n as f64 / started.elapsed().as_secs_f64()
+}
 
 pub fn ceiling(pending: usize, batch: usize, drained: usize) -> f64 {
     let (conn, _path) = fresh("ceiling");
