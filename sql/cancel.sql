@@ -6,4 +6,4 @@ SET state       = 'cancelled',
     finished_at = :now,
     lease_until = NULL,
     updated_at  = :now
-WHERE id = :id AND state IN ('waiting', 'ready', 'running')
+WHERE id = :id AND (state = 'waiting' OR state = 'ready' OR state = 'running')

@@ -7,4 +7,4 @@ SET state       = 'ready',
     run_at      = :now,
     finished_at = NULL,
     updated_at  = :now
-WHERE id = :id AND state IN ('dead', 'cancelled')
+WHERE id = :id AND (state = 'dead' OR state = 'cancelled')

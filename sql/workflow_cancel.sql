@@ -7,5 +7,5 @@ SET state       = 'cancelled',
     lease_until = NULL,
     updated_at  = :now
 WHERE workflow = :workflow AND workflow_key IS NOT NULL
-  AND state IN ('waiting', 'ready', 'running')
+  AND (state = 'waiting' OR state = 'ready' OR state = 'running')
 RETURNING id

@@ -8,6 +8,6 @@ SET state       = 'cancelled',
     lease_until = NULL,
     updated_at  = :now
 WHERE workflow = :workflow AND workflow_key IS NOT NULL
-  AND state IN ('waiting', 'ready', 'running')
+  AND (state = 'waiting' OR state = 'ready' OR state = 'running')
   AND EXISTS (SELECT 1 FROM orq_workflows WHERE id = :workflow AND fail_fast)
 RETURNING id

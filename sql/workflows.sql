@@ -14,7 +14,7 @@ JOIN (SELECT workflow,
              sum(state = 'waiting') AS waiting, sum(state = 'ready') AS ready,
              sum(state = 'running') AS running, sum(state = 'done') AS done,
              sum(state = 'dead') AS dead, sum(state = 'cancelled') AS cancelled,
-             sum(state IN ('waiting', 'ready', 'running')) AS live,
+             sum(state = 'waiting' OR state = 'ready' OR state = 'running') AS live,
              max(finished_at) AS finished_at
       FROM orq_jobs WHERE workflow IS NOT NULL AND workflow_key IS NOT NULL
       GROUP BY workflow) AS c ON c.workflow = w.id

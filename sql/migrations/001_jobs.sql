@@ -1,6 +1,12 @@
 -- orq schema v1: queues, jobs and the indexes every hot statement seeks on.
 -- Times are unix milliseconds (INTEGER); durations in the SQL API are seconds.
 
+-- Lists of states are written as OR chains, never `state IN (...)`: SQLite
+-- builds an ephemeral b-tree for an IN list of more than two constants each
+-- time a statement runs, and the CHECK, partial-index WHEREs and trigger
+-- WHENs are evaluated on every claim and completion. A query that must use
+-- a partial index repeats the index's WHERE term exactly.
+
 -- Key/value facts about this database, such as schema_version.
 CREATE TABLE orq_meta (
   key   TEXT PRIMARY KEY,
@@ -20,7 +26,7 @@ CREATE TABLE orq_queues (
 CREATE TABLE orq_jobs (
   id           INTEGER PRIMARY KEY AUTOINCREMENT,
   queue        TEXT NOT NULL,
-  state        TEXT NOT NULL CHECK (state IN ('waiting', 'ready', 'running', 'done', 'dead', 'cancelled')),
+  state        TEXT NOT NULL CHECK (state = 'waiting' OR state = 'ready' OR state = 'running' OR state = 'done' OR state = 'dead' OR state = 'cancelled'),
   priority     INTEGER NOT NULL DEFAULT 0,
   run_at       INTEGER NOT NULL,          -- due time while ready; when it became due otherwise
   payload      TEXT NOT NULL,             -- JSON
@@ -49,10 +55,10 @@ CREATE INDEX orq_jobs_ready ON orq_jobs (queue, priority DESC, run_at) WHERE sta
 CREATE INDEX orq_jobs_running ON orq_jobs (queue, lease_until) WHERE state = 'running';
 -- Finished jobs by age, for purge and for per-state counts.
 CREATE INDEX orq_jobs_finished ON orq_jobs (queue, state, finished_at)
-  WHERE state IN ('done', 'dead', 'cancelled');
+  WHERE (state = 'done' OR state = 'dead' OR state = 'cancelled');
 -- At most one live job per (queue, key).
 CREATE UNIQUE INDEX orq_jobs_key ON orq_jobs (queue, key)
-  WHERE key IS NOT NULL AND state IN ('waiting', 'ready', 'running');
+  WHERE key IS NOT NULL AND (state = 'waiting' OR state = 'ready' OR state = 'running');
 
 CREATE TRIGGER orq_jobs_new_queue AFTER INSERT ON orq_jobs
 BEGIN

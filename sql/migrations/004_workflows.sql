@@ -84,7 +84,7 @@ END;
 -- same transaction, all the way down. (+state: children are looked up by
 -- id, never by scanning every waiting job.)
 CREATE TRIGGER orq_jobs_release_children AFTER UPDATE OF state ON orq_jobs
-WHEN NEW.state IN ('done', 'dead', 'cancelled') AND OLD.state NOT IN ('done', 'dead', 'cancelled')
+WHEN (NEW.state = 'done' OR NEW.state = 'dead' OR NEW.state = 'cancelled') AND (OLD.state <> 'done' AND OLD.state <> 'dead' AND OLD.state <> 'cancelled')
  AND EXISTS (SELECT 1 FROM orq_deps WHERE parent = NEW.id)
 BEGIN
   UPDATE orq_jobs SET waiting_on = waiting_on - 1
@@ -100,7 +100,7 @@ END;
 -- A dead or cancelled parent that is retried has not finished after all:
 -- children still waiting that had counted it as finished wait for it again.
 CREATE TRIGGER orq_jobs_unsettle_children AFTER UPDATE OF state ON orq_jobs
-WHEN OLD.state IN ('dead', 'cancelled') AND NEW.state NOT IN ('done', 'dead', 'cancelled')
+WHEN (OLD.state = 'dead' OR OLD.state = 'cancelled') AND (NEW.state <> 'done' AND NEW.state <> 'dead' AND NEW.state <> 'cancelled')
  AND EXISTS (SELECT 1 FROM orq_deps WHERE parent = NEW.id)
 BEGIN
   UPDATE orq_jobs SET waiting_on = waiting_on + 1
