@@ -28,7 +28,8 @@ pub fn orq_batch(config: &Config, n: usize) -> f64 {
     let array = serde_json::to_string(&items).unwrap();
     let started = Instant::now();
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-    conn.query_row("SELECT count(queue_enqueue('q', value)) FROM json_each(?1)", [&array], |_| Ok(())).unwrap();
+    conn.query_row("SELECT count(queue_enqueue('q', value)) FROM json_each(?1)", [&array], |_| Ok(()))
+        .unwrap();
     conn.execute_batch("COMMIT").unwrap();
     n as f64 / started.elapsed().as_secs_f64()
 }

@@ -42,8 +42,12 @@ fn main() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| setup::root().join("target/release/liborq.so"));
     let quick = flag("--quick");
-    let mut config =
-        Config { ext, runs: if quick { 1 } else { 5 }, big_backlog: if quick { 100_000 } else { 1_000_000 }, events: true };
+    let mut config = Config {
+        ext,
+        runs: if quick { 1 } else { 5 },
+        big_backlog: if quick { 100_000 } else { 1_000_000 },
+        events: true,
+    };
     if flag("--profile-enqueue") {
         let rate = insert::orq_batch(&config, 300_000);
         println!("orq batch enqueue: {rate:.0} jobs/s");
@@ -61,7 +65,10 @@ fn main() {
     if flag("--json") {
         println!("{}", serde_json::json!({"machine": setup::machine_line(&config)}));
         for f in &figures {
-            println!("{}", serde_json::json!({"id": f.id, "label": f.label, "orq": f.orq, "ceiling": f.ceiling}));
+            println!(
+                "{}",
+                serde_json::json!({"id": f.id, "label": f.label, "orq": f.orq, "ceiling": f.ceiling})
+            );
         }
         return;
     }
@@ -82,9 +89,19 @@ fn measure(config: &mut Config) -> Vec<Figure> {
     let med = |f: &mut dyn FnMut() -> f64| median((0..runs).map(|_| f()).collect());
     let mut out = Vec::new();
     let a = med(&mut || insert::orq_single(config, 10_000));
-    out.push(Figure { id: "A", label: "enqueue 10,000, one transaction each (jobs/s)".into(), orq: a, ceiling: Some(med(&mut || baseline::insert_single(10_000))) });
+    out.push(Figure {
+        id: "A",
+        label: "enqueue 10,000, one transaction each (jobs/s)".into(),
+        orq: a,
+        ceiling: Some(med(&mut || baseline::insert_single(10_000))),
+    });
     let b = med(&mut || insert::orq_batch(config, 100_000));
-    out.push(Figure { id: "B", label: "enqueue 100,000 in one transaction (jobs/s)".into(), orq: b, ceiling: Some(med(&mut || baseline::insert_batch(100_000))) });
+    out.push(Figure {
+        id: "B",
+        label: "enqueue 100,000 in one transaction (jobs/s)".into(),
+        orq: b,
+        ceiling: Some(med(&mut || baseline::insert_batch(100_000))),
+    });
     let big = config.big_backlog;
     for (id, label, pending, batch, drained, events) in [
         ("C", "claim 1 + complete 1, 10k pending (jobs/s)", 10_000, 1, 5_000, true),
@@ -108,8 +125,18 @@ fn measure(config: &mut Config) -> Vec<Figure> {
     }
     config.events = true;
     let dag: Vec<(f64, f64)> = (0..runs).map(|_| dag::submit_and_drain(config, 10_000)).collect();
-    out.push(Figure { id: "DAG", label: "submit a 10,000-job DAG (seconds)".into(), orq: median(dag.iter().map(|r| r.0).collect()), ceiling: None });
-    out.push(Figure { id: "DAG", label: "drain it, claims of 100 (seconds)".into(), orq: median(dag.iter().map(|r| r.1).collect()), ceiling: None });
+    out.push(Figure {
+        id: "DAG",
+        label: "submit a 10,000-job DAG (seconds)".into(),
+        orq: median(dag.iter().map(|r| r.0).collect()),
+        ceiling: None,
+    });
+    out.push(Figure {
+        id: "DAG",
+        label: "drain it, claims of 100 (seconds)".into(),
+        orq: median(dag.iter().map(|r| r.1).collect()),
+        ceiling: None,
+    });
     out
 }
 

@@ -57,10 +57,12 @@ fn seed() -> u64 {
 }
 
 /// Opens (creating if needed) `path` in WAL mode with orq registered, and a
-/// busy handler that waits in short random sleeps (see `wait_briefly`).
+/// busy handler that waits in short random sleeps (see `wait_briefly`), and
+/// the PRAGMAs orq recommends for a queue database (README: "PRAGMAs").
 /// synchronous=NORMAL is durable across application crashes; only a power
-/// loss can drop the last commits (SQLite's documented WAL trade-off).
-pub fn open(path: &Path) -> Result<Connection> {
+/// loss can drop the last commits (SQLite's documented WAL trade-off);
+/// `durable` (FULL) makes every commit wait for the disk instead.
+pub fn open(path: &Path, durable: bool) -> Result<Connection> {
     let fail = |e: rusqlite::Error| Failure {
         code: Code::Database,
         message: format!("cannot open {}: {e}", path.display()),
@@ -68,7 +70,13 @@ pub fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(fail)?;
     conn.busy_handler(Some(wait_briefly)).map_err(fail)?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(fail)?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL;").map_err(fail)?;
+    let synchronous = if durable { "FULL" } else { "NORMAL" };
+    conn.execute_batch(&format!(
+        // Statement journals and sorts in memory, and a 32 MB page cache
+        // (allocated only as pages are read) for large backlogs.
+        "PRAGMA synchronous = {synchronous}; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000;"
+    ))
+    .map_err(fail)?;
     orq::register(&conn).map_err(fail)?;
     Ok(conn)
 }

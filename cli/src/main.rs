@@ -35,6 +35,11 @@ struct Cli {
     /// Print JSON instead of tables, for scripts
     #[arg(long, global = true)]
     json: bool,
+    /// Make every commit wait for the disk (synchronous=FULL): no commit is
+    /// lost even to a power cut. Default: NORMAL, safe against crashes of
+    /// orq or of the machine's processes, several times faster
+    #[arg(long, global = true, env = "ORQ_DURABLE")]
+    durable: bool,
     #[command(subcommand)]
     command: commands::Command,
 }
@@ -52,7 +57,9 @@ fn main() {
         }
     }
     let out = output::Output { json: cli.json };
-    let code = match db::open(&cli.db).and_then(|conn| commands::run(&conn, &cli.db, cli.command, &out)) {
+    let code = match db::open(&cli.db, cli.durable)
+        .and_then(|conn| commands::run(&conn, &cli.db, cli.command, &out))
+    {
         Ok(code) => code,
         Err(Failure { code, message }) => {
             eprintln!("orq: {message}");

@@ -20,6 +20,7 @@ mod schedules;
 mod schema;
 mod session;
 mod sql;
+mod turnstile;
 mod txn;
 mod vtab;
 mod wait;

@@ -49,6 +49,8 @@ pub struct Resources {
     /// The inotify watch of queue_wait, made on first use (None: not made
     /// yet; Some(None): the database has no file to watch).
     pub watcher: Option<Option<crate::wait::Watcher>>,
+    /// The turn file of txn.rs, made on first write (Some(None): none can be made).
+    pub turnstile: Option<Option<crate::turnstile::Turnstile>>,
 }
 
 /// The side connection to the host's database file, opened on first use.
@@ -118,6 +120,7 @@ impl Resources {
             rng: SmallRng::from_os_rng(),
             wal_checked: false,
             watcher: None,
+            turnstile: None,
         })
     }
 }
@@ -154,11 +157,14 @@ fn open_side(host: &Connection, db: Handle) -> Result<Option<Connection>> {
         Some(vfs) => Connection::open_with_flags_and_vfs(&path, flags, vfs.as_str())?,
         None => Connection::open_with_flags(&path, flags)?,
     };
-    // It inherits nothing from the host: copy what changes durability, and
-    // let txn.rs do the waiting (busy_timeout 0).
-    let synchronous: i64 = host.prepare_cached("PRAGMA main.synchronous")?.query_row([], |r| r.get(0))?;
+    // It inherits nothing from the host: copy what changes durability and
+    // how pages are read, and let txn.rs do the waiting (busy_timeout 0).
+    let pragma = |name: &str| -> Result<i64> {
+        Ok(host.prepare_cached(&format!("PRAGMA main.{name}"))?.query_row([], |r| r.get(0))?)
+    };
+    let (synchronous, mmap_size) = (pragma("synchronous")?, pragma("mmap_size")?);
     side.execute_batch(&format!(
-        "PRAGMA synchronous = {synchronous}; PRAGMA cache_size = -{SIDE_CACHE_KIB};"
+        "PRAGMA synchronous = {synchronous}; PRAGMA mmap_size = {mmap_size}; PRAGMA cache_size = -{SIDE_CACHE_KIB};"
     ))?;
     side.busy_timeout(std::time::Duration::ZERO)?;
     side.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

@@ -12,10 +12,11 @@
 //!   transaction that has read cannot take the write lock once another
 //!   connection has written (SQLite then answers SQLITE_BUSY_SNAPSHOT).
 //! * Autocommit, no transaction open (`SELECT queue_complete(?, ?)`): orq runs
-//!   `BEGIN IMMEDIATE ... COMMIT` itself, waiting for the write lock with short
-//!   random sleeps (20 µs growing to 1 ms) instead of SQLite's busy handler, whose coarse
-//!   steps let one process starve the others. It waits as long as the
-//!   connection's busy_timeout (or DEFAULT_WAIT_MS when none is set).
+//!   `BEGIN IMMEDIATE ... COMMIT` itself. It first waits its turn among orq's
+//!   writers in the kernel (turnstile.rs), then for the write lock with short
+//!   random sleeps (20 µs growing to 1 ms) instead of SQLite's busy handler,
+//!   whose coarse steps let one process starve the others. It waits as long
+//!   as the connection's busy_timeout (or DEFAULT_WAIT_MS when none is set).
 //! * Autocommit, but a read is open (a table-valued function's own SELECT,
 //!   an unfinished cursor): SQLite cannot turn that read into a write once
 //!   another connection has committed since it began, and never waits for it.
@@ -33,6 +34,7 @@ use crate::error::{invalid, Error, Result};
 use crate::host::{self, TxnState};
 use crate::schema;
 use crate::session::{Resources, Session};
+use crate::turnstile::{Turn, Turnstile};
 
 /// How long orq waits for the write lock when the connection sets no busy_timeout.
 pub const DEFAULT_WAIT_MS: u64 = 5000;
@@ -90,6 +92,7 @@ pub fn write<T>(session: &Session, writes: Writes, body: Body<T>) -> Result<T> {
             TxnState::Write => joined(&res.host, body),
             TxnState::Read => beside_a_read(res, &deadline, body),
             TxnState::None => {
+                let _turn = take_turn(&mut res.turnstile, &res.host, &deadline);
                 if !res.wal_checked {
                     schema::prefer_wal(&res.host);
                     res.wal_checked = true;
@@ -107,6 +110,7 @@ pub fn write<T>(session: &Session, writes: Writes, body: Body<T>) -> Result<T> {
 
 /// The host has a read open in autocommit (see the module comment).
 fn beside_a_read<T>(res: &mut Resources, deadline: &Deadline, body: Body<T>) -> Result<T> {
+    let _turn = take_turn(&mut res.turnstile, &res.host, deadline);
     let on_host = {
         let _quiet = HandlerOff::new(&res.host, deadline.host_timeout_ms)?;
         begin_immediate(&res.host, deadline, &mut res.rng, Tries::Once)
@@ -124,6 +128,16 @@ fn beside_a_read<T>(res: &mut Resources, deadline: &Deadline, body: Body<T>) -> 
     })?;
     begin_immediate(side, deadline, &mut res.rng, Tries::UntilDeadline)?;
     in_begun_transaction(side, deadline, &mut res.rng, body)
+}
+
+/// This connection's turn among orq's writers (see turnstile.rs); None
+/// where there is no turn file, or the deadline passed while waiting.
+fn take_turn<'t>(
+    slot: &'t mut Option<Option<Turnstile>>,
+    host: &Connection,
+    deadline: &Deadline,
+) -> Option<Turn<'t>> {
+    slot.get_or_insert_with(|| host.path().and_then(Turnstile::open)).as_ref()?.enter(deadline.at)
 }
 
 fn joined<T>(conn: &Connection, body: Body<T>) -> Result<T> {

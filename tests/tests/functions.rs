@@ -52,6 +52,11 @@ fn orq_debug_reports_versions_and_settings() {
         "journal_mode",
         "synchronous",
         "busy_timeout_ms",
+        "cache_size",
+        "mmap_size",
+        "temp_store",
+        "wal_autocheckpoint",
+        "turn_file",
     ] {
         assert!(d.get(key).is_some(), "orq_debug() lacks {key}: {d}");
     }

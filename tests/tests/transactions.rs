@@ -191,3 +191,38 @@ fn a_claim_filtered_by_its_caller_still_loses_no_job() {
         "back after its lease"
     );
 }
+
+/// The turn file (ext/src/turnstile.rs) orders orq's writers; a process
+/// that holds a turn too long (stopped, or stuck) delays others only until
+/// their own deadline, and a dead one's turn is free at once.
+#[test]
+fn a_held_turn_delays_a_write_only_until_its_deadline() {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+    let dir = Scratch::new("turn");
+    let db = dir.path("q.db");
+    let conn = open(&db);
+    conn.busy_timeout(Duration::from_millis(300)).unwrap();
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    let turn_file = format!("{}-orqlock", db.display());
+    assert!(std::path::Path::new(&turn_file).exists(), "the first write makes {turn_file}");
+    let free = || Command::new("flock").args(["-n", &turn_file, "true"]).status().unwrap().success();
+    // One process that takes the turn and sleeps (the flock tool would hand
+    // its lock to a child that outlives it).
+    let hold =
+        "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)";
+    let mut holder = Command::new("/usr/bin/python3").args(["-c", hold, &turn_file]).spawn().unwrap();
+    while free() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let started = Instant::now();
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(3), "waited {waited:?}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let started = Instant::now();
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    assert!(started.elapsed() < Duration::from_millis(200), "a dead holder's turn is free");
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_jobs"), 3);
+}

@@ -1,5 +1,6 @@
 //! orq_* functions: version, debug, the queue clock, the schema, backoff.
 
+use rusqlite::OptionalExtension;
 use serde_json::json;
 
 use crate::args::Args;
@@ -18,8 +19,10 @@ pub fn orq_version(_: &Session, a: &Args) -> Result<&'static str> {
 pub fn orq_debug(s: &Session, a: &Args) -> Result<String> {
     a.arity(0, 0, "no arguments")?;
     s.with(|res| {
+        // Some PRAGMAs answer no row where they do not apply (mmap_size in memory).
         let pragma = |name: &str| -> Result<rusqlite::types::Value> {
-            Ok(res.host.prepare_cached(&format!("PRAGMA main.{name}"))?.query_row([], |r| r.get(0))?)
+            let mut stmt = res.host.prepare_cached(&format!("PRAGMA main.{name}"))?;
+            Ok(stmt.query_row([], |r| r.get(0)).optional()?.unwrap_or(rusqlite::types::Value::Null))
         };
         let value = |v: rusqlite::types::Value| match v {
             rusqlite::types::Value::Integer(n) => json!(n),
@@ -35,8 +38,13 @@ pub fn orq_debug(s: &Session, a: &Args) -> Result<String> {
             "journal_mode": value(pragma("journal_mode")?),
             "synchronous": value(pragma("synchronous")?),
             "busy_timeout_ms": value(pragma("busy_timeout")?),
+            "cache_size": value(pragma("cache_size")?),
+            "mmap_size": value(pragma("mmap_size")?),
+            "temp_store": value(pragma("temp_store")?),
+            "wal_autocheckpoint": value(pragma("wal_autocheckpoint")?),
             "clock_fixed": s.clock.fixed_ms().map(ms_to_secs),
             "side_connection": res.side.is_open(),
+            "turn_file": res.turnstile.as_ref().map(Option::is_some),
         })
         .to_string())
     })

@@ -1,0 +1,469 @@
+#!/usr/bin/python3
+"""orq's benchmark suite: drives orq the way users do and prints one table.
+
+Python figures go through the stdlib sqlite3 module of Debian's
+/usr/bin/python3 (the host's SQLite, the extension loaded); worker figures
+through the `orq` binary; the ceiling (G) and Rust figures come from
+`orq-bench --json`, run by this script in the same session. Every figure runs
+`--runs` times and reports the median. The machine is shared and noisy:
+targets are ratios to figures measured in the same run.
+
+usage: benches/run [--quick] [--runs N] [--write]   (see benches/run)
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXT = ROOT / "target/release/liborq"
+ORQ = ROOT / "target/bundled/release/orq"
+RUST_BENCH = ROOT / "benches/target/release/orq-bench"
+PAYLOAD = '{"user_id":%d,"template":"welcome-email","locale":"en-GB","attempt_hint":"none","x":"pad"}'
+# Set by main(); the processes it starts get their paths as arguments.
+WORKDIR = Path(tempfile.gettempdir())
+
+
+# ---------------------------------------------------------------- plumbing
+
+def connect(path):
+    """A connection the way orq's README recommends: WAL, synchronous=NORMAL,
+    temp_store=MEMORY, a 32 MB page cache, the extension loaded."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=5)
+    conn.enable_load_extension(True)
+    conn.load_extension(str(EXT))
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA cache_size = -32000")
+    conn.execute("SELECT orq_migrate()")
+    return conn
+
+
+def fresh(name):
+    path = WORKDIR / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return str(path)
+
+
+def payloads(first, n):
+    return "[" + ",".join(PAYLOAD % i for i in range(first, first + n)) + "]"
+
+
+def fill(conn, queue, n, chunk=100_000):
+    """Enqueues n jobs in transactions of up to `chunk`."""
+    for first in range(0, n, chunk):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("SELECT count(queue_enqueue(?, value)) FROM json_each(?)", (queue, payloads(first, min(chunk, n - first))))
+        conn.execute("COMMIT")
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def rss_kb(pid="self", field="VmHWM"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- A, B: enqueue
+
+def enqueue_single(n):
+    conn = connect(fresh("a"))
+    started = time.perf_counter()
+    for i in range(n):
+        conn.execute("SELECT queue_enqueue('q', ?)", (PAYLOAD % i,))
+    return n / (time.perf_counter() - started)
+
+
+def enqueue_batch(n):
+    conn = connect(fresh("b"))
+    batch = payloads(0, n)
+    started = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("SELECT count(queue_enqueue('q', value)) FROM json_each(?)", (batch,))
+    conn.execute("COMMIT")
+    return n / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- C, F: drain
+
+def drain(pending, batch, drained, events=True):
+    """Claims and completes `drained` of `pending` jobs: batch 1 as two
+    autocommit statements per job, larger batches as one claim and one
+    queue_complete_many per transaction."""
+    conn = connect(fresh("c"))
+    if not events:
+        conn.execute("SELECT queue_configure('q', '{\"events\": false}')")
+    fill(conn, "q", pending)
+    claim = "SELECT id, token FROM queue_claim('bench', ?, 'q')"
+    started = time.perf_counter()
+    done = 0
+    while done < drained:
+        if batch == 1:
+            (job,) = conn.execute(claim, (1,)).fetchall()
+            assert conn.execute("SELECT queue_complete(?, ?)", job).fetchone()[0] == 1
+            done += 1
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+            jobs = conn.execute(claim, (batch,)).fetchall()
+            n = conn.execute("SELECT queue_complete_many(?)", (json.dumps(jobs),)).fetchone()[0]
+            conn.execute("COMMIT")
+            assert n == len(jobs) > 0
+            done += n
+    return done / (time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- D: many processes
+
+def drain_worker(db, batch, start_at, out):
+    """One process of figure D: claims until the queue is empty, completing
+    each claim in its own statement (as a worker does: no transaction is
+    held while jobs run). Writes the ids it completed and its error count."""
+    conn = connect(db)
+    claim = "SELECT id, token FROM queue_claim(?, ?, 'd')"
+    name = f"p{os.getpid()}"
+    ids, errors = [], 0
+    time.sleep(max(0.0, start_at - time.time()))
+    while True:
+        try:
+            jobs = conn.execute(claim, (name, batch)).fetchall()
+            if not jobs:
+                break
+            if batch == 1:
+                assert conn.execute("SELECT queue_complete(?, ?)", jobs[0]).fetchone()[0] == 1
+            else:
+                assert conn.execute("SELECT queue_complete_many(?)", (json.dumps(jobs),)).fetchone()[0] == len(jobs)
+            ids.extend(j[0] for j in jobs)
+        except sqlite3.OperationalError as e:
+            errors += 1
+            print(f"{name}: {e}", file=sys.stderr)
+    Path(out).write_text(json.dumps({"ids": ids, "errors": errors, "ended": time.time(), "cpu": time.process_time()}))
+
+
+def many_processes(procs, batch, jobs):
+    db = fresh(f"d{procs}")
+    conn = connect(db)
+    fill(conn, "d", jobs)
+    start_at = time.time() + 0.3 + 0.05 * procs
+    outs = [WORKDIR / f"d{procs}-{i}.json" for i in range(procs)]
+    children = [
+        subprocess.Popen([sys.executable, __file__, "--drain-worker", db, str(batch), str(start_at), str(out)])
+        for out in outs
+    ]
+    for child in children:
+        assert child.wait() == 0, "a drain process failed"
+    results = [json.loads(out.read_text()) for out in outs]
+    seen = [i for r in results for i in r["ids"]]
+    done = conn.execute("SELECT count(*) FROM orq_jobs WHERE queue = 'd' AND state = 'done'").fetchone()[0]
+    return {
+        "rate": jobs / (max(r["ended"] for r in results) - start_at),
+        "duplicates": len(seen) - len(set(seen)),
+        "losses": jobs - done + (jobs - len(set(seen))),
+        "errors": sum(r["errors"] for r in results),
+        "split": sorted(len(r["ids"]) for r in results),
+        "cpu_us_per_job": sum(r["cpu"] for r in results) / jobs * 1e6,
+    }
+
+
+# ---------------------------------------------------------------- E: wake-up
+
+def wake_waiter(db, samples, out):
+    """The idle worker of figure E: waits with queue_wait, claims, records
+    when it held the claim (CLOCK_MONOTONIC is shared by all processes)."""
+    conn = connect(db)
+    held, wakes = {}, 0
+    Path(out + ".ready").write_text("")
+    while len(held) < samples:
+        woke = conn.execute("SELECT queue_wait('lat', 60)").fetchone()[0]
+        wakes += 1
+        if woke:
+            for job_id, token in conn.execute("SELECT id, token FROM queue_claim('w', 1, 'lat')").fetchall():
+                held[job_id] = time.monotonic()
+                conn.execute("SELECT queue_complete(?, ?)", (job_id, token))
+    Path(out).write_text(json.dumps({"held": held, "wakes": wakes}))
+
+
+def wake_up(samples):
+    db = fresh("e")
+    conn = connect(db)
+    out = str(WORKDIR / "e.json")
+    waiter = subprocess.Popen([sys.executable, __file__, "--wake-waiter", db, str(samples + 1), out])
+    while not Path(out + ".ready").exists():
+        time.sleep(0.01)
+    time.sleep(0.5)
+    # Idle: nothing is enqueued for 10 s; then 1,000 commits to another queue.
+    cpu_before = cpu_seconds(waiter.pid)
+    time.sleep(10)
+    idle_cpu = (cpu_seconds(waiter.pid) - cpu_before) / 10
+    for i in range(1000):
+        conn.execute("SELECT queue_enqueue('other', '{}')")
+    conn.execute("SELECT queue_enqueue('lat', '{}')")  # the waiter's first wake
+    time.sleep(0.2)
+    sent = {}
+    for _ in range(samples):
+        time.sleep(0.01)
+        started = time.monotonic()
+        job_id = conn.execute("SELECT queue_enqueue('lat', '{}')").fetchone()[0]
+        sent[job_id] = started
+    assert waiter.wait() == 0
+    result = json.loads(Path(out).read_text())
+    held = {int(k): v for k, v in result["held"].items()}
+    latencies = sorted((held[j] - t) * 1000 for j, t in sent.items())
+    return {
+        "median_ms": median(latencies),
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+        "idle_cpu": idle_cpu,
+        # Wake-ups beyond one per job of its own queue: commits to 'other' woke it.
+        "foreign_wakes": result["wakes"] - (samples + 1),
+    }
+
+
+def idle_worker_cpu_and_rss(seconds):
+    db = fresh("idle")
+    connect(db).close()
+    worker = subprocess.Popen([str(ORQ), "--db", db, "worker", "-q", "idle", "--builtin", "noop", "--log-format", "quiet"])
+    time.sleep(1)
+    before = cpu_seconds(worker.pid)
+    time.sleep(seconds)
+    cpu = (cpu_seconds(worker.pid) - before) / seconds
+    rss = rss_kb(worker.pid)
+    worker.terminate()
+    worker.wait()
+    return cpu, rss
+
+
+# ---------------------------------------------------------------- M: memory
+
+def host_rss():
+    """RSS of a Python host before and after loading orq and using it
+    (a claim opens the side connection; caches fill)."""
+    code = f"""
+import sqlite3, json
+def rss():
+    return [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS:')][0]
+conn = sqlite3.connect({fresh('m')!r}, isolation_level=None)
+conn.execute('PRAGMA journal_mode = WAL'); conn.execute('CREATE TABLE t (x)'); conn.execute('SELECT * FROM t').fetchall()
+before = rss()
+conn.enable_load_extension(True); conn.load_extension({str(EXT)!r})
+for i in range(1000):
+    conn.execute("SELECT queue_enqueue('m', '{{}}')")
+for i in range(1000):
+    for job in conn.execute("SELECT id, token FROM queue_claim('w', 1, 'm')").fetchall():
+        conn.execute('SELECT queue_complete(?, ?)', job)
+conn.execute('SELECT * FROM queue_stats').fetchall()
+print(json.dumps([before, rss()]))
+"""
+    before, after = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+    return before, after
+
+
+def worker_rss_after(counts):
+    """Peak RSS of one `orq worker --builtin noop` after it has run each of
+    `counts` jobs in all (cumulative)."""
+    db = fresh("mw")
+    conn = connect(db)
+    worker = subprocess.Popen([str(ORQ), "--db", db, "worker", "-q", "m", "--builtin", "noop", "-c", "32", "--log-format", "quiet"])
+    out, total = [], 0
+    for target in counts:
+        fill(conn, "m", target - total)
+        total = target
+        while conn.execute("SELECT count(*) FROM orq_jobs WHERE queue = 'm' AND state = 'done'").fetchone()[0] < total:
+            time.sleep(0.2)
+        out.append(rss_kb(worker.pid))
+    worker.terminate()
+    worker.wait()
+    return out
+
+
+# ---------------------------------------------------------------- the orq worker
+
+def cli_worker_rate(n, concurrency, command):
+    db = fresh("w")
+    conn = connect(db)
+    fill(conn, "w", n)
+    args = [str(ORQ), "--db", db, "worker", "-q", "w", "-c", str(concurrency), "--log-format", "quiet"] + command
+    started = time.perf_counter()
+    worker = subprocess.Popen(args)
+    while conn.execute("SELECT count(*) FROM orq_jobs WHERE queue = 'w' AND state = 'done'").fetchone()[0] < n:
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    worker.terminate()
+    worker.wait()
+    return n / elapsed
+
+
+# ---------------------------------------------------------------- the table
+
+class Table:
+    def __init__(self):
+        self.rows = []
+        self.misses = []
+
+    def add(self, figure, label, value, ceiling="", ratio="", target="", ok=None):
+        mark = "" if ok is None else ("yes" if ok else "**no**")
+        if ok is False:
+            self.misses.append(f"{figure} {label}")
+        self.rows.append((figure, label, value, ceiling, ratio, target, mark))
+        print(f"  {figure} {label}: {value} {ceiling} {ratio} {mark}", file=sys.stderr, flush=True)
+
+    def markdown(self):
+        lines = ["| | figure | orq | ceiling (G) | ratio | target | met |", "|---|---|---:|---:|---:|---|---|"]
+        lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+
+def rate(x):
+    return f"{x:,.0f}/s"
+
+
+def rust_figures(quick):
+    args = [str(RUST_BENCH), "--json", "--ext", str(EXT) + ".so"] + (["--quick"] if quick else [])
+    lines = subprocess.run(args, check=True, capture_output=True, text=True).stdout.splitlines()
+    machine = json.loads(lines[0])["machine"]
+    return machine, [json.loads(line) for line in lines[1:]]
+
+
+def versions():
+    git = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %cs"], capture_output=True, text=True).stdout.strip()
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
+    total_mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    return (
+        f"- machine: {os.cpu_count()} cores ({cpu}), {total_mem} MB RAM, {platform.platform()}\n"
+        f"- Python {platform.python_version()} with SQLite {sqlite3.sqlite_version} (the host SQLite: Debian's)\n"
+        f"- orq at commit {git}; database files on {WORKDIR.parent} (WAL, synchronous=NORMAL)"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one run, small sizes (a smoke test)")
+    parser.add_argument("--runs", type=int, help="runs per figure (default 3; 1 with --quick)")
+    parser.add_argument("--write", action="store_true", help="write benches/RESULTS.md")
+    args = parser.parse_args()
+    global WORKDIR
+    WORKDIR = Path(tempfile.mkdtemp(prefix="orq-bench-py-"))
+    runs = args.runs or (1 if args.quick else 3)
+    big = 100_000 if args.quick else 1_000_000
+    started = time.time()
+    med = lambda f: median([f() for _ in range(runs)])  # noqa: E731
+
+    print("running the Rust figures and the ceiling (G)...", file=sys.stderr, flush=True)
+    machine, rust = rust_figures(args.quick)
+    g = {f["label"]: f for f in rust}
+
+    def ceiling(label_start):
+        return next(f["ceiling"] for f in rust if f["label"].startswith(label_start))
+
+    t = Table()
+
+    def versus(fig, label, value, ceiling_value, target):
+        r = value / ceiling_value
+        t.add(fig, label, rate(value), rate(ceiling_value), f"{r:.2f}", f"≥ {target}", r >= target)
+
+    versus("A", "enqueue 10,000, a transaction each", med(lambda: enqueue_single(10_000)), ceiling("enqueue 10,000"), 0.7)
+    versus("B", "enqueue 100,000 in one transaction", med(lambda: enqueue_batch(100_000)), ceiling("enqueue 100,000"), 0.5)
+    c1 = med(lambda: drain(10_000, 1, 5_000))
+    versus("C", "claim 1 + complete 1", c1, ceiling("claim 1 + complete 1, 10k"), 0.7)
+    versus("C", "claim 1 + complete 1, events off", med(lambda: drain(10_000, 1, 5_000, events=False)),
+           ceiling("claim 1 + complete 1, 10k"), 0.7)
+    versus("C", "claim 100 + complete 100 per transaction", med(lambda: drain(10_000, 100, 10_000)),
+           ceiling("claim 100 + complete 100 per"), 0.67)
+    versus("C", "claim 100 + complete 100, events off", med(lambda: drain(10_000, 100, 10_000, events=False)),
+           ceiling("claim 100 + complete 100 per"), 0.67)
+
+    jobs_d = 8_000 if args.quick else 40_000
+    for batch in (1, 32):
+        one = median([many_processes(1, batch, jobs_d)["rate"] for _ in range(runs)])
+        t.add("D", f"1 process, batch {batch}, {jobs_d:,} jobs", rate(one))
+        for procs in (4, 8):
+            results = [many_processes(procs, batch, jobs_d) for _ in range(runs)]
+            r = median([x["rate"] for x in results])
+            faults = {k: sum(x[k] for x in results) for k in ("duplicates", "losses", "errors")}
+            split = results[len(results) // 2]["split"]
+            starved = min(min(x["split"]) for x in results) == 0
+            t.add("D", f"{procs} processes, batch {batch}: dups/losses/lock errors {faults['duplicates']}/"
+                  f"{faults['losses']}/{faults['errors']}; jobs per process {split}",
+                  rate(r), "", f"{r / one:.2f} of 1 process", "≥ 1.00, no faults, none starved",
+                  r >= one and not any(faults.values()) and not starved)
+
+    e = [wake_up(200) for _ in range(1 if args.quick else min(runs, 2))]
+    med_ms, p99_ms = median([x["median_ms"] for x in e]), median([x["p99_ms"] for x in e])
+    t.add("E", "wake-up, enqueue in one process to claim in another: median", f"{med_ms:.3f} ms", "", "", "< 0.5 ms", med_ms < 0.5)
+    t.add("E", "wake-up: p99 of 200", f"{p99_ms:.3f} ms", "", "", "< 2 ms", p99_ms < 2)
+    idle = median([x["idle_cpu"] for x in e])
+    t.add("E", "CPU of a process idle in queue_wait, 10 s", f"{idle * 100:.3f}% of a core", "", "", "< 0.5%", idle < 0.005)
+    foreign = max(x["foreign_wakes"] for x in e)
+    t.add("E", "its wake-ups for 1,000 commits to another queue", str(foreign), "", "", "0", foreign == 0)
+    worker_cpu, worker_rss = idle_worker_cpu_and_rss(10)
+    t.add("E", "CPU of an idle `orq worker`, 10 s", f"{worker_cpu * 100:.3f}% of a core", "", "", "< 0.5%", worker_cpu < 0.005)
+
+    scale = {}
+    for pending in (1_000, 100_000, big):
+        scale[pending] = med(lambda: drain(pending, 1, 500 if pending == 1_000 else 5_000))
+    for pending, r in scale.items():
+        ratio = r / scale[1_000]
+        target = pending == big
+        t.add("F", f"claim 1 + complete 1 with {pending:,} pending", rate(r), "", f"{ratio:.2f} of 1k",
+              "≥ 0.8" if target else "", (ratio >= 0.8) if target else None)
+
+    t.add("M", "idle `orq worker`, peak RSS", f"{worker_rss / 1024:.1f} MB", "", "", "< 15 MB", worker_rss < 15 * 1024)
+    before, after = host_rss()
+    t.add("M", f"Python host: {before / 1024:.1f} MB, after loading orq and 1,000 jobs {after / 1024:.1f} MB",
+          f"+{(after - before) / 1024:.1f} MB", "", "", "< +4 MB", after - before < 4 * 1024)
+    small, large = worker_rss_after([10_000, big])
+    t.add("M", f"`orq worker` peak RSS after 10k jobs: {small / 1024:.1f} MB; after {big:,}: {large / 1024:.1f} MB",
+          f"{large / small:.2f}x", "", "", "≤ 1.10x", large <= small * 1.10)
+
+    for concurrency, command, n in ((1, ["--builtin", "noop"], 20_000), (8, ["--builtin", "noop"], 20_000),
+                                    (1, ["--", "true"], 1_000), (8, ["--", "true"], 2_000)):
+        what = "noop handler" if "noop" in command else "a process per job (`true`)"
+        t.add("W", f"`orq worker -c {concurrency}`, {what}", rate(med(lambda: cli_worker_rate(n, concurrency, command))))
+
+    for f in rust:
+        if f["ceiling"] is not None:
+            t.add("R", f"from Rust: {f['label']}", rate(f["orq"]), rate(f["ceiling"]), f"{f['orq'] / f['ceiling']:.2f}")
+        else:
+            t.add("R", f"from Rust: {f['label']}", f"{f['orq']:.2f}")
+
+    report = "\n".join([
+        "# orq benchmark results", "",
+        f"`benches/run{' --quick' if args.quick else ''}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{runs} run(s) per figure, median; {time.time() - started:.0f} s in all.", "",
+        versions(), f"- Rust side: {machine}", "",
+        "G (the ceiling) is the minimal hand-made SQL queue: one table, one partial index, `UPDATE ... RETURNING`, "
+        "prepared statements in Rust (benches/src/baseline.rs). Ratios compare figures from this same run.", "",
+        t.markdown(), "",
+        "Targets missed: " + ("none" if not t.misses else "; ".join(t.misses)) + ".",
+    ])
+    print(report)
+    if args.write:
+        (ROOT / "benches/RESULTS.md").write_text(report + "\n")
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--drain-worker":
+        drain_worker(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--wake-waiter":
+        wake_waiter(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        main()
