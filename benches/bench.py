@@ -37,14 +37,13 @@ WORKDIR = Path(tempfile.gettempdir())
 
 def connect(path):
     """A connection the way orq's README recommends: WAL, synchronous=NORMAL,
-    temp_store=MEMORY, a 32 MB page cache, the extension loaded."""
+    temp_store=MEMORY, the extension loaded."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=5)
     conn.enable_load_extension(True)
     conn.load_extension(str(EXT))
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("PRAGMA cache_size = -32000")
     conn.execute("SELECT orq_migrate()")
     return conn
 

@@ -15,7 +15,7 @@
 -- LIMIT CAST(:n AS INTEGER), not LIMIT :n: SQLite 3.47+ folds a bare LIMIT
 -- parameter into the program and then re-prepares the statement each time
 -- it is bound again, which made every claim pay a full parse.
-UPDATE orq_jobs
+UPDATE OR FAIL orq_jobs
 SET state       = 'running',
     attempts    = attempts + 1,
     leases      = leases + 1,

@@ -1,7 +1,7 @@
 -- queue_claim from one queue: the same claim as claim.sql (read that first),
 -- for the common case of a single queue, where no merge across queues is
 -- needed: one walk of the orq_jobs_ready index.
-UPDATE orq_jobs
+UPDATE OR FAIL orq_jobs
 SET state       = 'running',
     attempts    = attempts + 1,
     leases      = leases + 1,

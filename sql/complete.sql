@@ -1,6 +1,6 @@
 -- queue_complete: the lease holder (or anyone, with a NULL :token) finishes a
 -- running job. A stale token matches nothing and changes nothing.
-UPDATE orq_jobs
+UPDATE OR FAIL orq_jobs
 SET state       = 'done',
     event       = 'completed',
     result      = :result,

@@ -1,7 +1,7 @@
 -- queue_complete_many: many completions in one statement. :jobs is a JSON
 -- array of [id, token, result-as-JSON-text-or-null] (made canonical by the
 -- caller). Stale tokens match nothing, as with queue_complete.
-UPDATE orq_jobs
+UPDATE OR FAIL orq_jobs
 SET state       = 'done',
     event       = 'completed',
     result      = c.result,

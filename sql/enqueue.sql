@@ -6,7 +6,7 @@
 -- RETURNING, which would buffer its row in a temporary b-tree.
 -- :state is 'ready', or 'waiting' for :waiting_on unfinished parents, or
 -- 'cancelled' when a parent already failed (ops.rs decides).
-INSERT INTO orq_jobs (queue, state, priority, run_at, payload, max_attempts, lease_ms,
+INSERT OR FAIL INTO orq_jobs (queue, state, priority, run_at, payload, max_attempts, lease_ms,
                       backoff, key, requires, only_worker, not_workers, timeout_ms,
                       waiting_on, on_parent_failure, workflow, workflow_key, error, finished_at,
                       created_at, updated_at, event)

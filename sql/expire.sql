@@ -1,7 +1,7 @@
 -- Before a claim, for the jobs expire_find.sql found (:ids, a JSON array):
 -- leases that ran out. Each is a lost attempt: the job is claimable again at
 -- once, or dead with 'lease expired' when that was its last attempt.
-UPDATE orq_jobs
+UPDATE OR FAIL orq_jobs
 SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     event       = iif(attempts >= max_attempts, 'dead', 'expired'),
     error       = 'lease expired',

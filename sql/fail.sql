@@ -2,7 +2,7 @@
 -- after its backoff (orq_backoff_ms: exponential, with jitter seeded by
 -- (id, attempt) so the same history gives the same schedule); or it is dead
 -- when its attempts are used up. Returns the new state; no row when stale.
-UPDATE orq_jobs
+UPDATE OR FAIL orq_jobs
 SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     event       = iif(attempts >= max_attempts, 'dead', 'failed'),
     error       = :error,

@@ -1,7 +1,7 @@
 -- queue_release: the lease holder gives a job back unfinished (a worker
 -- shutting down). It is claimable again after :delay_ms, and the attempt it
 -- was on is not counted.
-UPDATE orq_jobs
+UPDATE OR FAIL orq_jobs
 SET state       = 'ready',
     event       = 'released',
     attempts    = attempts - 1,

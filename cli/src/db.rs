@@ -72,9 +72,8 @@ pub fn open(path: &Path, durable: bool) -> Result<Connection> {
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(fail)?;
     let synchronous = if durable { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
-        // Statement journals and sorts in memory, and a 32 MB page cache
-        // (allocated only as pages are read) for large backlogs.
-        "PRAGMA synchronous = {synchronous}; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000;"
+        // Statement journals, sorts and RETURNING buffers in memory.
+        "PRAGMA synchronous = {synchronous}; PRAGMA temp_store = MEMORY;"
     ))
     .map_err(fail)?;
     orq::register(&conn).map_err(fail)?;

@@ -71,7 +71,17 @@ pub unsafe extern "C" fn sqlite3_orq_init(
     pz_err_msg: *mut *mut std::os::raw::c_char,
     p_api: *mut rusqlite::ffi::sqlite3_api_routines,
 ) -> std::os::raw::c_int {
-    host::API.store(p_api, std::sync::atomic::Ordering::Release);
+    use std::sync::atomic::Ordering;
+    // rusqlite reaches SQLite through one global API table per process, so
+    // orq can serve one SQLite library per process. A second one (apsw's
+    // own SQLite beside the stdlib's, say) would have its calls routed into
+    // the first library and crash: refuse it instead.
+    match host::API.compare_exchange(std::ptr::null_mut(), p_api, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {}
+        Err(first) if first == p_api => {}
+        // SAFETY: SQLite hands a valid API table and error slot to the init function.
+        Err(_) => return unsafe { fail_load(pz_err_msg, p_api, SECOND_LIBRARY) },
+    }
     // A panic must never unwind into the host: report it as a failed load.
     std::panic::catch_unwind(|| {
         Connection::extension_init2(db, pz_err_msg, p_api, |conn| {
@@ -82,4 +92,34 @@ pub unsafe extern "C" fn sqlite3_orq_init(
         })
     })
     .unwrap_or(rusqlite::ffi::SQLITE_ERROR)
+}
+
+#[cfg(feature = "loadable")]
+const SECOND_LIBRARY: &std::ffi::CStr = c"orq: this process already uses orq through another SQLite library \
+(for example the stdlib sqlite3 module and apsw, which carries its own SQLite); \
+one process can load orq into connections of one SQLite library only";
+
+/// Reports a failed load: the message, allocated with the host's
+/// sqlite3_malloc as SQLite requires, and SQLITE_ERROR.
+///
+/// # Safety
+/// `p_api` must be the host's API table and `pz_err_msg` SQLite's error slot.
+#[cfg(feature = "loadable")]
+unsafe fn fail_load(
+    pz_err_msg: *mut *mut std::os::raw::c_char,
+    p_api: *mut rusqlite::ffi::sqlite3_api_routines,
+    msg: &std::ffi::CStr,
+) -> std::os::raw::c_int {
+    let bytes = msg.to_bytes_with_nul();
+    // SAFETY: per the contract above; the copy fits the allocation.
+    unsafe {
+        if let (false, Some(malloc)) = (pz_err_msg.is_null(), (*p_api).malloc) {
+            let out = malloc(bytes.len() as std::os::raw::c_int) as *mut std::os::raw::c_char;
+            if !out.is_null() {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const std::os::raw::c_char, out, bytes.len());
+                *pz_err_msg = out;
+            }
+        }
+    }
+    rusqlite::ffi::SQLITE_ERROR
 }

@@ -159,12 +159,15 @@ fn open_side(host: &Connection, db: Handle) -> Result<Option<Connection>> {
     };
     // It inherits nothing from the host: copy what changes durability and
     // how pages are read, and let txn.rs do the waiting (busy_timeout 0).
+    // Its statement journals and RETURNING buffers stay in memory whatever
+    // the host's temp_store (a temporary file each would cost a syscall).
     let pragma = |name: &str| -> Result<i64> {
         Ok(host.prepare_cached(&format!("PRAGMA main.{name}"))?.query_row([], |r| r.get(0))?)
     };
     let (synchronous, mmap_size) = (pragma("synchronous")?, pragma("mmap_size")?);
     side.execute_batch(&format!(
-        "PRAGMA synchronous = {synchronous}; PRAGMA mmap_size = {mmap_size}; PRAGMA cache_size = -{SIDE_CACHE_KIB};"
+        "PRAGMA synchronous = {synchronous}; PRAGMA mmap_size = {mmap_size}; \
+         PRAGMA cache_size = -{SIDE_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
     ))?;
     side.busy_timeout(std::time::Duration::ZERO)?;
     side.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

@@ -1,5 +1,17 @@
 //! The SQL that is the engine. Every statement lives as a file in sql/ and
 //! is compiled in here; Rust only binds parameters and reads results.
+//!
+//! `UPDATE OR FAIL` / `INSERT OR FAIL` on the worker's path (enqueue, claim,
+//! complete, fail, extend, release, expire): a statement that writes more
+//! than one row or fires triggers otherwise opens a statement journal, so
+//! that a constraint failure can undo just that statement. These statements
+//! cannot fail a constraint (states move within or out of the live set the
+//! unique key index covers; values are checked before binding), and an I/O,
+//! disk-full or interrupt error rolls back the whole transaction whether or
+//! not there is a statement journal. Without it, 4 processes sharing a queue
+//! ran 1.7-2x faster (the journal of a side connection went to a temporary
+//! file). `OR FAIL` overrides the conflict clauses of trigger statements, so
+//! the triggers these statements fire carry none (see orq_jobs_new_queue).
 
 macro_rules! sql_file {
     ($name:ident, $file:literal) => {
@@ -66,4 +78,5 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/002_events.sql"),
     include_str!("../../sql/migrations/003_workers.sql"),
     include_str!("../../sql/migrations/004_workflows.sql"),
+    include_str!("../../sql/migrations/005_triggers_without_conflict_clauses.sql"),
 ];

@@ -12,8 +12,10 @@ COMMIT;
 SELECT id, queue, payload, attempt, token, lease_until FROM queue_claim('worker-1', 2, 'email');
 .mode list
 SELECT queue_claim_json('worker-2', 1, 'bulk');
+SELECT queue_wait('bulk', 0), queue_wait('["email","nope"]', 0.01);
 SELECT queue_complete(2, 2097153, '{"sent":true}');
 SELECT queue_complete(2, 2097153);
+SELECT queue_complete_many('[[2, 2097153], {"id": 2, "token": 2097153, "result": {"sent": true}}]');
 SELECT queue_extend(1, 1048577, 120);
 SELECT queue_fail(1, 1048577, 'SMTP timeout');
 SELECT state, attempts, run_at, error FROM queue_jobs WHERE id = 1;

@@ -112,6 +112,11 @@ fn a_schema_v1_database_is_upgraded_by_the_first_write() {
         rows(&conn, "SELECT * FROM queue_stats"),
         vec!["mail|0|0|1|2|0|0|0|NULL|0", "sms|1|0|0|0|0|0|0|0.0|0"]
     );
+    // v5 replaced the queue-registering trigger of v1: enqueueing into a
+    // queue that exists and into a new one both work.
+    assert_eq!(one::<i64>(&conn, "SELECT queue_enqueue('mail', '{}')"), 5);
+    assert_eq!(one::<i64>(&conn, "SELECT queue_enqueue('new', '{}')"), 6);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_queues"), 3);
 }
 
 #[test]

@@ -62,6 +62,10 @@ fn a_delayed_job_wakes_it_when_due_and_routing_is_respected() {
     assert_eq!(wait(&conn2, "SELECT queue_wait('gpu', 0.1, 'cpu-only')").0, 0, "it could not claim that job");
     one::<i64>(&conn2, "SELECT queue_worker_register('gpu-box', '{\"capabilities\":[\"gpu\"]}')");
     assert_eq!(wait(&conn2, "SELECT queue_wait('gpu', 0.1, 'gpu-box')").0, 1);
+    // Without a worker, any job counts, routed ones included.
+    assert_eq!(wait(&conn2, "SELECT queue_wait('gpu', 0)").0, 1);
+    one::<i64>(&conn2, "SELECT queue_enqueue('not-me', '{}', '{\"not_workers\":[\"x\"]}')");
+    assert_eq!(wait(&conn2, "SELECT queue_wait('not-me', 0)").0, 1);
 }
 
 #[test]
