@@ -1,0 +1,280 @@
+// Types for orq's Node.js package. better-sqlite3's own types are optional
+// (@types/better-sqlite3), so databases are described structurally here.
+
+declare global {
+  // As @types/node declares it: lets Job and Queue be disposable without
+  // requiring the "esnext.disposable" lib of TypeScript ≥ 5.2.
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
+
+/** The parts of a better-sqlite3 Database that orq uses. */
+export interface Database {
+  prepare(sql: string): any;
+  loadExtension(path: string, entryPoint?: string): unknown;
+  transaction<F extends (...args: any[]) => any>(fn: F): any;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  close(): unknown;
+  readonly open: boolean;
+  readonly inTransaction: boolean;
+}
+
+/** A queue name, a list of names, or null/undefined for every queue. */
+export type Queues = string | readonly string[] | null | undefined;
+
+export interface Backoff {
+  /** seconds before the first retry; default 1 */
+  base?: number;
+  /** growth per attempt; default 2 */
+  factor?: number;
+  /** upper bound in seconds; default 3600 */
+  max?: number;
+  /** draw each delay from [½, 1] of it; default true */
+  jitter?: boolean;
+}
+
+/** The options object of queue_enqueue; every key is optional, unknown keys are an error. */
+export interface EnqueueOptions {
+  /** higher is claimed first; default 0 */
+  priority?: number;
+  /** seconds until the job is due (not with run_at) */
+  delay?: number;
+  /** unix seconds when the job is due (not with delay) */
+  run_at?: number;
+  /** 1–1,000,000; default 5 */
+  max_attempts?: number;
+  /** seconds a claim holds the job; default 30 */
+  lease?: number;
+  backoff?: Backoff;
+  /** idempotency key: enqueueing again returns the existing job's id */
+  key?: string;
+  /** "live" (default): while the keyed job is unfinished; "all": while it exists */
+  key_scope?: 'live' | 'all';
+  /** seconds one run may take */
+  timeout?: number;
+  /** capabilities a worker must have registered */
+  requires?: string[];
+  /** only this worker claims the job */
+  worker?: string;
+  /** these workers never claim the job */
+  not_workers?: string[];
+  /** job ids that must complete first */
+  depends_on?: number[];
+  /** default "cancel" */
+  on_parent_failure?: 'cancel' | 'run';
+}
+
+export interface ClaimOptions {
+  /** seconds, overriding each job's own lease */
+  lease?: number;
+}
+
+export interface QueueOptions {
+  /** the worker name claims are made under; default `${hostname}-${pid}` */
+  name?: string;
+  /** milliseconds a write waits for the lock; default 5000 */
+  busyTimeout?: number;
+}
+
+/** A leased job. Its methods pass the lease's token: after the lease is lost they change nothing. */
+export class Job<P = any> {
+  readonly id: number;
+  readonly queue: string;
+  readonly payload: P;
+  /** 1 on the first claim */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly priority: number;
+  /** fencing token of this lease */
+  readonly token: number;
+  /** unix seconds */
+  leaseUntil: number;
+  /** seconds a run may take, or null */
+  readonly timeout: number | null;
+  /** this claim's lease length in seconds */
+  readonly lease: number;
+  /** true once complete, fail or release was called */
+  finished: boolean;
+  /** true if completed; false when the token is stale */
+  complete(result?: unknown): boolean;
+  /** the job's new state, or null when the token is stale */
+  fail(error?: unknown, retryIn?: number): 'ready' | 'dead' | null;
+  /** the new lease end (unix seconds), or null when the token is stale */
+  extend(seconds?: number): number | null;
+  /** true if released; the attempt does not count */
+  release(delay?: number): boolean;
+  /** releases the job if it is not finished */
+  [Symbol.dispose](): void;
+}
+
+export type ClaimOutcome<P = any, R = unknown> =
+  | { job: Job<P>; ok: true; result: R }
+  | { job: Job<P>; ok: false; error: string };
+
+export interface ClaimHandlerOptions extends ClaimOptions {
+  /** extend the lease every lease/2 seconds while the handler runs; default false */
+  heartbeat?: boolean;
+}
+
+/** A row of queue_stats. */
+export interface QueueStats {
+  queue: string;
+  ready: number;
+  scheduled: number;
+  running: number;
+  done: number;
+  dead: number;
+  cancelled: number;
+  paused: number;
+  oldest_ready_age: number | null;
+  waiting: number;
+}
+
+export type JobState = 'waiting' | 'ready' | 'running' | 'done' | 'dead' | 'cancelled';
+
+/** A row of queue_jobs, with payload and result parsed. */
+export interface JobRow<P = any, R = any> {
+  id: number;
+  queue: string;
+  state: JobState;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  payload: P;
+  result: R | null;
+  error: string | null;
+  run_at: number;
+  created_at: number;
+  worker: string | null;
+  lease_until: number | null;
+  key: string | null;
+  token: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+  lease: number;
+  backoff: string | null;
+  timeout: number | null;
+  requires: string | null;
+  only_worker: string | null;
+  not_workers: string | null;
+  waiting_on: number;
+  on_parent_failure: string | null;
+  workflow: number | null;
+  workflow_key: string | null;
+  [column: string]: unknown;
+}
+
+export interface WorkflowJob {
+  key: string;
+  queue: string;
+  payload?: unknown;
+  depends_on?: string[];
+  options?: EnqueueOptions;
+}
+
+export interface WorkflowSpec {
+  name?: string;
+  fail_fast?: boolean;
+  jobs: WorkflowJob[];
+}
+
+/** What a task's handler gets: the payload, and the job for extend/fail/progress. */
+export type TaskHandler<P = any, R = unknown> = (payload: P, job: Job<P>) => R | Promise<R>;
+
+/** Enqueues to the task's queue with its default options (overridable per call). */
+export interface Sender<P = any> {
+  (payload: P, options?: EnqueueOptions): number;
+  readonly queue: string;
+}
+
+export interface WorkerOptions {
+  /** default: the queues of the registered tasks */
+  queues?: string | string[];
+  /** handlers running at once; default 4 */
+  concurrency?: number;
+  /** most jobs per claim; default concurrency */
+  batch?: number;
+  /** stop gracefully on SIGINT/SIGTERM (a second signal releases running jobs and exits); default true */
+  handleSignals?: boolean;
+  /** seconds one idle queue_wait may block the event loop; default 0.5 */
+  idleWait?: number;
+  /** seconds between heartbeats; default 5 */
+  heartbeat?: number;
+}
+
+export class Worker {
+  constructor(queue: Queue, options?: WorkerOptions);
+  readonly name: string;
+  readonly queues: string[];
+  readonly concurrency: number;
+  readonly batch: number;
+  readonly handleSignals: boolean;
+  readonly idleWait: number;
+  readonly heartbeat: number;
+  /** jobs completed */
+  readonly done: number;
+  /** handler failures */
+  readonly failed: number;
+  /** jobs whose lease was lost before they could be settled */
+  readonly lost: number;
+  /** handlers running now */
+  readonly running: number;
+  readonly stopping: boolean;
+  /** resolves when stopped and every running handler has ended */
+  run(): Promise<void>;
+  /** no new claims; resolves when run() does */
+  stop(): Promise<void>;
+}
+
+export class Queue {
+  constructor(pathOrDb: string | Database, options?: QueueOptions);
+  readonly db: Database;
+  readonly name: string;
+  /** the first column of the first row of `sql`, with a cached statement */
+  value<T = unknown>(sql: string, ...params: unknown[]): T;
+  /** a cached prepared statement (better-sqlite3 Statement) */
+  statement(sql: string): any;
+  enqueue<P = unknown>(queue: string, payload: P, options?: EnqueueOptions): number;
+  /** one transaction: all the jobs or none */
+  enqueueMany<P = unknown>(queue: string, payloads: Iterable<P>, options?: EnqueueOptions): number[];
+  /** runs fn in BEGIN IMMEDIATE … COMMIT (rolled back if it throws); fn must be synchronous */
+  transaction<T>(fn: (queue: Queue) => T): T;
+  claimOne<P = any>(queues?: Queues, options?: ClaimOptions): Job<P> | null;
+  claimMany<P = any>(queues: Queues, n: number, options?: ClaimOptions): Job<P>[];
+  /** completes many jobs in one statement; `results` by position; how many completed */
+  completeMany(jobs: Iterable<Job | [number, number, unknown?]>, results?: unknown[]): number;
+  /** claims one job, runs handler, completes or fails the job by how it ended; null if none was due */
+  claim<P = any, R = unknown>(
+    queues: Queues,
+    handler: (job: Job<P>) => R | Promise<R>,
+    options?: ClaimHandlerOptions
+  ): Promise<ClaimOutcome<P, Awaited<R>> | null>;
+  /** blocks the thread (the event loop too) until a job may be claimable, or timeout seconds */
+  wait(queues: Queues, timeout: number): boolean;
+  stats(): QueueStats[];
+  job<P = any, R = any>(id: number): JobRow<P, R> | null;
+  workflow(spec: WorkflowSpec | string): number;
+  task<P = any, R = unknown>(queue: string, handler: TaskHandler<P, R>, options?: EnqueueOptions): Sender<P>;
+  handler(queue: string): TaskHandler | undefined;
+  taskQueues(): string[];
+  worker(options?: WorkerOptions): Worker;
+  /** closes the database if this Queue opened it */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** the orq extension this package loads: ORQ_LOADABLE_PATH, lib/liborq.so, or the repository's build */
+export function getLoadablePath(): string;
+/** loads orq into a better-sqlite3 Database and returns it */
+export function load<D extends Database>(db: D): D;
+
+declare const orq: {
+  getLoadablePath: typeof getLoadablePath;
+  load: typeof load;
+  Queue: typeof Queue;
+  Job: typeof Job;
+  Worker: typeof Worker;
+};
+export default orq;

@@ -1,0 +1,16 @@
+'use strict';
+/**
+ * orq for Node.js: a job queue inside SQLite, through better-sqlite3.
+ * The queue logic is the orq loadable extension; this package only names its
+ * SQL functions and adds a worker loop around them.
+ */
+
+const { getLoadablePath, load } = require('./src/load');
+const { Queue } = require('./src/queue');
+const { Job } = require('./src/job');
+const { Worker } = require('./src/worker');
+
+const orq = { getLoadablePath, load, Queue, Job, Worker };
+// So that `require('orq').default` matches `import orq from 'orq'` (and the .d.ts).
+orq.default = orq;
+module.exports = orq;

@@ -1,0 +1,6 @@
+// ESM entry point: the CommonJS module is the implementation, so both
+// `import orq from 'orq'` and `require('orq')` share one copy of it.
+import orq from './index.js';
+
+export const { getLoadablePath, load, Queue, Job, Worker } = orq;
+export default orq;

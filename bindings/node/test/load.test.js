@@ -1,0 +1,56 @@
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const Database = require('better-sqlite3');
+const orq = require('..');
+const { tempDb, tempQueue } = require('../test-support/helpers');
+
+test('getLoadablePath names an existing file', () => {
+  const file = orq.getLoadablePath();
+  assert.ok(fs.statSync(file).isFile(), file);
+});
+
+test('getLoadablePath prefers ORQ_LOADABLE_PATH', (t) => {
+  const saved = process.env.ORQ_LOADABLE_PATH;
+  t.after(() => (saved === undefined ? delete process.env.ORQ_LOADABLE_PATH : (process.env.ORQ_LOADABLE_PATH = saved)));
+  process.env.ORQ_LOADABLE_PATH = '/somewhere/liborq.so';
+  assert.equal(orq.getLoadablePath(), '/somewhere/liborq.so');
+});
+
+test('load() registers the queue functions on a better-sqlite3 database', (t) => {
+  const db = new Database(tempDb(t));
+  t.after(() => db.close());
+  assert.equal(orq.load(db), db);
+  assert.equal(db.prepare("SELECT queue_enqueue('q', '{\"a\":1}')").pluck().get(), 1);
+  const debug = JSON.parse(db.prepare('SELECT orq_debug()').pluck().get());
+  assert.match(debug.version, /^v\d+\.\d+\.\d+/);
+  assert.equal(debug.journal_mode, 'wal');
+});
+
+test('a Queue it opened has the recommended PRAGMAs', (t) => {
+  const q = tempQueue(t, { busyTimeout: 1234 });
+  const debug = JSON.parse(q.value('SELECT orq_debug()'));
+  assert.equal(debug.journal_mode, 'wal');
+  assert.equal(debug.synchronous, 1);
+  assert.equal(debug.busy_timeout_ms, 1234);
+  assert.equal(debug.temp_store, 2);
+  assert.equal(debug.cache_size, -32000);
+});
+
+test('a Queue on your own Database loads orq once and leaves the database open on close()', (t) => {
+  const db = orq.load(new Database(tempDb(t)));
+  t.after(() => db.close());
+  const q = new orq.Queue(db, { name: 'mine' });
+  assert.equal(q.name, 'mine');
+  assert.equal(q.enqueue('q', 1), 1);
+  q.close();
+  assert.ok(db.open);
+  assert.equal(db.prepare('SELECT count(*) FROM queue_jobs').pluck().get(), 1);
+});
+
+test('the default worker name is host-pid', (t) => {
+  const q = tempQueue(t);
+  assert.equal(q.name, `${require('node:os').hostname()}-${process.pid}`);
+});
