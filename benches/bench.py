@@ -4,7 +4,8 @@
 Python figures go through the stdlib sqlite3 module of Debian's
 /usr/bin/python3 (the host's SQLite, the extension loaded); worker figures
 through the `orq` binary; the ceiling (G) and Rust figures come from
-`orq-bench --json`, run by this script in the same session. Every figure runs
+`orq-bench --json`, run by this script in the same session; figure P through
+the Python and Node packages (benches/packages.py, packages.js). Every figure runs
 `--runs` times and reports the median. The machine is shared and noisy:
 targets are ratios to figures measured in the same run.
 
@@ -334,11 +335,32 @@ def rate(x):
     return f"{x:,.0f}/s"
 
 
+def package_figures(jobs):
+    """Figure P: the Python and Node packages' own claim + complete (benches/
+    packages.py, packages.js), where they are installed (tests/run or
+    benches/run installs them); None for one that is not."""
+    out = {}
+    for name, command in (("Python package", [str(ROOT / "target/pyenv/bin/python"), str(ROOT / "benches/packages.py")]),
+                          ("Node package", ["node", str(ROOT / "benches/packages.js")])):
+        try:
+            done = subprocess.run(command + [str(jobs)], check=True, capture_output=True, text=True, timeout=600)
+            out[name] = json.loads(done.stdout)
+        except (OSError, subprocess.CalledProcessError) as e:
+            print(f"figure P: {name} not run: {e}", file=sys.stderr)
+            out[name] = None
+    return out
+
+
 def rust_figures(quick):
     args = [str(RUST_BENCH), "--json", "--ext", str(EXT) + ".so"] + (["--quick"] if quick else [])
     lines = subprocess.run(args, check=True, capture_output=True, text=True).stdout.splitlines()
     machine = json.loads(lines[0])["machine"]
     return machine, [json.loads(line) for line in lines[1:]]
+
+
+def g_orq(rust, label_start):
+    """orq's own rate in the Rust figure whose label starts so."""
+    return next(f["orq"] for f in rust if f["label"].startswith(label_start))
 
 
 def versions():
@@ -436,6 +458,18 @@ def main():
                                     (1, ["--", "true"], 1_000), (8, ["--", "true"], 2_000)):
         what = "noop handler" if "noop" in command else "a process per job (`true`)"
         t.add("W", f"`orq worker -c {concurrency}`, {what}", rate(med(lambda: cli_worker_rate(n, concurrency, command))))
+
+    packages = [package_figures(10_000) for _ in range(runs)]
+    rust_c = {1: g_orq(rust, "claim 1 + complete 1, 10k"), 100: g_orq(rust, "claim 100 + complete 100 per")}
+    for name in ("Python package", "Node package"):
+        got = [p[name] for p in packages if p[name] is not None]
+        for batch in (1, 100):
+            if got:
+                r = median([x[f"batch{batch}"] for x in got])
+                t.add("P", f"{name}: claim {batch} + complete {batch} (Rust: {rate(rust_c[batch])})", rate(r), "",
+                      f"{r / rust_c[batch]:.2f} of Rust")
+            else:
+                t.add("P", f"{name}: claim {batch} + complete {batch}", "not installed")
 
     for f in rust:
         if f["ceiling"] is not None:
