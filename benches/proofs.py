@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""Where orq's time goes, against the hand-made ceiling G: the two
+measurements behind the missed targets of benches/RESULTS.md.
+
+1. WAL frames (pages) written per job and operation, orq vs G: a commit's
+   cost grows with the pages it writes (figures A and C at batch 1).
+2. orq's schema built up layer by layer on raw SQL (no extension), each
+   layer drained with the same claim-100 + complete-100 transactions as G:
+   what each index and trigger costs per job (figure C at batch 100, B).
+
+    /usr/bin/python3 benches/proofs.py     (after cargo build --release)
+"""
+
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+ROOT = Path(__file__).resolve().parent.parent
+EXT = str(ROOT / "target/release/liborq")
+MIGRATIONS = "\n".join(p.read_text() for p in sorted((ROOT / "sql/migrations").glob("*.sql")))
+WORK = Path(tempfile.mkdtemp(prefix="orq-proofs-"))
+PAYLOAD = '{"user_id":1,"template":"welcome-email","locale":"en-GB","attempt_hint":"none","x":"pad"}'
+G_SCHEMA = """CREATE TABLE jobs (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, state TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0, run_at INTEGER NOT NULL, payload TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, token INTEGER, lease_until INTEGER);
+CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at) WHERE state = 'ready';"""
+
+
+def connect(name, orq=False):
+    path = WORK / name
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")  # the WAL's size then counts every frame
+    if orq:
+        conn.enable_load_extension(True)
+        conn.load_extension(EXT)
+        conn.execute("SELECT orq_migrate()")
+    return conn, path
+
+
+def frames(path):
+    return os.path.getsize(f"{path}-wal") // (4096 + 24)
+
+
+def per_job(path, step, n=100):
+    before = frames(path)
+    for i in range(n):
+        step(i)
+    return (frames(path) - before) / n
+
+
+def wal_frames():
+    conn, path = connect("frames.db", orq=True)
+    conn.execute("SELECT queue_enqueue('q', '{}')")
+    print("WAL frames per job (autocommit, batch 1):")
+    print(f"  orq enqueue   {per_job(path, lambda i: conn.execute('SELECT queue_enqueue(?, ?)', ('q', PAYLOAD))):.1f}")
+    claimed, claim = [], "SELECT id, token FROM queue_claim('w', 1, 'q')"
+    print(f"  orq claim     {per_job(path, lambda i: claimed.extend(conn.execute(claim).fetchall())):.1f}")
+    print(f"  orq complete  {per_job(path, lambda i: conn.execute('SELECT queue_complete(?, ?)', claimed[i])):.1f}")
+    conn.execute("""SELECT queue_configure('q', '{"events": false}')""")
+    print(f"  orq enqueue, events off  {per_job(path, lambda i: conn.execute('SELECT queue_enqueue(?, ?)', ('q', PAYLOAD))):.1f}")
+    g, gpath = connect("g-frames.db")
+    g.executescript(G_SCHEMA)
+    g.execute("INSERT INTO jobs (queue, state, run_at, payload) VALUES ('q', 'ready', 0, '{}')")
+    insert = "INSERT INTO jobs (queue, state, run_at, payload) VALUES ('q', 'ready', 0, ?)"
+    print(f"  G insert      {per_job(gpath, lambda i: g.execute(insert, (PAYLOAD,))):.1f}")
+    g_claimed = []
+    claim = "UPDATE jobs SET state = 'running', token = id WHERE id = (SELECT id FROM jobs WHERE queue = 'q' AND state = 'ready' ORDER BY priority DESC, run_at, id LIMIT 1) RETURNING id, token"
+    print(f"  G claim       {per_job(gpath, lambda i: g_claimed.extend(g.execute(claim).fetchall())):.1f}")
+    done = "UPDATE jobs SET state = 'done' WHERE id = ? AND token = ?"
+    print(f"  G complete    {per_job(gpath, lambda i: g.execute(done, g_claimed[i])):.1f}")
+
+
+# Layer by layer: what is dropped from orq's real schema at each level.
+LAYERS = {
+    1: ("30 columns + ready index", ["orq_jobs_running", "orq_jobs_finished"]),
+    2: ("+ running index", ["orq_jobs_finished"]),
+    3: ("+ finished index", []),
+    4: ("+ key, workflow, waiting indexes", []),
+    5: ("+ event triggers", []),
+    6: ("+ dependency triggers (orq)", []),
+}
+CLAIM = """UPDATE orq_jobs SET state = 'running', attempts = attempts + 1, leases = leases + 1,
+  token = id * 1048576 + (leases + 1) % 1048576, worker = 'w', lease_until = :now + lease_ms,
+  started_at = :now, updated_at = :now, event = 'claimed'
+WHERE id IN (SELECT id FROM orq_jobs WHERE queue = 'q' AND state = 'ready' AND run_at <= :now
+             ORDER BY priority DESC, run_at, id LIMIT :n)
+RETURNING id, token"""
+COMPLETE = """UPDATE orq_jobs SET state = 'done', event = 'completed', result = NULL, finished_at = :now,
+  lease_until = NULL, updated_at = :now
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS token FROM json_each(:jobs)) AS c
+WHERE orq_jobs.id = c.id AND orq_jobs.state = 'running' AND orq_jobs.token = c.token"""
+G_CLAIM = """UPDATE jobs SET state = 'running', attempts = attempts + 1, token = id * 1048576 + attempts + 1,
+  lease_until = 30000
+WHERE id IN (SELECT id FROM jobs WHERE queue = 'q' AND state = 'ready' AND run_at <= 1
+             ORDER BY priority DESC, run_at, id LIMIT 100)
+RETURNING id, token"""
+G_COMPLETE = """UPDATE jobs SET state = 'done' FROM (SELECT value ->> 0 AS id, value ->> 1 AS token FROM json_each(?)) AS c
+WHERE jobs.id = c.id AND jobs.state = 'running' AND jobs.token = c.token"""
+JOBS = 20_000
+
+
+def layer(level):
+    conn, _ = connect(f"layer{level}.db")
+    conn.executescript(MIGRATIONS)
+    drops = LAYERS[level][1]
+    if level < 6:
+        drops = drops + ["TRIGGER orq_jobs_release_children", "TRIGGER orq_jobs_unsettle_children"]
+    if level < 5:
+        drops = drops + ["TRIGGER orq_jobs_event_update", "TRIGGER orq_jobs_event_insert"]
+    if level < 4:
+        drops = drops + ["orq_jobs_key", "orq_jobs_any_key", "orq_jobs_workflow", "orq_jobs_waiting"]
+    for thing in drops:
+        conn.execute(f"DROP {thing}" if thing.startswith("TRIGGER") else f"DROP INDEX {thing}")
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO orq_jobs (queue, state, run_at, payload, max_attempts, lease_ms, created_at, updated_at) "
+        "VALUES ('q', 'ready', 0, ?, 5, 30000, 0, 0)", [(PAYLOAD,)] * JOBS)
+    conn.execute("COMMIT")
+    return drain(conn, lambda: conn.execute(CLAIM, {"now": 1, "n": 100}).fetchall(),
+                 lambda jobs: conn.execute(COMPLETE, {"now": 2, "jobs": json.dumps(jobs)}))
+
+
+def ceiling():
+    conn, _ = connect("g.db")
+    conn.executescript(G_SCHEMA)
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO jobs (queue, state, run_at, payload) VALUES ('q', 'ready', 0, ?)", [(PAYLOAD,)] * JOBS)
+    conn.execute("COMMIT")
+    return drain(conn, lambda: conn.execute(G_CLAIM).fetchall(), lambda jobs: conn.execute(G_COMPLETE, (json.dumps(jobs),)))
+
+
+def drain(conn, claim, complete):
+    started, done = time.perf_counter(), 0
+    while done < JOBS:
+        conn.execute("BEGIN IMMEDIATE")
+        jobs = claim()
+        complete(jobs)
+        conn.execute("COMMIT")
+        done += len(jobs)
+    return JOBS / (time.perf_counter() - started)
+
+
+def layers(runs=3):
+    rates = {0: []} | {level: [] for level in LAYERS}
+    for _ in range(runs):  # interleaved, so that noise hits every layer alike
+        rates[0].append(ceiling())
+        for level in LAYERS:
+            rates[level].append(layer(level))
+    print(f"\nclaim 100 + complete 100 per transaction, raw SQL, median of {runs}:")
+    print(f"  {'G (the ceiling)':36s} {median(rates[0]):9,.0f} jobs/s")
+    for level, (name, _) in LAYERS.items():
+        r = median(rates[level])
+        print(f"  {name:36s} {r:9,.0f} jobs/s  {1e6 / r - 1e6 / median(rates[0]):5.1f} µs/job over G")
+
+
+if __name__ == "__main__":
+    wal_frames()
+    layers()
