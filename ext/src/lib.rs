@@ -5,6 +5,7 @@
 //! calls [`register`] on its own bundled-SQLite connection. Either way the
 //! queue is driven through the same SQL functions and virtual tables.
 
+mod alerts;
 mod args;
 mod backoff;
 mod claim;
@@ -13,7 +14,9 @@ mod cron;
 mod deps;
 mod error;
 mod functions;
+mod health;
 mod host;
+mod metrics;
 mod ops;
 mod options;
 mod schedules;
@@ -116,7 +119,11 @@ unsafe fn fail_load(
         if let (false, Some(malloc)) = (pz_err_msg.is_null(), (*p_api).malloc) {
             let out = malloc(bytes.len() as std::os::raw::c_int) as *mut std::os::raw::c_char;
             if !out.is_null() {
-                std::ptr::copy_nonoverlapping(bytes.as_ptr() as *const std::os::raw::c_char, out, bytes.len());
+                std::ptr::copy_nonoverlapping(
+                    bytes.as_ptr() as *const std::os::raw::c_char,
+                    out,
+                    bytes.len(),
+                );
                 *pz_err_msg = out;
             }
         }

@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::error::{invalid, Result};
 
 /// Statements orq caches per connection; room for every file in sql/.
-const STATEMENT_CACHE: usize = 48;
+const STATEMENT_CACHE: usize = 64;
 /// The side connection's page cache, in KiB (it reads little: one claim).
 const SIDE_CACHE_KIB: i64 = 1024;
 /// `SQLITE_FCNTL_VFS_POINTER`, missing from the oldest bindings.

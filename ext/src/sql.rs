@@ -71,6 +71,16 @@ sql_file!(SCHEDULE_UPSERT, "schedule_upsert.sql");
 sql_file!(SCHEDULE_DELETE, "schedule_delete.sql");
 sql_file!(SCHEDULES_DUE, "schedules_due.sql");
 sql_file!(SCHEDULE_FIRED, "schedule_fired.sql");
+sql_file!(METRICS_QUEUES, "metrics_queues.sql");
+sql_file!(METRICS_EVENTS, "metrics_events.sql");
+sql_file!(ALERTS, "alerts.sql");
+sql_file!(ALERT_UPSERT, "alert_upsert.sql");
+sql_file!(ALERT_DELETE, "alert_delete.sql");
+sql_file!(ALERT_RULES, "alert_rules.sql");
+sql_file!(ALERT_UPDATE, "alert_update.sql");
+sql_file!(HEALTH_EXPIRED_LEASES, "health_expired_leases.sql");
+sql_file!(HEALTH_DEAD_JOBS, "health_dead_jobs.sql");
+sql_file!(HEALTH_ALERTS, "health_alerts.sql");
 
 /// Schema migrations in order: entry i takes a database from version i to i + 1.
 pub const MIGRATIONS: &[&str] = &[
@@ -79,4 +89,5 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/003_workers.sql"),
     include_str!("../../sql/migrations/004_workflows.sql"),
     include_str!("../../sql/migrations/005_triggers_without_conflict_clauses.sql"),
+    include_str!("../../sql/migrations/006_alerts.sql"),
 ];

@@ -32,3 +32,22 @@ SELECT orq_clock(1800090000);
 SELECT queue_purge('email', 86400);
 SELECT queue_worker_register('gpu-1', '{"capabilities":["gpu"],"concurrency":4}');
 SELECT name, state, running, jobs_done FROM queue_workers;
+SELECT metric, value FROM queue_metrics WHERE queue = 'bulk' AND kind IN ('counter', 'gauge') AND value > 0;
+SELECT queue_enqueue('img', '{"file":"a.png"}');
+SELECT orq_clock(1800090002);
+SELECT id FROM queue_claim('worker-1', 1, 'img');
+SELECT orq_clock(1800090002.4);
+SELECT queue_complete(8);
+SELECT metric, kind, le, value FROM queue_metrics
+WHERE queue = 'img' AND metric = 'run_seconds' AND (le IS NULL OR le BETWEEN 0.25 AND 1);
+SELECT queue_alert('email-backlog', 'email', 'ready', '>', 1, 60);
+SELECT queue_alert('any-dead', NULL, 'dead_total', '>', 0);
+SELECT queue_alerts_check();
+SELECT orq_clock(1800090062.4);
+SELECT queue_alerts_check();
+SELECT queue_alerts_check();
+SELECT name, state, since, value, fired_at FROM queue_alerts;
+SELECT json_extract(queue_health(), '$.status');
+SELECT json_extract(value, '$.name'), json_extract(value, '$.status'), json_extract(value, '$.detail')
+FROM json_each(queue_health('{"dead_warn":10}'), '$.checks');
+SELECT queue_alert_remove('any-dead');

@@ -26,6 +26,9 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "orq_migrate|-1|directonly ",
             "orq_now|-1|innocuous",
             "orq_version|-1|deterministic innocuous",
+            "queue_alert|-1|directonly ",
+            "queue_alert_remove|-1|directonly ",
+            "queue_alerts_check|-1|directonly ",
             "queue_cancel|-1|directonly ",
             "queue_claim_json|-1|directonly ",
             "queue_complete|-1|directonly ",
@@ -34,6 +37,7 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "queue_enqueue|-1|directonly ",
             "queue_extend|-1|directonly ",
             "queue_fail|-1|directonly ",
+            "queue_health|-1|innocuous",
             "queue_parent_results|-1|innocuous",
             "queue_pause|-1|directonly ",
             "queue_purge|-1|directonly ",
@@ -60,10 +64,12 @@ fn loading_registers_exactly_these_functions_and_tables() {
         modules,
         vec![
             "orq_connection",
+            "queue_alerts",
             "queue_claim",
             "queue_events",
             "queue_history",
             "queue_jobs",
+            "queue_metrics",
             "queue_rates",
             "queue_replay",
             "queue_resources",
@@ -182,9 +188,17 @@ fn sample(name: &str, all_queues: bool) -> rusqlite::types::Value {
 
 /// Statements that read every queue's row or every job on purpose.
 /// (Listings and summaries of everything: queue_jobs, queue_events without a
-/// filter, replay, and the per-workflow and per-queue summaries.)
-const NOT_HOT: &[&str] =
-    &["jobs.sql", "events.sql", "replay.sql", "resources.sql", "workflows.sql", "schedules.sql"];
+/// filter, replay, the per-workflow and per-queue summaries, and the
+/// counters of queue_metrics, which fold the whole event trail.)
+const NOT_HOT: &[&str] = &[
+    "jobs.sql",
+    "events.sql",
+    "replay.sql",
+    "resources.sql",
+    "workflows.sql",
+    "schedules.sql",
+    "metrics_events.sql",
+];
 
 #[test]
 fn every_hot_statement_seeks_an_index() {
@@ -215,12 +229,13 @@ fn every_hot_statement_seeks_an_index() {
                 }
                 for line in &plan {
                     let scan = line.starts_with("SCAN ");
-                    // The queue and worker registries are small and scanned on purpose.
+                    // The queue, worker and alert registries are small and scanned on purpose.
                     let allowed = [
                         "SCAN q",
                         "SCAN orq_queues",
                         "SCAN w",
                         "SCAN orq_workers",
+                        "SCAN orq_alerts",
                         "SCAN json_each",
                         "SCAN pick",
                     ]

@@ -15,11 +15,13 @@ use crate::session::Session;
 mod flows;
 mod jobs;
 mod meta;
+mod observe;
 mod workers;
 
 use flows::*;
 use jobs::*;
 use meta::*;
+use observe::*;
 use workers::*;
 
 type Handler<T> = fn(&Session, &Args) -> Result<T>;
@@ -59,6 +61,10 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_unschedule", WRITES, queue_unschedule)?;
     def(conn, s, "orq_cron_next", PURE, orq_cron_next)?;
     def(conn, s, "queue_wait", WRITES, queue_wait)?;
+    def(conn, s, "queue_alert", WRITES, queue_alert)?;
+    def(conn, s, "queue_alert_remove", WRITES, queue_alert_remove)?;
+    def(conn, s, "queue_alerts_check", WRITES, queue_alerts_check)?;
+    def(conn, s, "queue_health", READS, queue_health)?;
     register_helpers(conn)
 }
 

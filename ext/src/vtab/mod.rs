@@ -7,6 +7,7 @@
 
 mod claim;
 mod connection;
+mod metrics;
 mod raw;
 mod rows;
 mod stream;
@@ -68,6 +69,16 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
     conn.create_module(
         "queue_schedules",
         eponymous_only_module::<view::ViewTab<views::Schedules>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_alerts",
+        eponymous_only_module::<view::ViewTab<views::Alerts>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
+        "queue_metrics",
+        eponymous_only_module::<metrics::MetricsTab>(),
         Some(session.clone()),
     )?;
     conn.create_module(

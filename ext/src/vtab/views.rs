@@ -125,3 +125,15 @@ impl View for Schedules {
     const SQL: &'static str = sql::SCHEDULES;
     const COLUMNS: usize = 10;
 }
+
+/// `queue_alerts`: every alert rule with its state at the last check.
+pub struct Alerts;
+
+impl View for Alerts {
+    const NAME: &'static str = "queue_alerts";
+    const SCHEMA: &'static str =
+        "CREATE TABLE x(name TEXT, queue TEXT, metric TEXT, op TEXT, threshold REAL, \
+         for_seconds REAL, state TEXT, since REAL, value REAL, fired_at REAL)";
+    const SQL: &'static str = sql::ALERTS;
+    const COLUMNS: usize = 10;
+}

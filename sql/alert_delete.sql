@@ -1,0 +1,2 @@
+-- queue_alert_remove: drop a rule.
+DELETE FROM orq_alerts WHERE name = :name
