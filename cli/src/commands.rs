@@ -14,6 +14,7 @@ use crate::output::{query, Output};
 
 mod demo;
 mod flows;
+pub mod health;
 mod run;
 mod watch;
 mod worker;
@@ -69,6 +70,13 @@ pub enum Command {
     /// Recurring jobs (cron)
     #[command(subcommand)]
     Schedule(flows::ScheduleCommand),
+    /// Check the database, disk, WAL, workers, dead jobs and alerts; exit 0 ok, 1 warning, 2 critical
+    Health(health::HealthArgs),
+    /// Alert rules stored in the database (see `orq serve --on-alert`)
+    #[command(subcommand)]
+    Alert(health::AlertCommand),
+    /// A web dashboard, Prometheus /metrics and /health over HTTP
+    Serve(crate::serve::ServeArgs),
 }
 
 #[derive(Args)]
@@ -126,13 +134,20 @@ pub struct PurgeArgs {
 }
 
 impl Command {
-    /// Whether the command starts job processes.
+    /// Whether the command starts processes (jobs, `serve --on-alert`
+    /// commands) or writes to sockets: those keep SIGPIPE ignored.
     pub fn runs_jobs(&self) -> bool {
-        matches!(self, Command::Worker(_) | Command::Run(_) | Command::Demo)
+        matches!(self, Command::Worker(_) | Command::Run(_) | Command::Demo | Command::Serve(_))
     }
 }
 
-pub fn run(conn: &Connection, db: &std::path::Path, command: Command, out: &Output) -> Result<Code> {
+pub fn run(
+    conn: &Connection,
+    db: &std::path::Path,
+    durable: bool,
+    command: Command,
+    out: &Output,
+) -> Result<Code> {
     match command {
         Command::Enqueue(a) => enqueue(conn, a, out),
         Command::Stats => {
@@ -166,6 +181,9 @@ pub fn run(conn: &Connection, db: &std::path::Path, command: Command, out: &Outp
         Command::Workflow(c) => flows::workflow(conn, c, out),
         Command::Events(a) => flows::events(conn, &a, out),
         Command::Schedule(c) => flows::schedule(conn, c, out),
+        Command::Health(a) => health::health(conn, &a, out),
+        Command::Alert(c) => health::alert(conn, c, out),
+        Command::Serve(a) => crate::serve::serve(db, durable, a),
     }
 }
 

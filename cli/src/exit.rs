@@ -8,6 +8,22 @@ pub enum Code {
     Database = 3,
     /// `orq run`: some items ended dead or cancelled.
     JobsFailed = 4,
+    /// `orq health`: a check warns (status 1, as the issue asks: shared
+    /// with NoChange, which health never returns).
+    HealthWarning,
+    /// `orq health`: a check is critical (status 2, shared with Usage).
+    HealthCritical,
+}
+
+impl Code {
+    /// The process exit status.
+    pub fn status(self) -> i32 {
+        match self {
+            Code::HealthWarning => 1,
+            Code::HealthCritical => 2,
+            other => other as i32,
+        }
+    }
 }
 
 #[derive(Debug)]

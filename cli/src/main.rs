@@ -7,6 +7,7 @@ mod db;
 mod duration;
 mod exit;
 mod output;
+mod serve;
 mod time;
 mod worker;
 
@@ -23,6 +24,7 @@ Exit status:
   2  bad usage or input (unknown job id, invalid JSON, unknown option)
   3  database problem (cannot open, locked, I/O error)
   4  orq run: some items ended dead
+orq health: 0 ok, 1 warning, 2 critical (a database that cannot be opened too)
 
 The database is ./orq.db unless --db or $ORQ_DB names another.";
 
@@ -57,14 +59,17 @@ fn main() {
         }
     }
     let out = output::Output { json: cli.json };
-    let code = match db::open(&cli.db, cli.durable)
-        .and_then(|conn| commands::run(&conn, &cli.db, cli.command, &out))
-    {
+    let opened = db::open(&cli.db, cli.durable);
+    if let (Err(e), commands::Command::Health(_)) = (&opened, &cli.command) {
+        // A database that does not open is the first thing health reports.
+        std::process::exit(commands::health::unopenable(&e.message, &out).status());
+    }
+    let code = match opened.and_then(|conn| commands::run(&conn, &cli.db, cli.durable, cli.command, &out)) {
         Ok(code) => code,
         Err(Failure { code, message }) => {
             eprintln!("orq: {message}");
             code
         }
     };
-    std::process::exit(code as i32);
+    std::process::exit(code.status());
 }

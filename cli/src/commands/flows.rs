@@ -203,14 +203,16 @@ pub fn events(conn: &Connection, a: &EventsArgs, out: &Output) -> Result<Code> {
         if filters.is_empty() { String::new() } else { cond("1") }
     );
     let mut seen = print_events(conn, &recent, &values, out, 0)?;
-    while a.follow {
+    if !a.follow {
+        return Ok(Code::Ok);
+    }
+    loop {
         std::thread::sleep(Duration::from_millis(200));
         let mut v = values.clone();
         v.push(seen.into());
         let newer = format!("SELECT {columns} FROM queue_events {} ORDER BY seq", cond("seq > ?"));
         seen = print_events(conn, &newer, &v, out, seen)?;
     }
-    Ok(Code::Ok)
 }
 
 /// Prints events one per line; returns the highest seq printed.

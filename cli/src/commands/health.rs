@@ -1,0 +1,180 @@
+//! `orq health` and `orq alert`: thin front ends to `queue_health()` and
+//! the alert functions. `orq serve` shares the health options.
+
+use clap::{Args, Subcommand};
+use rusqlite::{params, Connection};
+use serde_json::{json, Map, Value};
+
+use crate::duration::parse_seconds;
+use crate::exit::{usage, Code, Result};
+use crate::output::{cut, print_table, query, Output};
+
+/// The thresholds `queue_health` takes; unset ones keep its defaults.
+#[derive(Args, Clone, Debug, Default)]
+pub struct HealthOptions {
+    /// Warn when the database's filesystem has less free space (MB)
+    #[arg(long, value_name = "MB")]
+    pub disk_warn_mb: Option<f64>,
+    /// Critical when the database's filesystem has less free space (MB)
+    #[arg(long, value_name = "MB")]
+    pub disk_crit_mb: Option<f64>,
+    /// Warn when the WAL file is larger (MB)
+    #[arg(long, value_name = "MB")]
+    pub wal_warn_mb: Option<f64>,
+    /// Warn when more than this many jobs are dead [default: 0]
+    #[arg(long, value_name = "N")]
+    pub dead_warn: Option<i64>,
+    /// Skip PRAGMA quick_check (it reads every page: seconds for gigabytes)
+    #[arg(long)]
+    pub no_quick_check: bool,
+}
+
+impl HealthOptions {
+    /// The options object for `queue_health`, with `extra` (already
+    /// checked keys) taking precedence; None when there is nothing to pass.
+    pub fn to_json(&self, extra: &Map<String, Value>) -> Option<String> {
+        let mut m = Map::new();
+        let mut set = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        };
+        set("disk_warn_mb", self.disk_warn_mb.map(Into::into));
+        set("disk_crit_mb", self.disk_crit_mb.map(Into::into));
+        set("wal_warn_mb", self.wal_warn_mb.map(Into::into));
+        set("dead_warn", self.dead_warn.map(Into::into));
+        set("quick_check", self.no_quick_check.then_some(Value::Bool(false)));
+        m.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        (!m.is_empty()).then(|| Value::Object(m).to_string())
+    }
+}
+
+#[derive(Args)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    options: HealthOptions,
+}
+
+/// The report of `queue_health(options)`, parsed.
+pub fn report(conn: &Connection, options: Option<&str>) -> Result<Value> {
+    let text: String = conn.query_row("SELECT queue_health(?1)", [options], |r| r.get(0))?;
+    serde_json::from_str(&text).map_err(|e| usage(format!("queue_health returned invalid JSON: {e}")))
+}
+
+/// The exit status for a report's overall status.
+pub fn code_of(report: &Value) -> Code {
+    match report["status"].as_str() {
+        Some("ok") => Code::Ok,
+        Some("warning") => Code::HealthWarning,
+        _ => Code::HealthCritical,
+    }
+}
+
+pub fn health(conn: &Connection, a: &HealthArgs, out: &Output) -> Result<Code> {
+    let report = report(conn, a.options.to_json(&Map::new()).as_deref())?;
+    print_report(&report, out);
+    Ok(code_of(&report))
+}
+
+/// What `orq health` says when the database cannot even be opened.
+pub fn unopenable(message: &str, out: &Output) -> Code {
+    let report = json!({
+        "status": "critical",
+        "checks": [{ "name": "database", "status": "critical", "detail": message, "value": null }],
+    });
+    print_report(&report, out);
+    Code::HealthCritical
+}
+
+fn print_report(report: &Value, out: &Output) {
+    if out.json {
+        println!("{report}");
+        return;
+    }
+    let headers: Vec<String> = ["check", "status", "value", "detail"].map(String::from).into();
+    let rows: Vec<Vec<String>> = report["checks"]
+        .as_array()
+        .map(|checks| {
+            checks
+                .iter()
+                .map(|c| {
+                    let text = |v: &Value| match v {
+                        Value::Null => "-".to_string(),
+                        Value::String(s) => cut(s, 72),
+                        other => cut(&other.to_string(), 72),
+                    };
+                    vec![text(&c["name"]), text(&c["status"]), text(&c["value"]), text(&c["detail"])]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    print_table(&headers, &rows);
+    println!("\nhealth: {}", report["status"].as_str().unwrap_or("unknown"));
+}
+
+#[derive(Subcommand)]
+pub enum AlertCommand {
+    /// Create or replace a rule: fires when METRIC OP THRESHOLD holds (for --for)
+    Add {
+        name: String,
+        /// A metric of queue_metrics (ready, oldest_ready_age_seconds, failed_per_second_5m, dead_total, …)
+        metric: String,
+        /// One of > >= < <= = !=
+        op: String,
+        #[arg(allow_hyphen_values = true)]
+        threshold: f64,
+        /// Only this queue [default: every queue]
+        #[arg(long, short)]
+        queue: Option<String>,
+        /// Fire only after the condition held this long (30s, 5m)
+        #[arg(long = "for", value_parser = parse_seconds, value_name = "DURATION")]
+        for_seconds: Option<f64>,
+    },
+    /// Remove a rule
+    Rm { name: String },
+    /// Every rule with its state (ok, pending, firing)
+    List,
+}
+
+pub fn alert(conn: &Connection, cmd: AlertCommand, out: &Output) -> Result<Code> {
+    match cmd {
+        AlertCommand::Add { name, metric, op, threshold, queue, for_seconds } => {
+            match for_seconds {
+                Some(f) => conn.query_row(
+                    "SELECT queue_alert(?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![name, queue, metric, op, threshold, f],
+                    |_| Ok(()),
+                )?,
+                None => conn.query_row(
+                    "SELECT queue_alert(?1, ?2, ?3, ?4, ?5)",
+                    params![name, queue, metric, op, threshold],
+                    |_| Ok(()),
+                )?,
+            }
+            if out.json {
+                println!("{}", json!({ "name": name, "changed": true }));
+            } else {
+                let scope = queue.map(|q| format!(" of {q}")).unwrap_or_default();
+                let held =
+                    for_seconds.map(|f| format!(" for {}", crate::output::seconds(f))).unwrap_or_default();
+                println!("alert {name}: {metric}{scope} {op} {threshold}{held}");
+            }
+            Ok(Code::Ok)
+        }
+        AlertCommand::Rm { name } => {
+            let n: i64 = conn.query_row("SELECT queue_alert_remove(?1)", [&name], |r| r.get(0))?;
+            if out.json {
+                println!("{}", json!({ "name": name, "changed": n == 1 }));
+            } else if n == 1 {
+                println!("alert {name} removed");
+            } else {
+                println!("no alert {name}");
+            }
+            Ok(if n == 1 { Code::Ok } else { Code::NoChange })
+        }
+        AlertCommand::List => {
+            query(conn, "SELECT * FROM queue_alerts", [])?.print(out);
+            Ok(Code::Ok)
+        }
+    }
+}

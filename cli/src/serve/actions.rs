@@ -1,0 +1,98 @@
+//! The actions (POST only; `auth::guard` has checked the token, the CSRF
+//! token and `--read-only` before these run). Each calls one orq function.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use rusqlite::params;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::{ApiError, ApiResult};
+use super::Shared;
+use crate::duration::parse_seconds;
+
+/// `function(id)` on a job; 404 for a job that does not exist.
+async fn on_job(app: &Shared, function: &'static str, id: i64) -> ApiResult<Json<Value>> {
+    let result = app
+        .pool
+        .run(move |conn| {
+            let changed: i64 = conn.query_row(&format!("SELECT {function}(?1)"), [id], |r| r.get(0))?;
+            let state: Option<String> =
+                conn.query_row("SELECT state FROM queue_jobs WHERE id = ?1", [id], |r| r.get(0)).ok();
+            Ok(json!({ "id": id, "changed": changed == 1, "state": state }))
+        })
+        .await;
+    match result {
+        Err(ApiError(StatusCode::BAD_REQUEST, m)) if m.contains("no job with id") => {
+            Err(ApiError::not_found(m))
+        }
+        other => other.map(Json),
+    }
+}
+
+/// `POST /api/jobs/{id}/retry`: a dead or cancelled job is ready again.
+pub async fn retry(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+    on_job(&app, "queue_retry", id).await
+}
+
+/// `POST /api/jobs/{id}/cancel`: an unfinished job is cancelled.
+pub async fn cancel(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+    on_job(&app, "queue_cancel", id).await
+}
+
+/// `POST /api/workflows/{id}/cancel`: every unfinished job of it.
+pub async fn cancel_workflow(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
+    app.pool
+        .run(move |conn| {
+            let n: i64 = conn.query_row("SELECT queue_workflow_cancel(?1)", [id], |r| r.get(0))?;
+            Ok(Json(json!({ "workflow": id, "cancelled": n })))
+        })
+        .await
+}
+
+async fn toggle(app: &Shared, function: &'static str, queue: String) -> ApiResult<Json<Value>> {
+    app.pool
+        .run(move |conn| {
+            let changed: i64 = conn.query_row(&format!("SELECT {function}(?1)"), [&queue], |r| r.get(0))?;
+            Ok(Json(json!({ "queue": queue, "changed": changed == 1 })))
+        })
+        .await
+}
+
+/// `POST /api/queues/{name}/pause`.
+pub async fn pause(State(app): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    toggle(&app, "queue_pause", name).await
+}
+
+/// `POST /api/queues/{name}/resume`.
+pub async fn resume(State(app): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    toggle(&app, "queue_resume", name).await
+}
+
+#[derive(Deserialize)]
+pub struct Purge {
+    /// A queue, or null/absent for every queue.
+    queue: Option<String>,
+    /// Seconds, or a duration such as "7d".
+    older_than: Value,
+}
+
+/// `POST /api/purge {"queue": …, "older_than": "7d"}`: deletes finished
+/// jobs (done, dead, cancelled) and their history.
+pub async fn purge(State(app): State<Shared>, Json(p): Json<Purge>) -> ApiResult<Json<Value>> {
+    let older_than = match &p.older_than {
+        Value::Number(n) => n.as_f64().filter(|s| *s >= 0.0).ok_or("must not be negative".to_string()),
+        Value::String(s) => parse_seconds(s),
+        _ => Err("must be seconds or a duration such as 7d".to_string()),
+    }
+    .map_err(|e| ApiError::bad_request(format!("older_than: {e}")))?;
+    let queue = p.queue.filter(|q| !q.is_empty());
+    app.pool
+        .run(move |conn| {
+            let n: i64 =
+                conn.query_row("SELECT queue_purge(?1, ?2)", params![queue, older_than], |r| r.get(0))?;
+            Ok(Json(json!({ "purged": n })))
+        })
+        .await
+}

@@ -1,0 +1,271 @@
+//! Live updates and alerts.
+//!
+//! One thread watches the database: every 500 ms it reads `PRAGMA
+//! data_version` on its own connection (which changes when any other
+//! connection, in any process, commits), and when it changed, or
+//! `--interval` passed (ages and rates move without commits), it rebuilds
+//! the overview snapshot. A snapshot that differs from the last one goes to
+//! every open `/events/stream` through a watch channel: one database read
+//! however many pages are open. Every `--interval` the thread also calls
+//! `queue_alerts_check()` and runs `--on-alert` for each alert that started
+//! firing.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use rusqlite::Connection;
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+
+use super::history::History;
+use super::Shared;
+use crate::exit::Result;
+use crate::output::query;
+use crate::time::now_secs;
+
+const POLL: Duration = Duration::from_millis(500);
+
+pub struct Watcher {
+    snapshots: watch::Receiver<Arc<String>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    pub fn start(
+        db: &Path,
+        durable: bool,
+        interval: Duration,
+        on_alert: Option<String>,
+        stopping: watch::Receiver<bool>,
+    ) -> Result<Watcher> {
+        let reader = crate::db::open(db, durable)?;
+        // Alert checks write (rule states); on a connection of their own,
+        // so that their commits, too, show in the reader's data_version.
+        let writer = crate::db::open(db, durable)?;
+        let mut history = History::default();
+        let mut last = overview(&reader, &mut history)?;
+        let (tx, snapshots) = watch::channel(Arc::new(stamped(&last, 1)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let db = db.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("orq-serve-watch".into())
+            .spawn(move || {
+                let mut version = data_version(&reader);
+                let mut seq = 1u64;
+                let (mut refreshed, mut checked) = (Instant::now(), None::<Instant>);
+                let mut last_error = String::new();
+                let mut report = |what: &str, e: crate::exit::Failure| {
+                    let message = format!("orq serve: {what}: {}", e.message);
+                    if message != last_error {
+                        eprintln!("{message}");
+                        last_error = message;
+                    }
+                };
+                while !flag.load(Ordering::Relaxed) && !*stopping.borrow() {
+                    if checked.is_none_or(|t| t.elapsed() >= interval) {
+                        checked = Some(Instant::now());
+                        if let Err(e) = check_alerts(&writer, on_alert.as_deref(), &db) {
+                            report("checking alerts", e);
+                        }
+                    }
+                    let now_version = data_version(&reader);
+                    if now_version != version || refreshed.elapsed() >= interval {
+                        version = now_version;
+                        refreshed = Instant::now();
+                        match overview(&reader, &mut history) {
+                            Ok(next) if next != last => {
+                                seq += 1;
+                                let _ = tx.send(Arc::new(stamped(&next, seq)));
+                                last = next;
+                            }
+                            Ok(_) => {}
+                            Err(e) => report("reading the overview", e),
+                        }
+                    }
+                    std::thread::sleep(POLL);
+                }
+            })
+            .map_err(|e| crate::exit::usage(format!("cannot start the watcher: {e}")))?;
+        Ok(Watcher { snapshots, stop, thread: Some(thread) })
+    }
+
+    pub fn snapshots(&self) -> watch::Receiver<Arc<String>> {
+        self.snapshots.clone()
+    }
+
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn data_version(conn: &Connection) -> i64 {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap_or(-1)
+}
+
+/// The snapshot as sent: its sequence number and time added.
+fn stamped(content: &Value, seq: u64) -> String {
+    let mut v = content.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.insert("seq".into(), seq.into());
+        m.insert("at".into(), now_secs().into());
+    }
+    v.to_string()
+}
+
+/// Every queue's counts and rates, totals, workers by state, alert rules
+/// and the last hour's charts.
+pub fn overview(conn: &Connection, history: &mut History) -> Result<Value> {
+    let now = now_secs();
+    let stats = query(
+        conn,
+        "SELECT queue, ready, scheduled, running, waiting, done, dead, cancelled, paused, oldest_ready_age
+         FROM queue_stats",
+        [],
+    )?;
+    // Two statements instead of a join: a table-valued function on the
+    // right of a join may be re-run for every row on the left.
+    let rates = query(conn, "SELECT queue, done, dead FROM queue_rates(60)", [])?;
+    let mut last_minute: BTreeMap<String, (Value, Value)> = BTreeMap::new();
+    for r in rates.to_json().as_array().into_iter().flatten() {
+        let q = r["queue"].as_str().unwrap_or_default().to_string();
+        last_minute.insert(q, (r["done"].clone(), r["dead"].clone()));
+    }
+    let mut totals = Map::new();
+    let mut pending = BTreeMap::new();
+    let mut queues = Vec::new();
+    for mut q in stats.to_json().as_array().cloned().unwrap_or_default() {
+        let name = q["queue"].as_str().unwrap_or_default().to_string();
+        for key in ["ready", "scheduled", "running", "waiting", "done", "dead", "cancelled"] {
+            let n = q[key].as_i64().unwrap_or(0);
+            let t = totals.entry(key).or_insert(json!(0));
+            *t = json!(t.as_i64().unwrap_or(0) + n);
+        }
+        pending.insert(
+            name.clone(),
+            ["ready", "scheduled", "waiting"].iter().map(|k| q[*k].as_i64().unwrap_or(0)).sum::<i64>(),
+        );
+        let (done, dead) = last_minute.remove(&name).unwrap_or((json!(0), json!(0)));
+        if let Some(m) = q.as_object_mut() {
+            m.insert("done_last_minute".into(), done);
+            m.insert("dead_last_minute".into(), dead);
+        }
+        queues.push(q);
+    }
+    let mut workers = json!({ "alive": 0, "dead": 0, "stopped": 0 });
+    for w in query(conn, "SELECT state, count(*) AS n FROM queue_workers GROUP BY state", [])?
+        .to_json()
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(state) = w["state"].as_str() {
+            workers[state] = w["n"].clone();
+        }
+    }
+    let alerts = query(conn, "SELECT * FROM queue_alerts", [])?.to_json();
+    history.update(conn, now)?;
+    Ok(json!({
+        "queues": queues,
+        "totals": totals,
+        "workers": workers,
+        "alerts": alerts,
+        "chart": history.series(now, &pending),
+    }))
+}
+
+/// Evaluates the alert rules; runs the hook for each that started firing.
+fn check_alerts(conn: &Connection, on_alert: Option<&str>, db: &Path) -> Result<()> {
+    let text: String = conn.query_row("SELECT queue_alerts_check()", [], |r| r.get(0))?;
+    let fired: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+    for alert in fired {
+        eprintln!(
+            "orq serve: alert {} firing: {}{} {} {} (value {})",
+            alert["name"].as_str().unwrap_or("?"),
+            alert["metric"].as_str().unwrap_or("?"),
+            alert["queue"].as_str().map(|q| format!(" of {q}")).unwrap_or_default(),
+            alert["op"].as_str().unwrap_or("?"),
+            alert["threshold"],
+            alert["value"],
+        );
+        if let Some(cmd) = on_alert {
+            run_hook(cmd, alert, db);
+        }
+    }
+    Ok(())
+}
+
+/// Starts `sh -c CMD` with the alert on stdin; a thread of its own feeds it
+/// and waits for it, so a slow hook never delays the server or the next
+/// check.
+fn run_hook(cmd: &str, alert: Value, db: &Path) {
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let spawned = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .env("ORQ_ALERT_NAME", text(&alert["name"]))
+        .env("ORQ_ALERT_QUEUE", text(&alert["queue"]))
+        .env("ORQ_ALERT_VALUE", text(&alert["value"]))
+        .env("ORQ_DB", db)
+        .stdin(Stdio::piped())
+        .spawn();
+    let name = text(&alert["name"]);
+    match spawned {
+        Err(e) => eprintln!("orq serve: --on-alert for {name}: cannot start sh: {e}"),
+        Ok(mut child) => {
+            let input = format!("{alert}\n");
+            let _ = std::thread::Builder::new().name("orq-serve-hook".into()).spawn(move || {
+                if let Some(mut stdin) = child.stdin.take() {
+                    let _ = stdin.write_all(input.as_bytes()); // a hook may not read it
+                }
+                match child.wait() {
+                    Ok(s) if s.success() => {}
+                    Ok(s) => eprintln!("orq serve: --on-alert for {name}: {s}"),
+                    Err(e) => eprintln!("orq serve: --on-alert for {name}: {e}"),
+                }
+            });
+        }
+    }
+}
+
+/// `GET /events/stream`: the current snapshot at once, then each new one,
+/// as `event: snapshot`; comments keep idle connections open. The stream
+/// ends when the server shuts down.
+pub async fn stream(
+    State(app): State<Shared>,
+) -> Sse<impl Stream<Item = std::result::Result<Event, Infallible>>> {
+    let state = (app.snapshot.clone(), app.stopping.clone(), true);
+    let events = futures_util::stream::unfold(state, |(mut rx, mut stopping, first)| async move {
+        if !first {
+            tokio::select! {
+                changed = rx.changed() => changed.ok()?,
+                _ = stopping.changed() => return None,
+            }
+        }
+        if *stopping.borrow() {
+            return None;
+        }
+        let data = rx.borrow_and_update().clone();
+        let event = Event::default().event("snapshot").retry(Duration::from_secs(2)).data(data.as_str());
+        Some((Ok(event), (rx, stopping, false)))
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
