@@ -40,15 +40,6 @@ fn drain_step(conn: &Connection) -> Vec<String> {
         .collect()
 }
 
-fn state_of(conn: &Connection, workflow: i64, key: &str) -> String {
-    conn.query_row(
-        "SELECT state FROM queue_workflow_jobs(?1) WHERE key = ?2",
-        rusqlite::params![workflow, key],
-        |r| r.get(0),
-    )
-    .unwrap()
-}
-
 #[test]
 fn a_diamond_releases_its_join_only_after_both_sides() {
     let conn = db();
