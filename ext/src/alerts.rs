@@ -182,7 +182,7 @@ pub fn apply(conn: &Connection, now: i64, evaluations: &[Evaluation]) -> Result<
             let since = if s.state == "ok" { now } else { s.since.unwrap_or(now) };
             if s.state == "firing" {
                 ("firing", Some(since), s.fired_at)
-            } else if now - since >= e.rule.for_ms {
+            } else if now.saturating_sub(since) >= e.rule.for_ms {
                 fired.push(fired_json(&e.rule, e.value, since));
                 ("firing", Some(since), Some(now))
             } else {

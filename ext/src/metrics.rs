@@ -325,7 +325,7 @@ fn fold(c: &mut Counts, open: &mut Open, e: &Event<'_>, now: i64, histograms: bo
         }
         b"claimed" if histograms => {
             if let Some(due) = open.due_at.remove(&e.job) {
-                c.wait.observe(e.at - due);
+                c.wait.observe(e.at.saturating_sub(due));
             }
             open.claimed_at.insert(e.job, e.at);
         }
@@ -370,7 +370,7 @@ fn fold(c: &mut Counts, open: &mut Open, e: &Event<'_>, now: i64, histograms: bo
 /// An attempt that its worker finished (completed or failed): its run time.
 fn ran(c: &mut Counts, open: &mut Open, e: &Event<'_>) {
     if let Some(claimed) = open.claimed_at.remove(&e.job) {
-        c.run.observe(e.at - claimed);
+        c.run.observe(e.at.saturating_sub(claimed));
     }
 }
 

@@ -197,3 +197,22 @@ fn before_any_schema_there_are_no_alerts() {
     assert!(rows(&conn, "SELECT * FROM queue_alerts").is_empty());
     assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM sqlite_schema WHERE name = 'orq_alerts'"), 0);
 }
+
+#[test]
+fn a_check_that_changes_nothing_writes_nothing() {
+    // A dashboard checks every few seconds: on an idle queue that must not
+    // commit (the WAL would grow, and every watcher would wake).
+    let conn = memory();
+    at(&conn, 1000.0);
+    run(&conn, "SELECT queue_alert('backlog', 'a', 'ready', '>', 0)");
+    run(&conn, "SELECT queue_enqueue('a', '{}')");
+    assert_eq!(fired(&conn), vec!["backlog"]);
+    let before = one::<i64>(&conn, "SELECT total_changes()");
+    at(&conn, 1010.0);
+    assert_eq!(fired(&conn), Vec::<String>::new());
+    assert_eq!(one::<i64>(&conn, "SELECT total_changes()"), before, "an unchanged rule was written");
+    run(&conn, "SELECT queue_enqueue('a', '{}')");
+    let before = one::<i64>(&conn, "SELECT total_changes()");
+    check(&conn);
+    assert_eq!(one::<i64>(&conn, "SELECT total_changes()"), before + 1, "its value changed: one row written");
+}

@@ -37,7 +37,7 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "queue_enqueue|-1|directonly ",
             "queue_extend|-1|directonly ",
             "queue_fail|-1|directonly ",
-            "queue_health|-1|innocuous",
+            "queue_health|-1|directonly ",
             "queue_parent_results|-1|innocuous",
             "queue_pause|-1|directonly ",
             "queue_purge|-1|directonly ",

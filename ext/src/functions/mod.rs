@@ -64,7 +64,9 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_alert", WRITES, queue_alert)?;
     def(conn, s, "queue_alert_remove", WRITES, queue_alert_remove)?;
     def(conn, s, "queue_alerts_check", WRITES, queue_alerts_check)?;
-    def(conn, s, "queue_health", READS, queue_health)?;
+    // DIRECTONLY although it writes nothing: it reads the file system and runs
+    // a whole-database quick_check, not for views or triggers of a schema.
+    def(conn, s, "queue_health", WRITES, queue_health)?;
     register_helpers(conn)
 }
 
