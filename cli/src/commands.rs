@@ -181,7 +181,7 @@ pub fn run(
         Command::Workflow(c) => flows::workflow(conn, c, out),
         Command::Events(a) => flows::events(conn, &a, out),
         Command::Schedule(c) => flows::schedule(conn, c, out),
-        Command::Health(a) => health::health(conn, &a, out),
+        Command::Health(a) => Ok(health::check(db, durable, &a, out)),
         Command::Alert(c) => health::alert(conn, c, out),
         Command::Serve(a) => crate::serve::serve(db, durable, a),
     }

@@ -59,11 +59,11 @@ fn main() {
         }
     }
     let out = output::Output { json: cli.json };
-    let opened = db::open(&cli.db, cli.durable);
-    if let (Err(e), commands::Command::Health(_)) = (&opened, &cli.command) {
-        // A database that does not open is the first thing health reports.
-        std::process::exit(commands::health::unopenable(&e.message, &out).status());
+    if let commands::Command::Health(args) = &cli.command {
+        // Health reports every failure as a check (exit 2), never exit 3.
+        std::process::exit(commands::health::check(&cli.db, cli.durable, args, &out).status());
     }
+    let opened = db::open(&cli.db, cli.durable);
     let code = match opened.and_then(|conn| commands::run(&conn, &cli.db, cli.durable, cli.command, &out)) {
         Ok(code) => code,
         Err(Failure { code, message }) => {

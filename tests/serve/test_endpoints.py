@@ -417,3 +417,20 @@ def test_orq_health_on_a_database_that_cannot_open(tmp_path):
     report = json.loads(p.stdout)
     assert report["status"] == "critical" and report["checks"][0]["name"] == "database"
     assert os.path.exists(tmp_path) and not (tmp_path / "no").exists()
+
+
+def test_orq_health_on_a_missing_file_is_critical_and_creates_nothing(tmp_path):
+    missing = tmp_path / "typo.db"
+    p = subprocess.run([ORQ, "--db", str(missing), "--json", "health"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 2
+    report = json.loads(p.stdout)
+    assert report["checks"][0]["name"] == "database" and "does not exist" in report["checks"][0]["detail"]
+    assert not missing.exists()
+
+
+def test_orq_health_on_a_corrupt_database_is_critical_not_exit_3(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database file" * 200)
+    p = subprocess.run([ORQ, "--db", str(bad), "--json", "health"], capture_output=True, text=True, timeout=20)
+    assert p.returncode == 2, p.stderr
+    assert json.loads(p.stdout)["status"] == "critical"

@@ -1,6 +1,8 @@
 //! `orq health` and `orq alert`: thin front ends to `queue_health()` and
 //! the alert functions. `orq serve` shares the health options.
 
+use std::path::Path;
+
 use clap::{Args, Subcommand};
 use rusqlite::{params, Connection};
 use serde_json::{json, Map, Value};
@@ -70,20 +72,28 @@ pub fn code_of(report: &Value) -> Code {
     }
 }
 
-pub fn health(conn: &Connection, a: &HealthArgs, out: &Output) -> Result<Code> {
-    let report = report(conn, a.options.to_json(&Map::new()).as_deref())?;
+/// `orq health`: the report, and its status as the exit code. A database
+/// that is missing (opening would create an empty one, which is healthy),
+/// does not open, or fails while being checked (corrupt, locked, I/O) is
+/// itself the critical finding.
+pub fn check(path: &Path, durable: bool, a: &HealthArgs, out: &Output) -> Code {
+    let report = if !path.exists() {
+        database_failed(&format!("{} does not exist", path.display()))
+    } else {
+        crate::db::open(path, durable)
+            .and_then(|conn| report(&conn, a.options.to_json(&Map::new()).as_deref()))
+            .unwrap_or_else(|e| database_failed(&e.message))
+    };
     print_report(&report, out);
-    Ok(code_of(&report))
+    code_of(&report)
 }
 
-/// What `orq health` says when the database cannot even be opened.
-pub fn unopenable(message: &str, out: &Output) -> Code {
-    let report = json!({
+/// The report of a database that could not be checked at all.
+pub fn database_failed(message: &str) -> Value {
+    json!({
         "status": "critical",
         "checks": [{ "name": "database", "status": "critical", "detail": message, "value": null }],
-    });
-    print_report(&report, out);
-    Code::HealthCritical
+    })
 }
 
 fn print_report(report: &Value, out: &Output) {

@@ -227,10 +227,7 @@ async fn health_report(app: &Shared, q: HashMap<String, String>) -> ApiResult<Va
     match app.pool.run(move |conn| health::report(conn, options.as_deref())).await {
         Ok(r) => Ok(r),
         // The database not answering is the first thing health reports.
-        Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, message)) => Ok(json!({
-            "status": "critical",
-            "checks": [{ "name": "database", "status": "critical", "detail": message, "value": null }],
-        })),
+        Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, message)) => Ok(health::database_failed(&message)),
         Err(e) => Err(e),
     }
 }

@@ -75,7 +75,9 @@ fn check(app: &Shared, req: &Request) -> Option<Response> {
                 }
                 if req.method() == Method::GET {
                     // Keep the token out of the address bar and history.
-                    return Some(with_cookie(req.uri().path(), &app.cookie, token));
+                    // One leading slash: "//host/" would be a redirect to another site.
+                    let path = format!("/{}", req.uri().path().trim_start_matches('/'));
+                    return Some(with_cookie(&path, &app.cookie, token));
                 }
                 Proof::Bearer
             } else if let Some(given) = bearer(headers) {

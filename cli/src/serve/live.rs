@@ -41,12 +41,19 @@ pub struct Watcher {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Whether this server evaluates alert rules (a write to their states), and
+/// what it runs when one fires. A --read-only server only shows them.
+pub enum Alerts {
+    Check { on_alert: Option<String> },
+    ShowOnly,
+}
+
 impl Watcher {
     pub fn start(
         db: &Path,
         durable: bool,
         interval: Duration,
-        on_alert: Option<String>,
+        alerts: Alerts,
         stopping: watch::Receiver<bool>,
     ) -> Result<Watcher> {
         let reader = crate::db::open(db, durable)?;
@@ -74,7 +81,8 @@ impl Watcher {
                     }
                 };
                 while !flag.load(Ordering::Relaxed) && !*stopping.borrow() {
-                    if checked.is_none_or(|t| t.elapsed() >= interval) {
+                    let due = checked.is_none_or(|t| t.elapsed() >= interval);
+                    if let (true, Alerts::Check { on_alert }) = (due, &alerts) {
                         checked = Some(Instant::now());
                         if let Err(e) = check_alerts(&writer, on_alert.as_deref(), &db) {
                             report("checking alerts", e);

@@ -97,7 +97,8 @@ pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
             a.bind
         )));
     }
-    let interval = Duration::from_secs_f64(a.interval.max(0.1));
+    // Clamped: a day is plenty, and an absurd value must not overflow.
+    let interval = Duration::from_secs_f64(a.interval.clamp(0.1, 86_400.0));
     let pool = Arc::new(pool::Pool::new(db, durable));
     let csrf = auth::random_hex(32).map_err(|e| Failure { code: Code::Database, message: e })?;
 
@@ -113,7 +114,9 @@ pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
             .await
             .map_err(|e| Failure { code: Code::Usage, message: format!("cannot listen on {addr}: {e}") })?;
         let bound = listener.local_addr().map_err(|e| usage(e.to_string()))?;
-        let watcher = live::Watcher::start(db, durable, interval, a.on_alert, stopping.clone())?;
+        let alerts =
+            if a.read_only { live::Alerts::ShowOnly } else { live::Alerts::Check { on_alert: a.on_alert } };
+        let watcher = live::Watcher::start(db, durable, interval, alerts, stopping.clone())?;
         let app = Arc::new(App {
             pool,
             db: db.to_path_buf(),

@@ -269,7 +269,8 @@ function overviewPage() {
 
   const drawHealth = async () => {
     try {
-      const report = await api('/api/health');
+      // quick_check reads every page: not for a panel that refreshes itself.
+      const report = await api('/api/health?quick_check=false');
       health.replaceChildren(h('h2', {}, 'Health ', h('span', { class: `state health-${report.status}`, id: 'health-status' }, report.status)),
         table(['check', 'status', 'value', 'detail'], (report.checks || []).map((c) => h('tr', {},
           h('td', {}, c.name), h('td', {}, h('span', { class: `state health-${c.status}` }, c.status)),
@@ -618,10 +619,13 @@ function live(on, text) {
 function connect() {
   const events = new EventSource('/events/stream');
   events.addEventListener('snapshot', (e) => {
+    const first = snapshot === null;
     snapshot = JSON.parse(e.data);
     serverSkew = snapshot.at - Date.now() / 1000;
     live(true, 'live');
-    changed();
+    // Pages drawn before the first snapshot have empty queue pickers
+    // (they list the snapshot's queues): draw them again, once.
+    if (first) show(); else changed();
   });
   events.addEventListener('open', () => live(true, 'live'));
   // EventSource reconnects by itself (after the server's retry: 2 s).
