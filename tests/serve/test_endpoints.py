@@ -434,3 +434,10 @@ def test_orq_health_on_a_corrupt_database_is_critical_not_exit_3(tmp_path):
     p = subprocess.run([ORQ, "--db", str(bad), "--json", "health"], capture_output=True, text=True, timeout=20)
     assert p.returncode == 2, p.stderr
     assert json.loads(p.stdout)["status"] == "critical"
+
+
+def test_non_finite_thresholds_are_refused_by_name(db):
+    for args in (["health", "--disk-warn-mb", "nan"], ["alert", "add", "x", "ready", ">", "inf"]):
+        p = orq(db, *args, check=False)
+        assert p.returncode == 2 and ("megabytes" in p.stderr or "finite" in p.stderr), p.stderr
+    assert json.loads(orq(db, "--json", "alert", "list").stdout) == []

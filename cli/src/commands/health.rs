@@ -15,13 +15,13 @@ use crate::output::{cut, print_table, query, Output};
 #[derive(Args, Clone, Debug, Default)]
 pub struct HealthOptions {
     /// Warn when the database's filesystem has less free space (MB)
-    #[arg(long, value_name = "MB")]
+    #[arg(long, value_name = "MB", value_parser = megabytes)]
     pub disk_warn_mb: Option<f64>,
     /// Critical when the database's filesystem has less free space (MB)
-    #[arg(long, value_name = "MB")]
+    #[arg(long, value_name = "MB", value_parser = megabytes)]
     pub disk_crit_mb: Option<f64>,
     /// Warn when the WAL file is larger (MB)
-    #[arg(long, value_name = "MB")]
+    #[arg(long, value_name = "MB", value_parser = megabytes)]
     pub wal_warn_mb: Option<f64>,
     /// Warn when more than this many jobs are dead [default: 0]
     #[arg(long, value_name = "N")]
@@ -29,6 +29,22 @@ pub struct HealthOptions {
     /// Skip PRAGMA quick_check (it reads every page: seconds for gigabytes)
     #[arg(long)]
     pub no_quick_check: bool,
+}
+
+/// A threshold in MB: a finite number >= 0 (clap would take "nan" and "inf").
+fn megabytes(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err(format!("expected a number of megabytes >= 0, got '{text}'")),
+    }
+}
+
+/// Any finite number (rusqlite would bind NaN as NULL).
+fn finite(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() => Ok(n),
+        _ => Err(format!("expected a finite number, got '{text}'")),
+    }
 }
 
 impl HealthOptions {
@@ -131,7 +147,7 @@ pub enum AlertCommand {
         metric: String,
         /// One of > >= < <= = !=
         op: String,
-        #[arg(allow_hyphen_values = true)]
+        #[arg(allow_hyphen_values = true, value_parser = finite)]
         threshold: f64,
         /// Only this queue [default: every queue]
         #[arg(long, short)]
