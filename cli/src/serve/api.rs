@@ -120,17 +120,12 @@ pub async fn job(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult<Js
     found.map(Json).ok_or_else(|| ApiError::not_found(format!("no job with id {id}")))
 }
 
-/// `GET /api/workflows`: newest first.
+/// `GET /api/workflows`: the newest 500 (SQLite keeps only those while it
+/// sorts, instead of every workflow being read into memory first).
 pub async fn workflows(State(app): State<Shared>) -> ApiResult<Json<Value>> {
     app.pool
         .run(|conn| {
-            let mut list = query(conn, "SELECT * FROM queue_workflows", [])?
-                .to_json()
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            list.sort_by_key(|w| std::cmp::Reverse(w["id"].as_i64()));
-            list.truncate(500);
+            let list = query(conn, "SELECT * FROM queue_workflows ORDER BY id DESC LIMIT 500", [])?.to_json();
             Ok(Json(json!({ "workflows": list })))
         })
         .await
