@@ -1,6 +1,6 @@
 //! What a job's end means for the jobs that depend on it. A parent that
 //! completes releases its children inside its own statement (trigger
-//! orq_jobs_release_children). A parent that ends dead or cancelled cancels
+//! orq_jobs_children). A parent that ends dead or cancelled cancels
 //! its waiting children — unless they run anyway — and theirs, all the way
 //! down, here, in the same transaction; and a dead job of a fail_fast
 //! workflow cancels the rest of its workflow.

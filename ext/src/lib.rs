@@ -19,6 +19,7 @@ mod host;
 mod metrics;
 mod ops;
 mod options;
+mod params;
 mod schedules;
 mod schema;
 mod session;

@@ -6,7 +6,7 @@ use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, Error, Result};
 use crate::options::EnqueueOptions;
-use crate::{deps, schedules, sql, txn};
+use crate::{deps, params, schedules, sql, txn};
 
 /// A job leased by a claim.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,15 +89,18 @@ pub fn enqueue_placed(
         }
     }
     let (state, waiting_on, error) = initial_state(conn, o)?;
-    let inserted = conn.prepare_cached(sql::ENQUEUE)?.execute(named_params! {
-        ":queue": queue, ":state": state, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
-        ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
-        ":key": o.key, ":requires": o.requires, ":only_worker": o.only_worker,
-        ":not_workers": o.not_workers, ":timeout_ms": o.timeout_ms, ":waiting_on": waiting_on,
-        ":on_parent_failure": o.run_on_parent_failure.then_some("run"), ":workflow": place.workflow,
-        ":workflow_key": place.workflow_key, ":error": error,
-        ":finished_at": (state == "cancelled").then_some(now), ":now": now,
-    })?;
+    let inserted = params::execute(
+        conn.prepare_cached(sql::ENQUEUE)?,
+        named_params! {
+            ":queue": queue, ":state": state, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
+            ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
+            ":key": o.key, ":requires": o.requires, ":only_worker": o.only_worker,
+            ":not_workers": o.not_workers, ":timeout_ms": o.timeout_ms, ":waiting_on": waiting_on,
+            ":on_parent_failure": o.run_on_parent_failure.then_some("run"), ":workflow": place.workflow,
+            ":workflow_key": place.workflow_key, ":error": error,
+            ":finished_at": (state == "cancelled").then_some(now), ":now": now,
+        },
+    )?;
     if inserted == 1 {
         let id = conn.last_insert_rowid();
         for parent in &o.depends_on {
@@ -133,13 +136,19 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
 /// The claim itself (claim.sql, or claim_queue.sql for a single queue).
 fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
     let mut stmt = conn.prepare_cached(if req.queue.is_some() { sql::CLAIM_QUEUE } else { sql::CLAIM })?;
-    let mut params =
-        named_params! {":now": now, ":n": req.n, ":worker": req.worker, ":lease_ms": req.lease_ms}.to_vec();
-    match &req.queue {
-        Some(q) => params.push((":queue", q as &dyn rusqlite::ToSql)),
-        None => params.push((":queues", &req.queues as &dyn rusqlite::ToSql)),
-    }
-    let rows = stmt.query_map(params.as_slice(), |r| {
+    // In the order the parameters appear in claim_queue.sql and claim.sql.
+    let (w, now, lease, n) = (&req.worker, &now, &req.lease_ms, &req.n);
+    let rows = match &req.queue {
+        Some(q) => params::query(
+            &mut stmt,
+            named_params! {":worker": w, ":now": now, ":lease_ms": lease, ":queue": q, ":n": n},
+        )?,
+        None => params::query(
+            &mut stmt,
+            named_params! {":worker": w, ":now": now, ":lease_ms": lease, ":n": n, ":queues": req.queues},
+        )?,
+    };
+    let rows = rows.mapped(|r| {
         let job = Claimed {
             id: r.get(0)?,
             queue: r.get(1)?,
@@ -153,7 +162,7 @@ fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>
             lease_ms: r.get(9)?,
         };
         Ok((job, r.get::<_, i64>(10)?))
-    })?;
+    });
     let mut claimed = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     // RETURNING has no order of its own: back into claim order.
     claimed.sort_by_key(|(c, run_at)| (-c.priority, *run_at, c.id));
@@ -181,16 +190,18 @@ pub fn complete(
     token: Option<i64>,
     result: Option<&str>,
 ) -> Result<bool> {
-    let changed = conn
-        .prepare_cached(sql::COMPLETE)?
-        .execute(named_params! {":id": id, ":token": token, ":result": result, ":now": now})?;
+    let changed = params::execute(
+        conn.prepare_cached(sql::COMPLETE)?,
+        named_params! {":result": result, ":now": now, ":id": id, ":token": token},
+    )?;
     changed_or_known(conn, id, changed)
 }
 
 /// Completes many jobs in one statement: `jobs` is a canonical JSON array
 /// of [id, token, result]. Returns how many were completed.
 pub fn complete_many(conn: &Connection, now: i64, jobs: &str) -> Result<i64> {
-    Ok(conn.prepare_cached(sql::COMPLETE_MANY)?.execute(named_params! {":jobs": jobs, ":now": now})? as i64)
+    Ok(params::execute(conn.prepare_cached(sql::COMPLETE_MANY)?, named_params! {":now": now, ":jobs": jobs})?
+        as i64)
 }
 
 /// The job's new state (`ready` or `dead`), or `None` when the token is stale
@@ -228,9 +239,10 @@ pub fn extend(
     token: Option<i64>,
     lease_ms: i64,
 ) -> Result<Option<i64>> {
-    let changed = conn
-        .prepare_cached(sql::EXTEND)?
-        .execute(named_params! {":id": id, ":token": token, ":lease_ms": lease_ms, ":now": now})?;
+    let changed = params::execute(
+        conn.prepare_cached(sql::EXTEND)?,
+        named_params! {":now": now, ":lease_ms": lease_ms, ":id": id, ":token": token},
+    )?;
     Ok(changed_or_known(conn, id, changed)?.then_some(now + lease_ms))
 }
 

@@ -227,3 +227,72 @@ fn events_can_be_filtered_followed_and_turned_off() {
     );
     orq_tests::assert_error(&conn, "SELECT * FROM queue_history()", "queue_history: takes 1 argument(s)");
 }
+
+/// Every kind of transition records exactly one event, with the detail the
+/// README documents. (Since schema v7 most details are built without
+/// json_object, and the error-carrying ones by a trigger of their own.)
+#[test]
+fn every_transition_records_one_event_with_its_detail() {
+    let conn = memory();
+    conn.query_row("SELECT orq_clock(1000)", [], |_| Ok(())).unwrap();
+    let history = |id: i64| {
+        rows(&conn, &format!("SELECT type, from_state, to_state, attempt, detail FROM queue_history({id})"))
+    };
+    let claim = || -> (i64, i64) {
+        conn.query_row("SELECT id, token FROM queue_claim('w', 1, 'q', 30)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap()
+    };
+    let a = one::<i64>(&conn, r#"SELECT queue_enqueue('q', '{}', '{"priority":2,"max_attempts":2}')"#);
+    let (_, t1) = claim();
+    one::<f64>(&conn, &format!("SELECT queue_extend({a}, {t1}, 60)"));
+    one::<i64>(&conn, &format!("SELECT queue_release({a}, {t1}, 0.5)"));
+    conn.query_row("SELECT orq_clock(1001)", [], |_| Ok(())).unwrap();
+    let (_, t2) = claim();
+    one::<String>(&conn, &format!(r#"SELECT queue_fail({a}, {t2}, 'said "no"', 2)"#));
+    conn.query_row("SELECT orq_clock(1003)", [], |_| Ok(())).unwrap();
+    let (_, t3) = claim();
+    one::<String>(&conn, &format!("SELECT queue_fail({a}, {t3}, 'again')"));
+    one::<i64>(&conn, &format!("SELECT queue_retry({a})"));
+    one::<i64>(&conn, &format!("SELECT queue_cancel({a})"));
+    let (t_claimed_1, t_claimed_2, t_claimed_3) = (t1, t2, t3);
+    assert_eq!(
+        history(a),
+        vec![
+            r#"enqueued|NULL|ready|0|{"run_at":1000.0,"priority":2}"#.to_string(),
+            format!(r#"claimed|ready|running|1|{{"token":{t_claimed_1},"lease_until":1030.0}}"#),
+            format!(r#"extended|running|running|1|{{"token":{t_claimed_1},"lease_until":1060.0}}"#),
+            r#"released|running|ready|0|{"run_at":1000.5}"#.to_string(),
+            format!(r#"claimed|ready|running|1|{{"token":{t_claimed_2},"lease_until":1031.0}}"#),
+            r#"failed|running|ready|1|{"error":"said \"no\"","retry_at":1003.0}"#.to_string(),
+            format!(r#"claimed|ready|running|2|{{"token":{t_claimed_3},"lease_until":1033.0}}"#),
+            r#"dead|running|dead|2|{"error":"again"}"#.to_string(),
+            r#"retried|dead|ready|0|{"run_at":1003.0}"#.to_string(),
+            r#"cancelled|ready|cancelled|0|{"reason":"again"}"#.to_string(),
+        ]
+    );
+
+    // A lost lease, a child waiting on two parents and released by them.
+    let p = one::<i64>(&conn, r#"SELECT queue_enqueue('q', '{}', '{"lease":1,"max_attempts":3}')"#);
+    let q = one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    let child =
+        one::<i64>(&conn, &format!(r#"SELECT queue_enqueue('c', '{{}}', '{{"depends_on":[{p},{q}]}}')"#));
+    one::<i64>(&conn, "SELECT id FROM queue_claim('w', 1, 'q')"); // p, with its own 1 s lease
+    conn.query_row("SELECT orq_clock(1010)", [], |_| Ok(())).unwrap();
+    for _ in 0..2 {
+        let (id, t) = claim();
+        one::<i64>(&conn, &format!("SELECT queue_complete({id}, {t})"));
+    }
+    assert_eq!(
+        rows(&conn, &format!("SELECT type, detail FROM queue_history({p})"))[2],
+        r#"expired|{"error":"lease expired","retry_at":1004.0}"#
+    );
+    assert_eq!(
+        rows(&conn, &format!("SELECT type, from_state, to_state, detail FROM queue_history({child})")),
+        vec![
+            r#"enqueued|NULL|waiting|{"run_at":1003.0,"priority":0,"waiting_on":2}"#,
+            "unblocked|waiting|ready|NULL",
+        ]
+    );
+}
