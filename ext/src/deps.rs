@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::Result;
-use crate::sql;
+use crate::{params, sql};
 
 /// Settles the descendants of jobs that just ended dead or cancelled:
 /// `ended` holds (job id, its new state).
@@ -51,6 +51,6 @@ fn workflow_of(conn: &Connection, id: i64) -> Result<Option<i64>> {
 /// The ids a statement with `RETURNING id` changed.
 pub fn ids(conn: &Connection, sql: &str, params: &[(&str, &dyn rusqlite::ToSql)]) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, |r| r.get(0))?;
+    let rows = params::query(&mut stmt, params)?.mapped(|r| r.get(0));
     Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
 }

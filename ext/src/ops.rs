@@ -122,7 +122,7 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
     // Usually nothing is due and no lease ran out: the claim is then one
     // statement, and needs no savepoint.
     let due = schedules::due(conn, now)?;
-    let expired = deps::ids(conn, sql::EXPIRE_FIND, named_params! {":now": now, ":queues": req.queues})?;
+    let expired = deps::ids(conn, sql::EXPIRE_FIND, named_params! {":queues": req.queues, ":now": now})?;
     if due.is_empty() && expired.is_empty() {
         return lease(conn, now, req);
     }

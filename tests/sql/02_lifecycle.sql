@@ -46,7 +46,8 @@ SELECT queue_resume('long') AS resumed;
 SELECT id, attempt FROM queue_claim('w3', 5, 'long');
 SELECT * FROM queue_stats;
 
--- Purge deletes what finished long enough ago.
+-- Purge deletes what finished long enough ago, except the newest job (4):
+-- ids are never handed out twice.
 SELECT queue_complete(3) AS completed;
 SELECT orq_clock(2000);
 SELECT queue_purge(NULL, 3600) AS purged_old, queue_purge(NULL, 965) AS purged;

@@ -19,7 +19,7 @@ SELECT queue_complete_many('[[2, 2097153], {"id": 2, "token": 2097153, "result":
 SELECT queue_extend(1, 1048577, 120);
 SELECT queue_fail(1, 1048577, 'SMTP timeout');
 SELECT state, attempts, run_at, error FROM queue_jobs WHERE id = 1;
-SELECT queue_release(5, 5242881);
+SELECT queue_release(4, 4194305);
 SELECT queue_cancel(3);
 SELECT queue_retry(3);
 SELECT queue_pause('email'), queue_pause('email');
@@ -37,7 +37,7 @@ SELECT queue_enqueue('img', '{"file":"a.png"}');
 SELECT orq_clock(1800090002);
 SELECT id FROM queue_claim('worker-1', 1, 'img');
 SELECT orq_clock(1800090002.4);
-SELECT queue_complete(8);
+SELECT queue_complete(7);
 SELECT metric, kind, le, value FROM queue_metrics
 WHERE queue = 'img' AND metric = 'run_seconds' AND (le IS NULL OR le BETWEEN 0.25 AND 1);
 SELECT queue_alert('email-backlog', 'email', 'ready', '>', 1, 60);

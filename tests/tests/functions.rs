@@ -563,7 +563,20 @@ fn queue_purge_deletes_old_finished_jobs_and_their_events() {
         one::<i64>(&conn, &format!("SELECT count(*) FROM orq_events WHERE job IN ({done}, {cancelled})")),
         0
     );
+    // The newest job stays until a newer one exists, so no id is handed out
+    // twice: a stale token of a purged job can never match a new job's.
+    assert_eq!(one::<i64>(&conn, "SELECT queue_purge(NULL, 0)"), 0, "the newest job is kept");
+    let newer = enqueue(&conn, "q", "{}");
+    assert_eq!(newer, elsewhere + 1);
     assert_eq!(one::<i64>(&conn, "SELECT queue_purge(NULL, 0)"), 1, "NULL: every queue");
+    assert_eq!(
+        rows(&conn, "SELECT id FROM queue_jobs ORDER BY id"),
+        vec![ready.to_string(), newer.to_string()]
+    );
+    one::<i64>(&conn, &format!("SELECT queue_cancel({newer})"));
+    one::<i64>(&conn, &format!("SELECT queue_cancel({ready})"));
+    assert_eq!(one::<i64>(&conn, "SELECT queue_purge(NULL, 0)"), 1, "all but the newest");
+    assert_eq!(enqueue(&conn, "q", "{}"), newer + 1, "after a purge of all it could, ids go on");
     assert_error(
         &conn,
         "SELECT queue_purge('q', -1)",
