@@ -318,6 +318,7 @@ def test_workers_and_purge(conn, serve):
     conn.execute("""SELECT queue_worker_register('w1', '{"concurrency":4,"queues":["email"],"host":"h"}')""")
     done = enqueue(conn, "email")
     complete(conn, "email")
+    enqueue(conn, "email")  # purge keeps the newest job (ids are never reused): make it another
     s = serve()
     data = s.get("/api/workers").json()
     assert data["workers"][0]["name"] == "w1" and data["workers"][0]["concurrency"] == 4
