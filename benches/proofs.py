@@ -113,9 +113,9 @@ def layer(level):
     conn.executescript(MIGRATIONS)
     drops = LAYERS[level][1]
     if level < 6:
-        drops = drops + ["TRIGGER orq_jobs_release_children", "TRIGGER orq_jobs_unsettle_children"]
+        drops = drops + ["TRIGGER orq_jobs_children"]
     if level < 5:
-        drops = drops + ["TRIGGER orq_jobs_event_update", "TRIGGER orq_jobs_event_insert"]
+        drops = drops + ["TRIGGER orq_jobs_event_update", "TRIGGER orq_jobs_event_error", "TRIGGER orq_jobs_event_insert"]
     if level < 4:
         drops = drops + ["orq_jobs_key", "orq_jobs_any_key", "orq_jobs_workflow", "orq_jobs_waiting"]
     for thing in drops:
