@@ -18,16 +18,39 @@
 //! process's flock), and the caller's deadline is kept. Where the file cannot
 //! be made (a read-only directory, an in-memory database, not Linux) orq
 //! waits the old way.
+//!
+//! One waiter at a time spins instead of sleeping: waking a sleeper costs
+//! tens of microseconds on a virtual machine (the idle CPU has to be woken
+//! first), and with every job needing the turn twice that gap, paid at each
+//! hand-over, was a third of the time of several processes draining a queue
+//! together. The spinner takes the turn the moment it is free, and the sleeper
+//! woken then has the whole next turn to wake up in and become the spinner.
+//! A spin lasts at most SPIN, so a crashed spinner holds the slot no longer,
+//! and nobody spins while turns last longer than that (claims of many jobs),
+//! where spinning only took the CPU from processes with work to do. (4
+//! processes claiming and completing one job at a time: 0.50 -> 0.62 of one
+//! process's rate; 8 processes: 0.38 -> 0.56, and the jobs now split evenly.)
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The longest one sleep lasts before the sleeper tries again by itself.
 const NAP: Duration = Duration::from_millis(2);
-/// Bytes mapped: one page, of which the first 4 are the wake-up counter.
+/// Bytes mapped: one page. The first 4 are the wake-up counter; the 8 at
+/// offset 8 say until when (CLOCK_MONOTONIC ns, shared by all processes) the
+/// slot of the spinning waiter is taken.
 const MAPPED: usize = 4096;
+const SPINNER_OFFSET: usize = 8;
+/// And the 8 at offset 16 how long the last turn lasted (ns).
+const LAST_TURN_OFFSET: usize = 16;
+/// The longest one waiter spins for the turn before it sleeps instead:
+/// about two turns of a one-job claim or completion. (Measured with 4 and 8
+/// processes draining one queue: 100 µs caught too few hand-overs, 500 µs
+/// took the CPU from processes with work to do; yielding in the loop instead
+/// of spinning lost the gain.)
+const SPIN: Duration = Duration::from_micros(200);
 
 /// The turn file of one connection (each connection opens its own, so that
 /// connections of one process also take turns: flock locks belong to the
@@ -42,7 +65,10 @@ pub struct Turnstile {
 unsafe impl Send for Turnstile {}
 
 /// Held while it is this connection's turn; the turn ends when it drops.
-pub struct Turn<'t>(&'t Turnstile);
+pub struct Turn<'t> {
+    turnstile: &'t Turnstile,
+    began_ns: u64,
+}
 
 impl Turnstile {
     /// The turn file of the database at `db_path`; None where there can be none.
@@ -81,19 +107,65 @@ impl Turnstile {
         loop {
             let seen = self.ends().load(Ordering::Acquire);
             if self.try_lock() {
-                return Some(Turn(self));
+                return Some(self.turn());
             }
             let now = Instant::now();
             if now >= deadline {
                 return None;
             }
-            self.sleep_while(seen, NAP.min(deadline - now));
+            if self.spin(seen, deadline) {
+                return Some(self.turn());
+            }
+            self.sleep_while(seen, NAP.min(deadline.saturating_duration_since(Instant::now())));
         }
+    }
+
+    fn turn(&self) -> Turn<'_> {
+        Turn { turnstile: self, began_ns: monotonic_ns() }
+    }
+
+    /// Spins for the turn if no other waiter is spinning and the last turn
+    /// was shorter than SPIN: true when it got the turn. Tries the lock each
+    /// time the counter moves (a turn ended).
+    fn spin(&self, mut seen: u32, deadline: Instant) -> bool {
+        if self.word(LAST_TURN_OFFSET).load(Ordering::Relaxed) > SPIN.as_nanos() as u64 {
+            return false;
+        }
+        let start = monotonic_ns();
+        let until = start + SPIN.as_nanos() as u64;
+        let slot = self.word(SPINNER_OFFSET);
+        let taken = slot.load(Ordering::Relaxed);
+        if taken > start || slot.compare_exchange(taken, until, Ordering::AcqRel, Ordering::Relaxed).is_err()
+        {
+            return false;
+        }
+        let spin_deadline = deadline.min(Instant::now() + SPIN);
+        let mut got = false;
+        while Instant::now() < spin_deadline {
+            let now_seen = self.ends().load(Ordering::Acquire);
+            if now_seen != seen {
+                seen = now_seen;
+                if self.try_lock() {
+                    got = true;
+                    break;
+                }
+            }
+            std::hint::spin_loop();
+        }
+        // Free the slot (unless a later spinner took an expired one meanwhile).
+        let _ = slot.compare_exchange(until, 0, Ordering::AcqRel, Ordering::Relaxed);
+        got
     }
 
     fn ends(&self) -> &AtomicU32 {
         // SAFETY: points into our live mapping (see open).
         unsafe { &*self.ends }
+    }
+
+    /// The 8-byte word at `offset` (SPINNER_OFFSET or LAST_TURN_OFFSET).
+    fn word(&self, offset: usize) -> &AtomicU64 {
+        // SAFETY: an 8-aligned word inside our live mapping (see open).
+        unsafe { &*(self.ends as *const u8).add(offset).cast::<AtomicU64>() }
     }
 
     fn try_lock(&self) -> bool {
@@ -117,7 +189,8 @@ impl Turnstile {
         }
     }
 
-    fn leave(&self) {
+    fn leave(&self, began_ns: u64) {
+        self.word(LAST_TURN_OFFSET).store(monotonic_ns().saturating_sub(began_ns), Ordering::Relaxed);
         // SAFETY: unlock our own flock, then wake one sleeper on the shared word.
         unsafe {
             libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
@@ -127,9 +200,18 @@ impl Turnstile {
     }
 }
 
+/// CLOCK_MONOTONIC in ns: the same clock in every process, unlike Instant's
+/// opaque values.
+fn monotonic_ns() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        self.0.leave();
+        self.turnstile.leave(self.began_ns);
     }
 }
 
