@@ -137,18 +137,12 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
 fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
     let mut stmt = conn.prepare_cached(if req.queue.is_some() { sql::CLAIM_QUEUE } else { sql::CLAIM })?;
     // In the order the parameters appear in claim_queue.sql and claim.sql.
-    let (w, now, lease, n) = (&req.worker, &now, &req.lease_ms, &req.n);
-    let rows = match &req.queue {
-        Some(q) => params::query(
-            &mut stmt,
-            named_params! {":worker": w, ":now": now, ":lease_ms": lease, ":queue": q, ":n": n},
-        )?,
-        None => params::query(
-            &mut stmt,
-            named_params! {":worker": w, ":now": now, ":lease_ms": lease, ":n": n, ":queues": req.queues},
-        )?,
-    };
-    let rows = rows.mapped(|r| {
+    let mut named = named_params! {":worker": req.worker, ":now": now, ":lease_ms": req.lease_ms}.to_vec();
+    match &req.queue {
+        Some(q) => named.extend([(":queue", q as &dyn rusqlite::ToSql), (":n", &req.n)]),
+        None => named.extend([(":n", &req.n as &dyn rusqlite::ToSql), (":queues", &req.queues)]),
+    }
+    let rows = params::query(&mut stmt, &named)?.mapped(|r| {
         let job = Claimed {
             id: r.get(0)?,
             queue: r.get(1)?,
