@@ -49,8 +49,12 @@ fn workflow_of(conn: &Connection, id: i64) -> Result<Option<i64>> {
 }
 
 /// The ids a statement with `RETURNING id` changed.
-pub fn ids(conn: &Connection, sql: &str, params: &[(&str, &dyn rusqlite::ToSql)]) -> Result<Vec<i64>> {
+pub fn ids(
+    conn: &Connection,
+    sql: &'static str,
+    params: &[(&str, &dyn rusqlite::ToSql)],
+) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = params::query(&mut stmt, params)?.mapped(|r| r.get(0));
+    let rows = params::query(&mut stmt, sql, params)?.mapped(|r| r.get(0));
     Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
 }

@@ -90,7 +90,8 @@ pub fn enqueue_placed(
     }
     let (state, waiting_on, error) = initial_state(conn, o)?;
     let inserted = params::execute(
-        conn.prepare_cached(sql::ENQUEUE)?,
+        conn,
+        sql::ENQUEUE,
         named_params! {
             ":queue": queue, ":state": state, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
             ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
@@ -135,14 +136,15 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
 
 /// The claim itself (claim.sql, or claim_queue.sql for a single queue).
 fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
-    let mut stmt = conn.prepare_cached(if req.queue.is_some() { sql::CLAIM_QUEUE } else { sql::CLAIM })?;
+    let sql = if req.queue.is_some() { sql::CLAIM_QUEUE } else { sql::CLAIM };
+    let mut stmt = conn.prepare_cached(sql)?;
     // In the order the parameters appear in claim_queue.sql and claim.sql.
     let mut named = named_params! {":worker": req.worker, ":now": now, ":lease_ms": req.lease_ms}.to_vec();
     match &req.queue {
         Some(q) => named.extend([(":queue", q as &dyn rusqlite::ToSql), (":n", &req.n)]),
         None => named.extend([(":n", &req.n as &dyn rusqlite::ToSql), (":queues", &req.queues)]),
     }
-    let rows = params::query(&mut stmt, &named)?.mapped(|r| {
+    let rows = params::query(&mut stmt, sql, &named)?.mapped(|r| {
         let job = Claimed {
             id: r.get(0)?,
             queue: r.get(1)?,
@@ -185,7 +187,8 @@ pub fn complete(
     result: Option<&str>,
 ) -> Result<bool> {
     let changed = params::execute(
-        conn.prepare_cached(sql::COMPLETE)?,
+        conn,
+        sql::COMPLETE,
         named_params! {":result": result, ":now": now, ":id": id, ":token": token},
     )?;
     changed_or_known(conn, id, changed)
@@ -194,8 +197,7 @@ pub fn complete(
 /// Completes many jobs in one statement: `jobs` is a canonical JSON array
 /// of [id, token, result]. Returns how many were completed.
 pub fn complete_many(conn: &Connection, now: i64, jobs: &str) -> Result<i64> {
-    Ok(params::execute(conn.prepare_cached(sql::COMPLETE_MANY)?, named_params! {":now": now, ":jobs": jobs})?
-        as i64)
+    Ok(params::execute(conn, sql::COMPLETE_MANY, named_params! {":now": now, ":jobs": jobs})? as i64)
 }
 
 /// The job's new state (`ready` or `dead`), or `None` when the token is stale
@@ -234,7 +236,8 @@ pub fn extend(
     lease_ms: i64,
 ) -> Result<Option<i64>> {
     let changed = params::execute(
-        conn.prepare_cached(sql::EXTEND)?,
+        conn,
+        sql::EXTEND,
         named_params! {":now": now, ":lease_ms": lease_ms, ":id": id, ":token": token},
     )?;
     Ok(changed_or_known(conn, id, changed)?.then_some(now + lease_ms))
