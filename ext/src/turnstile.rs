@@ -27,9 +27,10 @@
 //! woken then has the whole next turn to wake up in and become the spinner.
 //! A spin lasts at most SPIN, so a crashed spinner holds the slot no longer,
 //! and nobody spins while turns last longer than that (claims of many jobs),
-//! where spinning only took the CPU from processes with work to do. (4
-//! processes claiming and completing one job at a time: 0.50 -> 0.62 of one
-//! process's rate; 8 processes: 0.38 -> 0.56, and the jobs now split evenly.)
+//! where spinning only took the CPU from processes with work to do. (Figure
+//! D of benches/RESULTS.md, one job per claim: 4 processes went from 0.54 to
+//! 0.62 of one process's rate, 8 from 0.41 to 0.49, and the jobs now split
+//! evenly among them.)
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
