@@ -32,6 +32,7 @@ sql_file!(CLAIM, "claim.sql");
 sql_file!(CLAIM_QUEUE, "claim_queue.sql");
 sql_file!(COMPLETE, "complete.sql");
 sql_file!(COMPLETE_MANY, "complete_many.sql");
+sql_file!(COMPLETE_MANY_TOKENS, "complete_many_tokens.sql");
 sql_file!(FAIL, "fail.sql");
 sql_file!(EXTEND, "extend.sql");
 sql_file!(RELEASE, "release.sql");

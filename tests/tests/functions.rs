@@ -895,6 +895,20 @@ fn queue_complete_many_completes_a_batch_in_one_statement() {
         vec!["1|done|NULL", r#"2|done|{"n":2}"#, r#"3|done|"three""#, "4|running|NULL"]
     );
     assert_eq!(rows(&conn, "SELECT count(*) FROM queue_events WHERE type = 'completed'"), vec!["3"]);
+    // Without results (complete_many_tokens.sql): a stale token is skipped
+    // there too, and an id given twice is tried with each of its tokens.
+    let stale = format!("[[{}, {}]]", d.0, d.1 + 1);
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete_many('{stale}')")), 0);
+    let twice = format!("[[{}, {}], [{}, {}]]", d.0, d.1 + 1, d.0, d.1);
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete_many('{twice}')")), 1);
+    assert_eq!(one::<String>(&conn, &format!("SELECT state FROM queue_jobs WHERE id = {}", d.0)), "done");
+    enqueue(&conn, "q", "{}");
+    let (e, t) = claim(&conn, "w", "q").unwrap();
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete_many('[[{e}, {t}]]')")), 1);
+    assert_eq!(
+        rows(&conn, &format!("SELECT type FROM queue_history({e})")),
+        vec!["enqueued", "claimed", "completed"]
+    );
     for (arg, needle) in [
         ("'{}'", "jobs must be a JSON array"),
         ("'[[1]]'", "jobs[0] must be [id, token(, result)]"),

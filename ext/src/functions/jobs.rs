@@ -68,12 +68,10 @@ pub fn queue_complete_many(s: &Session, a: &Args) -> Result<i64> {
         let (Some(id), Some(token)) = (id.as_i64(), token.as_i64()) else {
             return Err(invalid(format!("jobs[{i}] needs an integer id and token")));
         };
-        let result = result.filter(|r| !r.is_null()).map(|r| r.to_string());
-        canonical.push(serde_json::json!([id, token, result]));
+        canonical.push((id, token, result.filter(|r| !r.is_null()).map(|r| r.to_string())));
     }
-    let jobs = serde_json::Value::from(canonical).to_string();
     let now = s.clock.now_ms();
-    txn::write(s, Writes::Once, &mut |c| ops::complete_many(c, now, &jobs))
+    txn::write(s, Writes::Once, &mut |c| ops::complete_many(c, now, &canonical))
 }
 
 pub fn queue_fail(s: &Session, a: &Args) -> Result<Option<String>> {
