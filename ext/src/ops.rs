@@ -2,8 +2,6 @@
 //! and reads the result. They run inside a transaction that txn.rs opened;
 //! `now` is the caller's queue clock in unix ms.
 
-use std::collections::HashSet;
-
 use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, Error, Result};
@@ -199,18 +197,21 @@ pub fn complete(
 /// Completes many jobs in one statement: `jobs` holds (id, token, result as
 /// JSON text). Returns how many were completed.
 pub fn complete_many(conn: &Connection, now: i64, jobs: &[(i64, i64, Option<String>)]) -> Result<i64> {
-    let ids: HashSet<i64> = jobs.iter().map(|j| j.0).collect();
-    let (sql, jobs) = if ids.len() == jobs.len() && jobs.iter().all(|j| j.2.is_none()) {
+    let run = |sql, input: serde_json::Value| -> Result<i64> {
+        Ok(params::execute(conn, sql, named_params! {":now": now, ":jobs": input.to_string()})? as i64)
+    };
+    if jobs.iter().all(|j| j.2.is_none()) {
         let tokens: serde_json::Map<_, _> =
             jobs.iter().map(|(id, token, _)| (id.to_string(), (*token).into())).collect();
-        (sql::COMPLETE_MANY_TOKENS, serde_json::Value::from(tokens))
-    } else {
-        (
-            sql::COMPLETE_MANY,
-            jobs.iter().map(|(id, token, result)| serde_json::json!([id, token, result])).collect(),
-        )
-    };
-    Ok(params::execute(conn, sql, named_params! {":now": now, ":jobs": jobs.to_string()})? as i64)
+        // A repeated id (the map kept one of its tokens) needs the array form.
+        if tokens.len() == jobs.len() {
+            return run(sql::COMPLETE_MANY_TOKENS, tokens.into());
+        }
+    }
+    run(
+        sql::COMPLETE_MANY,
+        jobs.iter().map(|(id, token, result)| serde_json::json!([id, token, result])).collect(),
+    )
 }
 
 /// The job's new state (`ready` or `dead`), or `None` when the token is stale

@@ -15,7 +15,7 @@
 -- by the trigger's WHEN, without INSERT ... SELECT from the table it writes
 -- (which SQLite runs through a temporary table).
 -- Every statement that records one of those four events sets error (cancel
--- sets it to itself): tests/tests/events.rs checks each event is recorded once.
+-- sets it to itself): tests/tests/history.rs checks each event is recorded once.
 
 DROP TRIGGER orq_jobs_new_queue;
 CREATE TRIGGER orq_jobs_new_queue AFTER INSERT ON orq_jobs
