@@ -88,10 +88,59 @@ pub fn enqueue_placed(
             return Ok(id);
         }
     }
+    if insert(conn, sql::ENQUEUE, now, queue, payload, o, place)? == 1 {
+        let id = conn.last_insert_rowid();
+        add_parents(conn, o, id)?;
+        return Ok(id);
+    }
+    // Only the live-key index can refuse an insert: that job is the answer.
+    conn.prepare_cached(sql::ENQUEUE_EXISTING)?
+        .query_row(named_params! {":queue": queue, ":key": o.key}, |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| invalid("the job was refused, but no live job holds its key"))
+}
+
+/// Enqueues `n` jobs without a key in one statement: `payloads` is a JSON
+/// array of `n` strings, each one job's payload text. Their ids, in order.
+pub fn enqueue_many(
+    conn: &Connection,
+    now: i64,
+    queue: &str,
+    payloads: &str,
+    n: usize,
+    o: &EnqueueOptions,
+) -> Result<Vec<i64>> {
+    debug_assert!(o.key.is_none(), "a key would let the insert refuse jobs");
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let inserted = insert(conn, sql::ENQUEUE_MANY, now, queue, payloads, o, &Placement::default())?;
+    if inserted != n {
+        return Err(invalid(format!("{n} jobs were given but {inserted} stored")));
+    }
+    let last = conn.last_insert_rowid();
+    let ids: Vec<i64> = (last - n as i64 + 1..=last).collect();
+    for &id in &ids {
+        add_parents(conn, o, id)?;
+    }
+    Ok(ids)
+}
+
+/// Runs enqueue.sql or enqueue_many.sql, which take the same parameters:
+/// the jobs start as their parents say. How many rows it stored.
+fn insert(
+    conn: &Connection,
+    sql: &'static str,
+    now: i64,
+    queue: &str,
+    payload: &str,
+    o: &EnqueueOptions,
+    place: &Placement,
+) -> Result<usize> {
     let (state, waiting_on, error) = initial_state(conn, o)?;
-    let inserted = params::execute(
+    Ok(params::execute(
         conn,
-        sql::ENQUEUE,
+        sql,
         named_params! {
             ":queue": queue, ":state": state, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
             ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
@@ -101,19 +150,15 @@ pub fn enqueue_placed(
             ":workflow_key": place.workflow_key, ":error": error,
             ":finished_at": (state == "cancelled").then_some(now), ":now": now,
         },
-    )?;
-    if inserted == 1 {
-        let id = conn.last_insert_rowid();
-        for parent in &o.depends_on {
-            conn.prepare_cached(sql::DEPS_ADD)?.execute(named_params! {":parent": parent, ":child": id})?;
-        }
-        return Ok(id);
+    )?)
+}
+
+/// The edges from the job's parents (depends_on) to `child`.
+fn add_parents(conn: &Connection, o: &EnqueueOptions, child: i64) -> Result<()> {
+    for parent in &o.depends_on {
+        conn.prepare_cached(sql::DEPS_ADD)?.execute(named_params! {":parent": parent, ":child": child})?;
     }
-    // Only the live-key index can refuse an insert: that job is the answer.
-    conn.prepare_cached(sql::ENQUEUE_EXISTING)?
-        .query_row(named_params! {":queue": queue, ":key": o.key}, |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| invalid("the job was refused, but no live job holds its key"))
+    Ok(())
 }
 
 pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {

@@ -9,6 +9,8 @@ SELECT queue_enqueue('q', '{}', '{"delay":-5}');
 SELECT queue_enqueue('q', '{}', '{"max_attempts":0}');
 SELECT queue_enqueue('q', '{}', '{"backoff":{"base":0}}');
 SELECT queue_enqueue('q');
+SELECT queue_enqueue_many('q', '{"n":1}');
+SELECT queue_enqueue_many('q', '[1, 2]', '{"key":"k"}');
 SELECT * FROM queue_claim('w', -1);
 SELECT * FROM queue_claim('w', NULL);
 SELECT * FROM queue_claim('w');

@@ -5,9 +5,7 @@ SELECT queue_enqueue('email', '{"to":"a@b.c"}');
 SELECT queue_enqueue('email', '{"to":"x@y.z"}', '{"priority":5,"max_attempts":3}');
 SELECT queue_enqueue('email', '{"to":"a@b.c"}', '{"key":"welcome-a","delay":60}');
 SELECT queue_enqueue('email', '{}', '{"key":"welcome-a"}');
-BEGIN IMMEDIATE;
-SELECT count(queue_enqueue('bulk', value)) FROM json_each('[{"n":1},{"n":2},{"n":3}]');
-COMMIT;
+SELECT queue_enqueue_many('bulk', '[{"n":1},{"n":2},{"n":3}]');
 .mode table
 SELECT id, queue, payload, attempt, token, lease_until FROM queue_claim('worker-1', 2, 'email');
 .mode list

@@ -189,6 +189,71 @@ fn queue_enqueue_batches_with_json_each() {
 }
 
 #[test]
+fn queue_enqueue_many_stores_a_batch_in_one_statement() {
+    let conn = db();
+    enqueue(&conn, "q", "{}");
+    // Each payload as written: whitespace, a string, a real's digits, null.
+    let payloads = r#"[{"n": 1}, "x", 1.10, null, [2, {"deep": [3.0]}], 12345678901234567890]"#;
+    let ids: String = conn
+        .query_row("SELECT queue_enqueue_many('bulk', ?1, '{\"priority\":3}')", [payloads], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ids, "[2,3,4,5,6,7]", "consecutive ids, in array order");
+    assert_eq!(
+        rows(&conn, "SELECT payload || '|' || priority || '|' || state FROM queue_jobs WHERE queue = 'bulk' ORDER BY id"),
+        vec![
+            r#"{"n": 1}|3|ready"#,
+            r#""x"|3|ready"#,
+            "1.10|3|ready",
+            "null|3|ready",
+            r#"[2, {"deep": [3.0]}]|3|ready"#,
+            "12345678901234567890|3|ready",
+        ]
+    );
+    assert_eq!(
+        one::<i64>(&conn, "SELECT count(*) FROM queue_events WHERE queue = 'bulk' AND type = 'enqueued'"),
+        6,
+        "each job records its event"
+    );
+    assert_eq!(one::<String>(&conn, "SELECT queue_enqueue_many('bulk', '[]')"), "[]");
+    // Dependencies: every job of the batch waits for the parent.
+    let parent = enqueue(&conn, "p", "{}");
+    let ids: String = conn
+        .query_row(
+            "SELECT queue_enqueue_many('kids', '[1, 2]', ?1)",
+            [format!(r#"{{"depends_on":[{parent}]}}"#)],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let kids: Vec<i64> = serde_json::from_str(&ids).unwrap();
+    assert_eq!(kids, vec![parent + 1, parent + 2]);
+    assert_eq!(rows(&conn, "SELECT state FROM queue_jobs WHERE queue = 'kids'"), vec!["waiting", "waiting"]);
+    let (id, token) = claim(&conn, "w", "p").unwrap();
+    conn.query_row("SELECT queue_complete(?1, ?2)", [id, token], |_| Ok(())).unwrap();
+    assert_eq!(rows(&conn, "SELECT state FROM queue_jobs WHERE queue = 'kids'"), vec!["ready", "ready"]);
+}
+
+#[test]
+fn queue_enqueue_many_rejects_bad_input_and_stores_nothing() {
+    let conn = db();
+    enqueue(&conn, "q", "{}");
+    for (sql, needle) in [
+        (r#"SELECT queue_enqueue_many('q', '{"n":1}')"#, "queue_enqueue_many: payloads must be a JSON array of payloads (invalid type: map, expected a sequence"),
+        ("SELECT queue_enqueue_many('q', '[{}, {bad]')", "queue_enqueue_many: payloads must be a JSON array"),
+        ("SELECT queue_enqueue_many('q', NULL)", "queue_enqueue_many: payloads must not be NULL"),
+        ("SELECT queue_enqueue_many('q', 5)", "queue_enqueue_many: payloads must be text, got integer 5"),
+        ("SELECT queue_enqueue_many('bad name', '[]')", "queue_enqueue_many: invalid queue name 'bad name'"),
+        (r#"SELECT queue_enqueue_many('q', '[1]', '{"key":"k"}')"#, "queue_enqueue_many: option 'key' names one job"),
+        (r#"SELECT queue_enqueue_many('q', '[1]', '{"prio":1}')"#, "queue_enqueue_many: unknown option 'prio'"),
+        (r#"SELECT queue_enqueue_many('q', '[1, 2]', '{"depends_on":[99]}')"#, "queue_enqueue_many: depends_on: no job with id 99"),
+        ("SELECT queue_enqueue_many('q')", "queue_enqueue_many: takes (queue, payloads [, options]), got 1 argument"),
+    ] {
+        assert_error(&conn, sql, needle);
+    }
+    assert_eq!(jobs_count(&conn), 1, "nothing stored");
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_events"), 1);
+}
+
+#[test]
 fn queue_enqueue_rejects_bad_input_and_changes_nothing() {
     let conn = db();
     enqueue(&conn, "q", "{}");

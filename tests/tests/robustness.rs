@@ -39,6 +39,7 @@ const FUNCTIONS: &[&str] = &[
     "orq_backoff_ms",
     "orq_cron_next",
     "queue_enqueue",
+    "queue_enqueue_many",
     "queue_claim_json",
     "queue_complete",
     "queue_complete_many",

@@ -35,6 +35,7 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "queue_complete_many|-1|directonly ",
             "queue_configure|-1|directonly ",
             "queue_enqueue|-1|directonly ",
+            "queue_enqueue_many|-1|directonly ",
             "queue_extend|-1|directonly ",
             "queue_fail|-1|directonly ",
             "queue_health|-1|directonly ",

@@ -1,5 +1,7 @@
 //! queue_* functions that act on jobs and queues.
 
+use serde_json::value::RawValue;
+
 use crate::args::Args;
 use crate::claim::{claim_request, claimed_json};
 use crate::clock::{duration_ms, ms_to_secs};
@@ -20,6 +22,32 @@ pub fn queue_enqueue(s: &Session, a: &Args) -> Result<i64> {
     // With dependencies it writes the job and its edges: more than once.
     let writes = if opts.depends_on.is_empty() { Writes::Once } else { Writes::Many };
     txn::write(s, writes, &mut |c| ops::enqueue(c, now, queue, &payload, &opts))
+}
+
+/// `payloads`: a JSON array, one element per job. All the jobs or none.
+pub fn queue_enqueue_many(s: &Session, a: &Args) -> Result<String> {
+    a.arity(2, 3, "(queue, payloads [, options])")?;
+    let queue = a.text(0, "queue")?;
+    check_queue_name(queue)?;
+    let text = a.text(1, "payloads")?;
+    // Each element's own text, as queue_enqueue would store it.
+    let payloads: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
+        invalid(format!("payloads must be a JSON array of payloads ({e}): {}", excerpt(text)))
+    })?;
+    let now = s.clock.now_ms();
+    let opts = EnqueueOptions::parse(a.opt_text(2, "options")?, now)?;
+    if opts.key.is_some() {
+        return Err(invalid("option 'key' names one job; enqueue keyed jobs with queue_enqueue"));
+    }
+    // Re-encoded as an array of strings, which json_each hands to
+    // enqueue_many.sql unchanged: the element of [1.10] would be the real 1.1.
+    let texts = serde_json::to_string(&payloads.iter().map(|p| p.get()).collect::<Vec<&str>>())
+        .map_err(|e| invalid(format!("payloads: {e}")))?;
+    // With dependencies it writes the jobs and their edges: more than once.
+    let writes = if opts.depends_on.is_empty() { Writes::Once } else { Writes::Many };
+    let ids =
+        txn::write(s, writes, &mut |c| ops::enqueue_many(c, now, queue, &texts, payloads.len(), &opts))?;
+    Ok(serde_json::Value::from(ids).to_string())
 }
 
 pub fn queue_claim_json(s: &Session, a: &Args) -> Result<String> {

@@ -37,6 +37,7 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "orq_clock", WRITES, orq_clock)?;
     def(conn, s, "orq_migrate", WRITES, orq_migrate)?;
     def(conn, s, "queue_enqueue", WRITES, queue_enqueue)?;
+    def(conn, s, "queue_enqueue_many", WRITES, queue_enqueue_many)?;
     def(conn, s, "queue_claim_json", WRITES, queue_claim_json)?;
     def(conn, s, "queue_complete", WRITES, queue_complete)?;
     def(conn, s, "queue_complete_many", WRITES, queue_complete_many)?;
