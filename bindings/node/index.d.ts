@@ -237,7 +237,7 @@ export class Queue {
   /** a cached prepared statement (better-sqlite3 Statement) */
   statement(sql: string): any;
   enqueue<P = unknown>(queue: string, payload: P, options?: EnqueueOptions): number;
-  /** one transaction: all the jobs or none */
+  /** one statement: all the jobs or none; the options apply to each (no key) */
   enqueueMany<P = unknown>(queue: string, payloads: Iterable<P>, options?: EnqueueOptions): number[];
   /** runs fn in BEGIN IMMEDIATE … COMMIT (rolled back if it throws); fn must be synchronous */
   transaction<T>(fn: (queue: Queue) => T): T;

@@ -78,6 +78,8 @@ test('enqueueMany enqueues in order and in one transaction', (t) => {
   assert.deepEqual(ids, [1, 2, 3]);
   assert.deepEqual(ids.map((id) => q.job(id).priority), [1, 1, 1]);
   assert.equal(q.db.inTransaction, false);
+  assert.deepEqual(q.enqueueMany('other', ['x', undefined, 1.5]).map((id) => q.job(id).payload), ['x', null, 1.5]);
+  assert.throws(() => q.enqueueMany('bulk', [1], { key: 'k' }), /queue_enqueue_many: option 'key' names one job/);
 });
 
 test('enqueueMany: a bad payload in the middle leaves no jobs', (t) => {

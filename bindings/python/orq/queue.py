@@ -62,10 +62,10 @@ class Queue:
         return self.db.value("SELECT queue_enqueue(?, ?, ?)", (queue, json.dumps(payload), _options(options, kw)))
 
     def enqueue_many(self, queue: str, payloads: Iterable[Any], *, options: Optional[dict] = None, **kw: Any) -> list[int]:
-        """Store many jobs in one transaction (one commit); their ids in order."""
-        opts = _options(options, kw)
-        with self.transaction():
-            return [self.db.value("SELECT queue_enqueue(?, ?, ?)", (queue, json.dumps(p), opts)) for p in payloads]
+        """Store many jobs in one statement (one commit), all or none; their ids
+        in order. Options apply to every job (no ``key``: a key names one job)."""
+        items = json.dumps(list(payloads))
+        return json.loads(self.db.value("SELECT queue_enqueue_many(?, ?, ?)", (queue, items, _options(options, kw))))
 
     def claim(self, queues: Queues = None, *, lease: Optional[float] = None, wait: float = 0, heartbeat: bool = False) -> Claim:
         """``with q.claim("email") as job:`` — see :class:`orq.jobs.Claim`.

@@ -92,7 +92,10 @@ def test_enqueue_many_is_one_transaction(q):
     assert ids == list(range(ids[0], ids[0] + 100))
     with pytest.raises(TypeError):
         q.enqueue_many("bulk", [{"n": 1}, {"not json": object()}])
+    with pytest.raises(DRIVER_ERRORS, match="queue_enqueue_many: option 'key' names one job"):
+        q.enqueue_many("bulk", [1, 2], key="k")
     assert [s["ready"] for s in q.stats()] == [100]
+    assert [q.job(i)["payload"] for i in q.enqueue_many("other", ["x", None, 1.5], priority=2)] == ["x", None, 1.5]
 
 
 def test_complete_many(q):
