@@ -19,17 +19,29 @@ pub fn orq_single(config: &Config, n: usize) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-/// B: `n` jobs in one transaction, from one JSON array through json_each.
-pub fn orq_batch(config: &Config, n: usize) -> f64 {
+/// How figure B hands its batch to orq.
+#[derive(Clone, Copy)]
+pub enum Batch {
+    /// One `queue_enqueue_many` statement.
+    Many,
+    /// A `queue_enqueue` call per job, from `json_each`.
+    Calls,
+}
+
+/// B: `n` jobs in one transaction, from one JSON array. Jobs per second.
+pub fn orq_batch(config: &Config, n: usize, how: Batch) -> f64 {
     let (conn, _path) = fresh("orq-b");
     load_orq(&conn, config);
     conn.query_row("SELECT orq_migrate()", [], |_| Ok(())).unwrap();
     let items: Vec<serde_json::Value> = (0..n).map(|i| serde_json::from_str(&payload(i)).unwrap()).collect();
     let array = serde_json::to_string(&items).unwrap();
+    let sql = match how {
+        Batch::Many => "SELECT queue_enqueue_many('q', ?1)",
+        Batch::Calls => "SELECT count(queue_enqueue('q', value)) FROM json_each(?1)",
+    };
     let started = Instant::now();
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-    conn.query_row("SELECT count(queue_enqueue('q', value)) FROM json_each(?1)", [&array], |_| Ok(()))
-        .unwrap();
+    conn.query_row(sql, [&array], |_| Ok(())).unwrap();
     conn.execute_batch("COMMIT").unwrap();
     n as f64 / started.elapsed().as_secs_f64()
 }
