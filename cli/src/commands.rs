@@ -88,6 +88,10 @@ pub struct EnqueueArgs {
     /// A shell command to run as the job: the payload becomes {"cmd": CMD}
     #[arg(long, conflicts_with = "payload")]
     cmd: Option<String>,
+    /// Each line of the payload (`-`: of stdin) is the JSON payload of one
+    /// job; all are enqueued in one statement and their ids printed in order
+    #[arg(long, requires = "payload", conflicts_with = "key")]
+    lines: bool,
     /// Higher runs first
     #[arg(long, allow_hyphen_values = true)]
     priority: Option<i64>,
@@ -217,12 +221,47 @@ fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
     set("lease", a.lease.map(Into::into));
     set("key", a.key.map(Into::into));
     let options = (!opts.is_empty()).then(|| serde_json::Value::Object(opts).to_string());
+    if a.lines {
+        return enqueue_lines(conn, &a.queue, &payload, options, out);
+    }
     let id: i64 =
         conn.query_row("SELECT queue_enqueue(?1, ?2, ?3)", params![a.queue, payload, options], |r| r.get(0))?;
     if out.json {
         println!("{}", json!({ "id": id }));
     } else {
         println!("{id}");
+    }
+    Ok(Code::Ok)
+}
+
+/// `orq enqueue --lines`: a job per non-empty line, through queue_enqueue_many.
+fn enqueue_lines(
+    conn: &Connection,
+    queue: &str,
+    text: &str,
+    options: Option<String>,
+    out: &Output,
+) -> Result<Code> {
+    let mut payloads = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        // Checked here so that the error names the line.
+        serde_json::from_str::<serde::de::IgnoredAny>(line)
+            .map_err(|e| usage(format!("line {}: not valid JSON ({e})", i + 1)))?;
+        payloads.push(line);
+    }
+    let array = format!("[{}]", payloads.join(","));
+    let ids: String =
+        conn.query_row("SELECT queue_enqueue_many(?1, ?2, ?3)", params![queue, array, options], |r| {
+            r.get(0)
+        })?;
+    let ids: Vec<i64> = serde_json::from_str(&ids)
+        .map_err(|e| usage(format!("unexpected answer from queue_enqueue_many ({e})")))?;
+    if out.json {
+        println!("{}", json!({ "ids": ids }));
+    } else {
+        for id in ids {
+            println!("{id}");
+        }
     }
     Ok(Code::Ok)
 }

@@ -51,6 +51,34 @@ fn a_key_makes_enqueue_idempotent_and_options_merge() {
 }
 
 #[test]
+fn enqueue_lines_makes_a_job_of_each_line_in_one_statement() {
+    use std::io::Write;
+    let db = Db::new("lines");
+    let mut child = db
+        .cmd(&["--json", "enqueue", "bulk", "-", "--lines", "--priority", "4"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"{\"n\": 1}\n\n\"two\"\n[3]\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, serde_json::json!({"ids": [1, 2, 3]}));
+    assert_eq!(
+        db.one::<String>("SELECT group_concat(payload || ':' || priority, ' ') FROM queue_jobs"),
+        r#"{"n": 1}:4 "two":4 [3]:4"#
+    );
+    // A bad line is named, and nothing is enqueued.
+    let bad = db.orq(&["enqueue", "bulk", "{}\n{oops", "--lines"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("line 2: not valid JSON"), "{bad:?}");
+    assert_eq!(db.ok(&["enqueue", "bulk", "7\n8", "--lines"], 0), "4\n5\n");
+    assert_eq!(db.one::<i64>("SELECT count(*) FROM queue_jobs"), 5);
+    assert_eq!(db.orq(&["enqueue", "bulk", "1", "--lines", "--key", "k"]).status.code(), Some(2));
+}
+
+#[test]
 fn stats_and_show_describe_the_queue() {
     let db = Db::new("stats");
     db.ok(&["enqueue", "a", "{}"], 0);
