@@ -209,17 +209,14 @@ fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
         },
         None => Map::new(),
     };
-    let mut set = |k: &str, v: Option<serde_json::Value>| {
-        if let Some(v) = v {
-            opts.insert(k.to_string(), v);
-        }
-    };
-    set("priority", a.priority.map(Into::into));
-    set("delay", a.delay.map(Into::into));
-    set("run_at", a.run_at.map(Into::into));
-    set("max_attempts", a.max_attempts.map(Into::into));
-    set("lease", a.lease.map(Into::into));
-    set("key", a.key.map(Into::into));
+    opts.extend(given([
+        ("priority", a.priority.map(Into::into)),
+        ("delay", a.delay.map(Into::into)),
+        ("run_at", a.run_at.map(Into::into)),
+        ("max_attempts", a.max_attempts.map(Into::into)),
+        ("lease", a.lease.map(Into::into)),
+        ("key", a.key.map(Into::into)),
+    ]));
     let options = (!opts.is_empty()).then(|| serde_json::Value::Object(opts).to_string());
     if a.lines {
         return enqueue_lines(conn, &a.queue, &payload, options, out);
@@ -232,6 +229,11 @@ fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
         println!("{id}");
     }
     Ok(Code::Ok)
+}
+
+/// The options that flags gave (the `Some` ones), as an options object for orq's functions.
+fn given<const N: usize>(flags: [(&str, Option<serde_json::Value>); N]) -> Map<String, serde_json::Value> {
+    flags.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect()
 }
 
 /// `orq enqueue --lines`: a job per non-empty line, through queue_enqueue_many.

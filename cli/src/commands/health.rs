@@ -51,17 +51,13 @@ impl HealthOptions {
     /// The options object for `queue_health`, with `extra` (already
     /// checked keys) taking precedence; None when there is nothing to pass.
     pub fn to_json(&self, extra: &Map<String, Value>) -> Option<String> {
-        let mut m = Map::new();
-        let mut set = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                m.insert(k.to_string(), v);
-            }
-        };
-        set("disk_warn_mb", self.disk_warn_mb.map(Into::into));
-        set("disk_crit_mb", self.disk_crit_mb.map(Into::into));
-        set("wal_warn_mb", self.wal_warn_mb.map(Into::into));
-        set("dead_warn", self.dead_warn.map(Into::into));
-        set("quick_check", self.no_quick_check.then_some(Value::Bool(false)));
+        let mut m = super::given([
+            ("disk_warn_mb", self.disk_warn_mb.map(Into::into)),
+            ("disk_crit_mb", self.disk_crit_mb.map(Into::into)),
+            ("wal_warn_mb", self.wal_warn_mb.map(Into::into)),
+            ("dead_warn", self.dead_warn.map(Into::into)),
+            ("quick_check", self.no_quick_check.then_some(Value::Bool(false))),
+        ]);
         m.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         (!m.is_empty()).then(|| Value::Object(m).to_string())
     }
