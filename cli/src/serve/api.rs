@@ -139,8 +139,8 @@ pub async fn workflow(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResu
             let summary = query(conn, "SELECT * FROM queue_workflows WHERE id = ?1", [id])?;
             let Some(row) = summary.rows.first() else { return Ok(None) };
             let jobs = query(conn, "SELECT * FROM queue_workflow_jobs(?1)", [id])?.to_json();
-            let list = jobs.as_array().cloned().unwrap_or_default();
-            Ok(Some(json!({ "workflow": summary.object(row), "jobs": list, "graph": dag::layout(&list) })))
+            let graph = dag::layout(jobs.as_array().map_or(&[], Vec::as_slice));
+            Ok(Some(json!({ "workflow": summary.object(row), "jobs": jobs, "graph": graph })))
         })
         .await?;
     found.map(Json).ok_or_else(|| ApiError::not_found(format!("no workflow with id {id}")))
