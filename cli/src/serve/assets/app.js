@@ -361,12 +361,21 @@ function jobsPage(_, params) {
   return { refresh: jl.refresh };
 }
 
-function jobPage([id]) {
+/** The page of one job or workflow: crumbs back to its list, and what
+ * `render` makes of `url`'s answer, drawn again at each refresh. */
+function detailPage(listPath, listName, id, url, render) {
   const body = h('div', {});
-  main.replaceChildren(h('p', { class: 'crumbs' }, link('/jobs', 'Jobs'), ' / ', `#${id}`), body);
+  main.replaceChildren(h('p', { class: 'crumbs' }, link(listPath, listName), ' / ', `#${id}`), body);
   const refresh = async () => {
     let data;
-    try { data = await api(`/api/jobs/${id}`); } catch (e) { body.replaceChildren(empty(e.message)); return; }
+    try { data = await api(url); } catch (e) { body.replaceChildren(empty(e.message)); return; }
+    body.replaceChildren(...render(data));
+  };
+  return { refresh };
+}
+
+function jobPage([id]) {
+  return detailPage('/jobs', 'Jobs', id, `/api/jobs/${id}`, (data) => {
     const j = data.job;
     const field = (k, v) => [h('dt', {}, k), h('dd', {}, v === null || v === undefined || v === '' ? '–' : v)];
     const fields = h('dl', { class: 'fields' },
@@ -392,13 +401,12 @@ function jobPage([id]) {
         h('td', {}, e.from_state ? state(e.from_state) : '', ' → ', state(e.to_state)),
         h('td', {}, e.worker || ''), h('td', { class: 'num' }, e.attempt),
         h('td', { class: 'mono' }, e.detail ? JSON.stringify(e.detail) : ''))), 'history');
-    body.replaceChildren(
+    return [
       h('h1', {}, `Job #${j.id} `, state(j.state), h('span', { class: 'actions' }, jobActions(j))),
       fields,
       h('div', { class: 'blocks' }, block('Payload', j.payload), block('Result', j.result), block('Error', j.error, 'error')),
-      h('h2', {}, 'History'), history);
-  };
-  return { refresh };
+      h('h2', {}, 'History'), history];
+  });
 }
 
 function deadPage(_, params) {
@@ -487,11 +495,7 @@ function dag(graph) {
 }
 
 function workflowPage([id]) {
-  const body = h('div', {});
-  main.replaceChildren(h('p', { class: 'crumbs' }, link('/workflows', 'Workflows'), ' / ', `#${id}`), body);
-  const refresh = async () => {
-    let data;
-    try { data = await api(`/api/workflows/${id}`); } catch (e) { body.replaceChildren(empty(e.message)); return; }
+  return detailPage('/workflows', 'Workflows', id, `/api/workflows/${id}`, (data) => {
     const w = data.workflow;
     const cancel = w.state === 'running' || w.state === 'failing'
       ? button('Cancel workflow', () => {
@@ -500,7 +504,7 @@ function workflowPage([id]) {
         }
       }, 'danger') : null;
     const legend = h('p', { class: 'legend' }, STATES.map((x) => [state(x), ' ']));
-    body.replaceChildren(
+    return [
       h('h1', {}, `Workflow #${w.id} ${w.name || ''} `, state(w.state), h('span', { class: 'actions' }, cancel)),
       h('p', {}, progress(w.done, w.jobs), ` · started ${ago(w.started_at)}`, w.finished_at ? ` · finished ${ago(w.finished_at)}` : '',
         w.fail_fast ? ' · fail fast' : ''),
@@ -510,9 +514,8 @@ function workflowPage([id]) {
       table(['key', 'id', 'queue', 'state', 'attempts', 'waiting on', 'error'], data.jobs.map((j) => h('tr', {},
         h('td', {}, j.key), h('td', { class: 'num' }, link(`/jobs/${j.id}`, `#${j.id}`)), h('td', {}, j.queue),
         h('td', {}, state(j.state)), h('td', { class: 'num' }, `${j.attempts}/${j.max_attempts}`),
-        h('td', { class: 'num' }, j.waiting_on || ''), h('td', { class: 'error' }, cut(j.error, 80))))));
-  };
-  return { refresh };
+        h('td', { class: 'num' }, j.waiting_on || ''), h('td', { class: 'error' }, cut(j.error, 80)))))];
+  });
 }
 
 // ---------------------------------------------------------------- workers
