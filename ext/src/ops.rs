@@ -114,6 +114,10 @@ pub fn enqueue_many(
     if n == 0 {
         return Ok(Vec::new());
     }
+    let highest: i64 = conn.prepare_cached(sql::HIGHEST_JOB_ID)?.query_row([], |r| r.get(0))?;
+    if highest > i64::MAX - n as i64 {
+        return Err(invalid(format!("job ids run out: the highest is {highest}, and {n} more do not fit")));
+    }
     let inserted = insert(conn, sql::ENQUEUE_MANY, now, queue, payloads, o, &Placement::default())?;
     if inserted != n {
         return Err(invalid(format!("{n} jobs were given but {inserted} stored")));

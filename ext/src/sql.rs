@@ -25,6 +25,7 @@ macro_rules! sql_file {
 
 sql_file!(ENQUEUE, "enqueue.sql");
 sql_file!(ENQUEUE_MANY, "enqueue_many.sql");
+sql_file!(HIGHEST_JOB_ID, "highest_job_id.sql");
 sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
 sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
 sql_file!(EXPIRE_FIND, "expire_find.sql");

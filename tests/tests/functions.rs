@@ -251,6 +251,10 @@ fn queue_enqueue_many_rejects_bad_input_and_stores_nothing() {
     }
     assert_eq!(jobs_count(&conn), 1, "nothing stored");
     assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_events"), 1);
+    // Past the largest id SQLite numbers rows at random: the ids returned would be wrong.
+    conn.execute("UPDATE orq_jobs SET id = 9223372036854775806", []).unwrap();
+    assert_error(&conn, "SELECT queue_enqueue_many('q', '[1, 2]')", "queue_enqueue_many: job ids run out");
+    assert_eq!(one::<String>(&conn, "SELECT queue_enqueue_many('q', '[1]')"), "[9223372036854775807]");
 }
 
 #[test]
