@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""Where orq's time goes, against the hand-made ceiling G: the two
+"""Where orq's time goes, against the hand-made ceiling G: the three
 measurements behind the missed targets of benches/RESULTS.md.
 
 1. WAL frames (pages) written per job and operation, orq vs G: a commit's
    cost grows with the pages it writes (figures A and C at batch 1).
 2. orq's schema built up layer by layer on raw SQL (no extension), each
-   layer filled with one INSERT ... SELECT FROM json_each (figure B) and
-   drained with the same claim-100 + complete-100 transactions as G: what
-   each index and trigger costs per job (figures B and C at batch 100).
+   layer run through the shapes of figures B, A, C at batch 100 and C at
+   batch 1 beside G: what each index and trigger costs per job, and how
+   near G the schema alone can come.
+3. One thread draining through one connection or two taking turns: what
+   several processes cost before any of them waits for the lock (figure D).
 
     /usr/bin/python3 benches/proofs.py     (after cargo build --release)
 """
@@ -31,7 +33,7 @@ G_SCHEMA = """CREATE TABLE jobs (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, st
 CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at) WHERE state = 'ready';"""
 
 
-def connect(name, orq=False):
+def connect(name, orq=False, count_frames=False):
     path = WORK / name
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -39,7 +41,8 @@ def connect(name, orq=False):
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("PRAGMA wal_autocheckpoint = 0")  # the WAL's size then counts every frame
+    if count_frames:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the WAL's size then counts every frame
     if orq:
         conn.enable_load_extension(True)
         conn.load_extension(EXT)
@@ -59,7 +62,7 @@ def per_job(path, step, n=100):
 
 
 def wal_frames():
-    conn, path = connect("frames.db", orq=True)
+    conn, path = connect("frames.db", orq=True, count_frames=True)
     conn.execute("SELECT queue_enqueue('q', '{}')")
     print("WAL frames per job (autocommit, batch 1):")
     print(f"  orq enqueue   {per_job(path, lambda i: conn.execute('SELECT queue_enqueue(?, ?)', ('q', PAYLOAD))):.1f}")
@@ -68,7 +71,7 @@ def wal_frames():
     print(f"  orq complete  {per_job(path, lambda i: conn.execute('SELECT queue_complete(?, ?)', claimed[i])):.1f}")
     conn.execute("""SELECT queue_configure('q', '{"events": false}')""")
     print(f"  orq enqueue, events off  {per_job(path, lambda i: conn.execute('SELECT queue_enqueue(?, ?)', ('q', PAYLOAD))):.1f}")
-    g, gpath = connect("g-frames.db")
+    g, gpath = connect("g-frames.db", count_frames=True)
     g.executescript(G_SCHEMA)
     g.execute("INSERT INTO jobs (queue, state, run_at, payload) VALUES ('q', 'ready', 0, '{}')")
     insert = "INSERT INTO jobs (queue, state, run_at, payload) VALUES ('q', 'ready', 0, ?)"
@@ -99,20 +102,33 @@ COMPLETE = """UPDATE orq_jobs SET state = 'done', event = 'completed', result = 
   lease_until = NULL, updated_at = :now
 FROM (SELECT value ->> 0 AS id, value ->> 1 AS token FROM json_each(:jobs)) AS c
 WHERE orq_jobs.id = c.id AND orq_jobs.state = 'running' AND orq_jobs.token = c.token"""
+COMPLETE_ONE = """UPDATE orq_jobs SET state = 'done', event = 'completed', result = NULL, finished_at = :now,
+  lease_until = NULL, updated_at = :now
+WHERE id = :id AND state = 'running' AND token = :token"""
 G_CLAIM = """UPDATE jobs SET state = 'running', attempts = attempts + 1, token = id * 1048576 + attempts + 1,
   lease_until = 30000
 WHERE id IN (SELECT id FROM jobs WHERE queue = 'q' AND state = 'ready' AND run_at <= 1
-             ORDER BY priority DESC, run_at, id LIMIT 100)
+             ORDER BY priority DESC, run_at, id LIMIT :n)
 RETURNING id, token"""
+G_COMPLETE_ONE = "UPDATE jobs SET state = 'done' WHERE id = :id AND state = 'running' AND token = :token"
 G_COMPLETE = """UPDATE jobs SET state = 'done' FROM (SELECT value ->> 0 AS id, value ->> 1 AS token FROM json_each(?)) AS c
 WHERE jobs.id = c.id AND jobs.state = 'running' AND jobs.token = c.token"""
 INSERT_MANY = """INSERT INTO orq_jobs (queue, state, run_at, payload, max_attempts, lease_ms, created_at, updated_at, event)
 SELECT 'q', 'ready', 0, value, 5, 30000, 0, 0, 'enqueued' FROM json_each(?)"""
 G_INSERT_MANY = "INSERT INTO jobs (queue, state, run_at, payload) SELECT 'q', 'ready', 0, value FROM json_each(?)"
-JOBS = 20_000
+INSERT_ONE = """INSERT INTO orq_jobs (queue, state, run_at, payload, max_attempts, lease_ms, created_at, updated_at, event)
+VALUES ('q', 'ready', 0, ?, 5, 30000, 0, 0, 'enqueued')"""
+G_INSERT_ONE = "INSERT INTO jobs (queue, state, run_at, payload) VALUES ('q', 'ready', 0, ?)"
+JOBS = 20_000  # figures B and C at batch 100
+SINGLES = 10_000  # figures A and C at batch 1 (a transaction per statement)
+SHAPES = [f"B: enqueue {JOBS:,} in one INSERT ... SELECT FROM json_each",
+          f"A: enqueue {SINGLES:,}, an INSERT per transaction",
+          "C: claim 100 + complete 100 per transaction",
+          "C: claim 1 + complete 1, a transaction each"]
 
 
 def layer(level):
+    """orq's schema up to `level`, raw SQL: the rate of each of SHAPES."""
     conn, _ = connect(f"layer{level}.db")
     conn.executescript(MIGRATIONS)
     drops = LAYERS[level][1]
@@ -124,17 +140,33 @@ def layer(level):
         drops = drops + ["orq_jobs_key", "orq_jobs_any_key", "orq_jobs_workflow", "orq_jobs_waiting"]
     for thing in drops:
         conn.execute(f"DROP {thing}" if thing.startswith("TRIGGER") else f"DROP INDEX {thing}")
-    filled = insert(conn, INSERT_MANY)
-    return filled, drain(conn, lambda: conn.execute(CLAIM, {"now": 1, "n": 100}).fetchall(),
-                         lambda jobs: conn.execute(COMPLETE, {"now": 2, "jobs": json.dumps(jobs)}))
+    return shapes(conn, INSERT_MANY, INSERT_ONE,
+                  lambda n: conn.execute(CLAIM, {"now": 1, "n": n}).fetchall(),
+                  lambda jobs: conn.execute(COMPLETE, {"now": 2, "jobs": json.dumps(jobs)}),
+                  lambda job: conn.execute(COMPLETE_ONE, {"now": 2, "id": job[0], "token": job[1]}))
 
 
 def ceiling():
     conn, _ = connect("g.db")
     conn.executescript(G_SCHEMA)
-    filled = insert(conn, G_INSERT_MANY)
-    return filled, drain(conn, lambda: conn.execute(G_CLAIM).fetchall(),
-                         lambda jobs: conn.execute(G_COMPLETE, (json.dumps(jobs),)))
+    return shapes(conn, G_INSERT_MANY, G_INSERT_ONE,
+                  lambda n: conn.execute(G_CLAIM, {"n": n}).fetchall(),
+                  lambda jobs: conn.execute(G_COMPLETE, (json.dumps(jobs),)),
+                  lambda job: conn.execute(G_COMPLETE_ONE, {"id": job[0], "token": job[1]}))
+
+
+def shapes(conn, insert_many, insert_one, claim, complete_many, complete_one):
+    """The rates of SHAPES, one after another on one database."""
+    b = insert(conn, insert_many)
+    started = time.perf_counter()
+    for _ in range(SINGLES):
+        conn.execute(insert_one, (PAYLOAD,))
+    a = SINGLES / (time.perf_counter() - started)
+    c100 = drain(conn, lambda: claim(100), complete_many)
+    started = time.perf_counter()
+    for _ in range(SINGLES):
+        complete_one(claim(1)[0])
+    return b, a, c100, SINGLES / (time.perf_counter() - started)
 
 
 def insert(conn, sql):
@@ -164,8 +196,7 @@ def layers(runs=3):
         rates[0].append(ceiling())
         for level in LAYERS:
             rates[level].append(layer(level))
-    for i, what in enumerate([f"enqueue {JOBS:,} in one INSERT ... SELECT FROM json_each",
-                              "claim 100 + complete 100 per transaction"]):
+    for i, what in enumerate(SHAPES):
         g = median(r[i] for r in rates[0])
         print(f"\n{what}, raw SQL, median of {runs}:")
         print(f"  {'G (the ceiling)':36s} {g:9,.0f} jobs/s")
@@ -174,6 +205,54 @@ def layers(runs=3):
             print(f"  {name:36s} {r:9,.0f} jobs/s  {r / g:4.2f} of G  {1e6 / r - 1e6 / g:5.1f} µs/job over G")
 
 
+def taking_turns(runs=3, n=3_000):
+    """Figure D without any waiting: one thread drains a queue (claim 1 +
+    complete 1, a transaction each) through one connection, or through two
+    that take turns, so that each transaction follows another connection's
+    commit, as with several processes. SQLite then drops the connection's
+    page cache and re-reads what it needs: the cost that more processes add
+    before any lock is waited for."""
+    def drain_with(conns, claim, complete):
+        started = time.perf_counter()
+        for i in range(n):
+            complete(conns[(2 * i + 1) % len(conns)], claim(conns[2 * i % len(conns)]))
+        return n / (time.perf_counter() - started)
+
+    def fresh(orq):
+        conn, path = connect("turns.db", orq=orq)
+        if orq:
+            conn.execute("SELECT queue_enqueue_many('q', ?)", ("[" + ",".join([PAYLOAD] * n) + "]",))
+        else:
+            conn.executescript(G_SCHEMA)
+            conn.execute(G_INSERT_MANY, ("[" + ",".join([PAYLOAD] * n) + "]",))
+        return path
+
+    def opened(path, orq, k):
+        conns = [sqlite3.connect(path, isolation_level=None) for _ in range(k)]
+        for c in conns:
+            c.execute("PRAGMA synchronous = NORMAL")
+            if orq:
+                c.enable_load_extension(True)
+                c.load_extension(EXT)
+        return conns
+
+    queues = {
+        "G": (lambda c: c.execute(G_CLAIM, {"n": 1}).fetchone(),
+              lambda c, job: c.execute(G_COMPLETE_ONE, {"id": job[0], "token": job[1]})),
+        "orq": (lambda c: c.execute("SELECT id, token FROM queue_claim('w', 1, 'q')").fetchone(),
+                lambda c, job: c.execute("SELECT queue_complete(?, ?)", job)),
+    }
+    print(f"\nclaim 1 + complete 1, one thread, one connection or two taking turns (figure D), median of {runs}:")
+    for name, (claim, complete) in queues.items():
+        rates = {1: [], 2: []}
+        for _ in range(runs):
+            for k in rates:
+                rates[k].append(drain_with(opened(fresh(name == "orq"), name == "orq", k), claim, complete))
+        one, two = median(rates[1]), median(rates[2])
+        print(f"  {name:4s} one connection {one:8,.0f} jobs/s; two taking turns {two:8,.0f} jobs/s = {two / one:.2f}")
+
+
 if __name__ == "__main__":
     wal_frames()
     layers()
+    taking_turns()
