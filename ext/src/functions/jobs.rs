@@ -43,10 +43,11 @@ pub fn queue_enqueue_many(s: &Session, a: &Args) -> Result<String> {
     // enqueue_many.sql unchanged: the element of [1.10] would be the real 1.1.
     let texts = serde_json::to_string(&payloads.iter().map(|p| p.get()).collect::<Vec<&str>>())
         .map_err(|e| invalid(format!("payloads: {e}")))?;
-    // With dependencies it writes the jobs and their edges: more than once.
-    let writes = if opts.depends_on.is_empty() { Writes::Once } else { Writes::Many };
-    let ids =
-        txn::write(s, writes, &mut |c| ops::enqueue_many(c, now, queue, &texts, payloads.len(), &opts))?;
+    // Many: the edges to parents follow the insert, and a check after it may
+    // refuse the batch; in the caller's transaction a savepoint undoes it all.
+    let ids = txn::write(s, Writes::Many, &mut |c| {
+        ops::enqueue_many(c, now, queue, &texts, payloads.len(), &opts)
+    })?;
     Ok(serde_json::Value::from(ids).to_string())
 }
 
