@@ -203,6 +203,80 @@ fn sqlite3_shell_processes_drain_a_queue_together() {
     assert_eq!(rows(&conn, "SELECT done, ready, running FROM queue_stats"), vec![format!("{jobs}|0|0")]);
 }
 
+/// Four `sqlite3` processes enqueue batches at once with queue_enqueue_many
+/// while two others drain the queue: every batch gets consecutive ids in
+/// its own order (what the function returns is what it stored), no id is
+/// given twice, and nothing is lost.
+#[test]
+fn sqlite3_shell_processes_enqueue_batches_together() {
+    let scratch = Scratch::new("batches");
+    let db = scratch.path("q.db");
+    enqueue_many(&db, 200, "{}");
+    let (batches, size) = (25, 40);
+    let drains: Vec<(Child, std::path::PathBuf)> = (0..2)
+        .map(|i| {
+            let log = scratch.path(&format!("d{i}.log"));
+            (spawn_drain(&db, &format!("d{i}"), 4, &log, 0), log)
+        })
+        .collect();
+    let shells: Vec<(Child, usize)> = (0..4)
+        .map(|p| {
+            let steps: String = (0..batches)
+                .map(|b| {
+                    let payloads: Vec<String> =
+                        (0..size).map(|i| format!(r#"{{"p":{p},"b":{b},"i":{i}}}"#)).collect();
+                    format!("SELECT queue_enqueue_many('work', '[{}]');\n", payloads.join(","))
+                })
+                .collect();
+            let script = scratch.path(&format!("e{p}.sql"));
+            std::fs::write(
+                &script,
+                format!(".load {}\n.timeout 5000\n{steps}", orq_tests::ext_path().display()),
+            )
+            .unwrap();
+            let child = Command::new("sqlite3")
+                .args(["-batch", "-init", "/dev/null", db.to_str().unwrap()])
+                .stdin(std::fs::File::open(&script).unwrap())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("run sqlite3");
+            (child, p)
+        })
+        .collect();
+    let conn = open(&db);
+    let mut seen = HashSet::new();
+    for (child, p) in shells {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.stderr.is_empty(), "shell {p}: {}", String::from_utf8_lossy(&out.stderr));
+        let returned: Vec<Vec<i64>> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(returned.len(), batches, "shell {p}");
+        for (b, ids) in returned.iter().enumerate() {
+            assert_eq!(ids.len(), size);
+            assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "shell {p} batch {b}: {ids:?}");
+            let stored: Vec<String> = ids
+                .iter()
+                .map(|id| {
+                    conn.query_row("SELECT payload FROM orq_jobs WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+                })
+                .collect();
+            let expected: Vec<String> =
+                (0..size).map(|i| format!(r#"{{"p":{p},"b":{b},"i":{i}}}"#)).collect();
+            assert_eq!(stored, expected, "shell {p} batch {b}");
+            seen.extend(ids.iter().copied());
+        }
+    }
+    assert_eq!(seen.len(), 4 * batches * size, "no id given twice");
+    for (mut child, log) in drains {
+        assert!(child.wait().unwrap().success());
+        assert_eq!(read_log(&log).1, Some(0), "lock errors in a drain");
+    }
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_jobs"), 200 + 4 * (batches * size) as i64);
+    let events: i64 = one(&conn, "SELECT count(*) FROM orq_events WHERE type = 'enqueued'");
+    assert_eq!(events, 200 + 4 * (batches * size) as i64, "each job recorded its event");
+}
+
 /// Eight processes drain a random DAG of 20,000 jobs: no child is claimed
 /// before all its parents completed (read back from the events), and every
 /// job is completed exactly once.
