@@ -7,8 +7,8 @@ const { Job } = require('./job');
 const { Worker } = require('./worker');
 const { payloadJson, optionsJson, queuesArg, parseJson, settle } = require('./util');
 
-/** The PRAGMAs orq's README recommends for a queue database (the orq CLI's own). */
-const PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'temp_store = MEMORY', 'cache_size = -32000'];
+/** The PRAGMAs orq's README recommends for a queue database (the orq CLI's own); the cache stays at SQLite's default. */
+const PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'temp_store = MEMORY'];
 
 /**
  * A connection to a queue database with orq loaded. better-sqlite3 is

@@ -11,11 +11,11 @@ from typing import Any, Optional, Sequence
 
 from ._load import is_apsw, load, stdlib_can_load, LoadError
 
-# The PRAGMAs the README recommends for a queue database.
+# The PRAGMAs the README recommends for a queue database (the cache stays
+# at SQLite's default: a larger one only grows with the backlog).
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA temp_store = MEMORY",
-    "PRAGMA cache_size = -32000",
 )
 
 

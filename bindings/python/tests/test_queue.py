@@ -1,3 +1,4 @@
+import json
 import sqlite3
 import threading
 import time
@@ -17,6 +18,15 @@ def test_enqueue_claim_complete(q):
         job.result = {"sent": True}
     row = q.job(id)
     assert (row["state"], row["result"], row["worker"]) == ("done", {"sent": True}, "test-worker")
+
+
+def test_a_queue_it_opened_has_the_recommended_pragmas(q, driver):
+    debug = json.loads(q.db.value("SELECT orq_debug()"))
+    assert (debug["journal_mode"], debug["synchronous"], debug["temp_store"]) == ("wal", 1, 2)
+    assert debug["busy_timeout_ms"] == 5000
+    plain = sqlite3.connect(":memory:") if driver == "sqlite3" else apsw.Connection(":memory:")
+    default_cache = plain.execute("PRAGMA cache_size").fetchall()[0][0]
+    assert debug["cache_size"] == default_cache, "the cache stays at SQLite's default"
 
 
 def test_claim_yields_none_when_nothing_is_due(q):
