@@ -23,6 +23,20 @@ fn enqueue_many(db: &Path, n: usize, options: &str) {
     conn.execute_batch("COMMIT").unwrap();
 }
 
+/// Starts the `sqlite3` shell on `db`, with orq loaded and a 5 s busy
+/// timeout, running `sql` (written to `script`); its output is piped.
+fn spawn_shell(db: &Path, script: &Path, sql: &str) -> Child {
+    std::fs::write(script, format!(".load {}\n.timeout 5000\n{sql}", orq_tests::ext_path().display()))
+        .unwrap();
+    Command::new("sqlite3")
+        .args(["-batch", "-init", "/dev/null", db.to_str().unwrap()])
+        .stdin(std::fs::File::open(script).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sqlite3")
+}
+
 fn spawn_drain(db: &Path, worker: &str, batch: usize, log: &Path, hold_ms: u64) -> Child {
     Command::new(env!("CARGO_BIN_EXE_orq-test-drain"))
         .args([db.to_str().unwrap(), worker, &batch.to_string(), log.to_str().unwrap(), &hold_ms.to_string()])
@@ -170,20 +184,7 @@ fn sqlite3_shell_processes_drain_a_queue_together() {
         .map(|i| {
             let name = format!("sh{i}");
             let script = scratch.path(&format!("{name}.sql"));
-            let body = format!(
-                ".load {}\n.timeout 5000\n{}",
-                orq_tests::ext_path().display(),
-                step.replace("NAME", &name).repeat(jobs / 4)
-            );
-            std::fs::write(&script, body).unwrap();
-            let child = Command::new("sqlite3")
-                .args(["-batch", "-init", "/dev/null", db.to_str().unwrap()])
-                .stdin(std::fs::File::open(&script).unwrap())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("run sqlite3");
-            (child, name)
+            (spawn_shell(&db, &script, &step.replace("NAME", &name).repeat(jobs / 4)), name)
         })
         .collect();
     let mut total = 0;
@@ -228,20 +229,7 @@ fn sqlite3_shell_processes_enqueue_batches_together() {
                     format!("SELECT queue_enqueue_many('work', '[{}]');\n", payloads.join(","))
                 })
                 .collect();
-            let script = scratch.path(&format!("e{p}.sql"));
-            std::fs::write(
-                &script,
-                format!(".load {}\n.timeout 5000\n{steps}", orq_tests::ext_path().display()),
-            )
-            .unwrap();
-            let child = Command::new("sqlite3")
-                .args(["-batch", "-init", "/dev/null", db.to_str().unwrap()])
-                .stdin(std::fs::File::open(&script).unwrap())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("run sqlite3");
-            (child, p)
+            (spawn_shell(&db, &scratch.path(&format!("e{p}.sql")), &steps), p)
         })
         .collect();
     let conn = open(&db);
