@@ -236,6 +236,22 @@ fn given<const N: usize>(flags: [(&str, Option<serde_json::Value>); N]) -> Map<S
     flags.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect()
 }
 
+/// The non-blank lines of `lines`, each checked to be JSON, in order; an
+/// error names `source` and the line (`orq enqueue --lines`, `orq run`).
+fn json_lines(lines: impl Iterator<Item = std::io::Result<String>>, source: &str) -> Result<Vec<String>> {
+    let mut items = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let line = line.map_err(|e| usage(format!("reading {source}: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        serde_json::from_str::<serde::de::IgnoredAny>(&line)
+            .map_err(|e| usage(format!("{source} line {}: not valid JSON ({e})", n + 1)))?;
+        items.push(line);
+    }
+    Ok(items)
+}
+
 /// `orq enqueue --lines`: a job per non-empty line, through queue_enqueue_many.
 fn enqueue_lines(
     conn: &Connection,
@@ -244,13 +260,8 @@ fn enqueue_lines(
     options: Option<String>,
     out: &Output,
 ) -> Result<Code> {
-    let mut payloads = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        // Checked here so that the error names the line.
-        serde_json::from_str::<serde::de::IgnoredAny>(line)
-            .map_err(|e| usage(format!("line {}: not valid JSON ({e})", i + 1)))?;
-        payloads.push(line);
-    }
+    // Checked here so that an error names the line.
+    let payloads = json_lines(text.lines().map(|l| Ok(l.to_string())), "payload")?;
     let array = format!("[{}]", payloads.join(","));
     let ids: String =
         conn.query_row("SELECT queue_enqueue_many(?1, ?2, ?3)", params![queue, array, options], |r| {

@@ -99,16 +99,7 @@ fn read_items(path: &PathBuf) -> Result<Vec<String>> {
             std::fs::File::open(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
         Box::new(std::io::BufReader::new(file))
     };
-    let mut items = Vec::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| usage(format!("reading {}: {e}", path.display())))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        serde_json::from_str::<Value>(&line)
-            .map_err(|e| usage(format!("{} line {}: not JSON ({e})", path.display(), n + 1)))?;
-        items.push(line);
-    }
+    let items = super::json_lines(reader.lines(), &path.display().to_string())?;
     if items.is_empty() {
         return Err(usage(format!("{} has no items", path.display())));
     }
