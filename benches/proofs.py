@@ -52,6 +52,11 @@ def connect(name, orq=False, count_frames=False):
     return conn, path
 
 
+def payloads(n):
+    """A JSON array of n copies of PAYLOAD."""
+    return "[" + ",".join([PAYLOAD] * n) + "]"
+
+
 def frames(path):
     return os.path.getsize(f"{path}-wal") // (4096 + 24)
 
@@ -175,7 +180,7 @@ def shapes(conn, insert_many, insert_one, claim, complete_many, complete_one):
 
 def insert(conn, sql):
     """The JOBS jobs in one statement and transaction, as queue_enqueue_many does (figure B): jobs/s."""
-    batch = "[" + ",".join([PAYLOAD] * JOBS) + "]"
+    batch = payloads(JOBS)
     started = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(sql, (batch,))
@@ -225,10 +230,10 @@ def taking_turns(runs=3, n=3_000):
     def fresh(orq):
         conn, path = connect("turns.db", orq=orq)
         if orq:
-            conn.execute("SELECT queue_enqueue_many('q', ?)", ("[" + ",".join([PAYLOAD] * n) + "]",))
+            conn.execute("SELECT queue_enqueue_many('q', ?)", (payloads(n),))
         else:
             conn.executescript(G_SCHEMA)
-            conn.execute(G_INSERT_MANY, ("[" + ",".join([PAYLOAD] * n) + "]",))
+            conn.execute(G_INSERT_MANY, (payloads(n),))
         return path
 
     def opened(path, orq, k):
