@@ -215,10 +215,28 @@ fn a_held_turn_delays_a_write_only_until_its_deadline() {
     while free() {
         std::thread::sleep(Duration::from_millis(5));
     }
+    // The waiting write counts itself among the turn's sleepers (bytes 24..28
+    // of the file) while it sleeps, and no longer once it is done: a count
+    // left high would make every turn's end a system call again.
+    let sleepers = || {
+        let bytes = std::fs::read(&turn_file).unwrap();
+        u32::from_ne_bytes(bytes[24..28].try_into().unwrap())
+    };
     let started = Instant::now();
-    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    let most_asleep = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut most = 0;
+            while started.elapsed() < Duration::from_millis(200) {
+                most = most.max(sleepers());
+            }
+            most
+        });
+        one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+        watcher.join().unwrap()
+    });
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(3), "waited {waited:?}");
+    assert_eq!((most_asleep, sleepers()), (1, 0), "sleepers while waiting, and after");
     holder.kill().unwrap();
     holder.wait().unwrap();
     let started = Instant::now();
