@@ -12,6 +12,10 @@ measurements behind the missed targets of benches/RESULTS.md.
    several processes cost before any of them waits for the lock; and how
    much of one process's drain is inside orq's calls, each a write
    transaction that other processes must wait for (figure D).
+4. The per-job history without its index: the whole schema, the same
+   without orq_events_job, and without it but with each event pointing at
+   the job's previous one (the job row at its last), so that a job's
+   history is still a walk of rowid seeks instead of a scan of the trail.
 
     /usr/bin/python3 benches/proofs.py     (after cargo build --release)
 """
@@ -149,6 +153,11 @@ def layer(level):
         drops = drops + ["orq_jobs_key", "orq_jobs_any_key", "orq_jobs_workflow", "orq_jobs_waiting"]
     for thing in drops:
         conn.execute(f"DROP {thing}" if thing.startswith("TRIGGER") else f"DROP INDEX {thing}")
+    return orq_shapes(conn)
+
+
+def orq_shapes(conn):
+    """The rates of SHAPES on a database with (a version of) orq's schema."""
     return shapes(conn, INSERT_MANY, INSERT_ONE,
                   lambda n: conn.execute(CLAIM, {"now": 1, "n": n}).fetchall(),
                   lambda jobs: conn.execute(COMPLETE, {"now": 2, "jobs": json.dumps(jobs)}),
@@ -278,7 +287,61 @@ def taking_turns(runs=3, n=3_000):
         print(f"  orq, one process draining at batch {batch}: {share:.0%} of its time inside orq's calls")
 
 
+CHAINS = {
+    "whole schema": "",
+    "without orq_events_job": "DROP INDEX orq_events_job;",
+    "without it, events chained": """DROP INDEX orq_events_job;
+        ALTER TABLE orq_jobs ADD COLUMN last_event INTEGER;
+        ALTER TABLE orq_events ADD COLUMN prev INTEGER;""",
+}
+
+
+def chain_events(conn):
+    """Rewrites the three event triggers so that each event records the
+    job's previous event (prev) and the job row its last one (last_event)."""
+    triggers = conn.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' "
+                            "AND name LIKE 'orq_jobs_event_%' AND name <> 'orq_jobs_event_purge'").fetchall()
+    assert len(triggers) == 3
+    for name, sql in triggers:
+        body, end = sql.rsplit("END", 1)
+        insert = body.rstrip().removesuffix(";").removesuffix(")")  # the INSERT's VALUES list, still open
+        prev = "NULL" if name == "orq_jobs_event_insert" else "OLD.last_event"
+        conn.execute(f"DROP TRIGGER {name}")
+        conn.execute(insert.replace("detail)\n  VALUES", "detail, prev)\n  VALUES", 1)
+                     + f", {prev});\n  UPDATE orq_jobs SET last_event = last_insert_rowid() WHERE id = NEW.id;\nEND" + end)
+
+
+def chained_history(conn):
+    """Checks the chains: every job's walk finds all its events, newest first."""
+    walk = """WITH RECURSIVE h(seq) AS (SELECT last_event FROM orq_jobs WHERE id = :id
+              UNION ALL SELECT prev FROM orq_events JOIN h USING (seq) WHERE prev IS NOT NULL)
+              SELECT json_group_array(seq) FROM h"""
+    for (job,) in conn.execute("SELECT id FROM orq_jobs ORDER BY random() LIMIT 50").fetchall():
+        seqs = [r[0] for r in conn.execute("SELECT seq FROM orq_events WHERE job = ? ORDER BY seq DESC", (job,))]
+        assert json.loads(conn.execute(walk, {"id": job}).fetchone()[0]) == seqs and len(seqs) == 3
+
+
+def history_without_index(runs=3):
+    rates = {0: []} | {name: [] for name in CHAINS}
+    for _ in range(runs):
+        rates[0].append(ceiling())
+        for i, (name, sql) in enumerate(CHAINS.items()):
+            conn, _ = connect(f"chain{i}.db")
+            conn.executescript(MIGRATIONS + sql)
+            if "chained" in name:
+                chain_events(conn)
+            rates[name].append(orq_shapes(conn))
+            if "chained" in name:
+                chained_history(conn)
+    print(f"\nThe per-job history index, raw SQL, median of {runs}: the ratio to G in each shape")
+    print(f"  {'':28s}" + "".join(f"{label:>13s}" for label in ("B", "A", "C batch 100", "C batch 1")))
+    for name in CHAINS:
+        cells = [median(x[i] for x in rates[name]) / median(g[i] for g in rates[0]) for i in range(len(SHAPES))]
+        print(f"  {name:28s}" + "".join(f"{c:13.2f}" for c in cells))
+
+
 if __name__ == "__main__":
     wal_frames()
     layers()
     taking_turns()
+    history_without_index()
