@@ -214,6 +214,10 @@ fn sqlite3_shell_processes_enqueue_batches_together() {
     let db = scratch.path("q.db");
     enqueue_many(&db, 200, "{}");
     let (batches, size) = (25, 40);
+    // Shell p's batch b: the payloads, in order.
+    let batch = |p: usize, b: usize| -> Vec<String> {
+        (0..size).map(|i| format!(r#"{{"p":{p},"b":{b},"i":{i}}}"#)).collect()
+    };
     let drains: Vec<(Child, std::path::PathBuf)> = (0..2)
         .map(|i| {
             let log = scratch.path(&format!("d{i}.log"));
@@ -223,11 +227,7 @@ fn sqlite3_shell_processes_enqueue_batches_together() {
     let shells: Vec<(Child, usize)> = (0..4)
         .map(|p| {
             let steps: String = (0..batches)
-                .map(|b| {
-                    let payloads: Vec<String> =
-                        (0..size).map(|i| format!(r#"{{"p":{p},"b":{b},"i":{i}}}"#)).collect();
-                    format!("SELECT queue_enqueue_many('work', '[{}]');\n", payloads.join(","))
-                })
+                .map(|b| format!("SELECT queue_enqueue_many('work', '[{}]');\n", batch(p, b).join(",")))
                 .collect();
             (spawn_shell(&db, &scratch.path(&format!("e{p}.sql")), &steps), p)
         })
@@ -249,9 +249,7 @@ fn sqlite3_shell_processes_enqueue_batches_together() {
                     conn.query_row("SELECT payload FROM orq_jobs WHERE id = ?1", [id], |r| r.get(0)).unwrap()
                 })
                 .collect();
-            let expected: Vec<String> =
-                (0..size).map(|i| format!(r#"{{"p":{p},"b":{b},"i":{i}}}"#)).collect();
-            assert_eq!(stored, expected, "shell {p} batch {b}");
+            assert_eq!(stored, batch(p, b), "shell {p} batch {b}");
             seen.extend(ids.iter().copied());
         }
     }
