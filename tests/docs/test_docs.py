@@ -391,3 +391,33 @@ def run_readme_example(runner: Page, example: Example) -> None:
             return
         example = Example(Block(example.code.info, kept, example.code.first, example.code.last), example.output, example.page)
     runner.run(example, python=str(ROOT / ".venv" / "bin" / "python"), node_cwd=ROOT / "node-demo")
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def anchors(page: Path) -> set[str]:
+    """GitHub's ids of a page's headings."""
+    found = set()
+    for line in page.read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            found.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return found
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *DOC_PAGES], ids=["README.md", *[str(p.relative_to(ROOT / "docs")) for p in DOC_PAGES]])
+def test_links_resolve(page: Path) -> None:
+    """Every relative link of README.md and docs/ names a file that exists,
+    and a heading of it when it has an anchor."""
+    broken = []
+    for target in LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.exists():
+            broken.append(target)
+        elif anchor and file.suffix == ".md" and anchor not in anchors(file):
+            broken.append(target)
+    assert not broken, f"{page.relative_to(ROOT)}: broken links: {broken}"
