@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Optional, Sequence
 
-from ._load import is_apsw, load, stdlib_can_load, LoadError
+from ._load import LoadError, is_apsw, load, pick_driver
 
 # The PRAGMAs the README recommends for a queue database (the cache stays
 # at SQLite's default: a larger one only grows with the backlog).
@@ -27,7 +27,7 @@ class Db:
     @classmethod
     def open(cls, path: str, driver: Optional[str], busy_timeout: float, durable: bool) -> "Db":
         """A connection of its own to ``path``, with orq loaded and the PRAGMAs set."""
-        driver = driver or ("sqlite3" if stdlib_can_load() else "apsw")
+        driver = driver or pick_driver()
         if driver == "sqlite3":
             # isolation_level=None: no implicit BEGIN; orq's calls are their own
             # transactions unless the caller opens one (Queue.transaction).
@@ -36,7 +36,7 @@ class Db:
             try:
                 import apsw  # type: ignore[import-not-found]
             except ImportError as e:
-                raise LoadError("driver 'apsw' needs the apsw package: pip install apsw") from e
+                raise LoadError(f"driver='apsw' needs the apsw package, which cannot be imported ({e}): pip install apsw") from None
             conn = apsw.Connection(path)
         else:
             raise ValueError(f"driver must be 'sqlite3' or 'apsw', got {driver!r}")

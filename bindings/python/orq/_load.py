@@ -5,9 +5,14 @@ from __future__ import annotations
 import glob
 import os
 import sqlite3
-from typing import Any
+from typing import Any, Optional
 
 ENTRY_POINT = "sqlite3_orq_init"
+
+# The driver orq was first loaded through in this process. One process can
+# use orq through one SQLite library only (the extension refuses a second),
+# and apsw carries a SQLite of its own: later connections follow the first.
+_loaded_through: Optional[str] = None
 
 
 class LoadError(RuntimeError):
@@ -44,19 +49,21 @@ def load(conn: Any) -> Any:
     pyenv and python.org builds usually are not). Elsewhere use apsw
     (``pip install apsw``), which carries its own, current SQLite.
     """
+    global _loaded_through
     path = loadable_path()
     if is_apsw(conn):
         _call(conn, ("enable_load_extension", "enableloadextension"), True)
         _call(conn, ("load_extension", "loadextension"), path, ENTRY_POINT)
+        _loaded_through = _loaded_through or "apsw"
         return conn
     if not isinstance(conn, sqlite3.Connection):
         raise TypeError(f"orq.load: expected a sqlite3 or apsw Connection, got {type(conn).__name__}")
     if not stdlib_can_load():
         raise LoadError(
             "this Python's sqlite3 module was built without extension loading "
-            "(no Connection.enable_load_extension); use an interpreter built with "
-            "--enable-loadable-sqlite-extensions (Debian's /usr/bin/python3 is), "
-            "or apsw: pip install apsw, then orq.Queue(path, driver='apsw')"
+            "(no Connection.enable_load_extension); load orq into an apsw connection "
+            "instead (orq.load(apsw.Connection(path))), or let orq.Queue(path) pick "
+            "its driver (leave out driver=)"
         )
     conn.enable_load_extension(True)
     try:
@@ -64,7 +71,27 @@ def load(conn: Any) -> Any:
         conn.load_extension(path)
     finally:
         conn.enable_load_extension(False)
+    _loaded_through = _loaded_through or "sqlite3"
     return conn
+
+
+def pick_driver() -> str:
+    """The driver ``orq.Queue(path)`` uses when not told: the one orq already
+    runs through in this process, else the stdlib where it can load
+    extensions, else apsw (a dependency of this package, for that case)."""
+    if _loaded_through:
+        return _loaded_through
+    if stdlib_can_load():
+        return "sqlite3"
+    try:
+        import apsw  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError as e:
+        raise LoadError(
+            "cannot load orq: this Python's sqlite3 module was built without extension "
+            "loading (--enable-loadable-sqlite-extensions), and apsw, the driver orq "
+            f"uses instead, cannot be imported ({e}); install it: pip install apsw"
+        ) from None
+    return "apsw"
 
 
 def stdlib_can_load() -> bool:

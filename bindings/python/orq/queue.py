@@ -21,9 +21,10 @@ OPTION_KEYS = (
 class Queue:
     """A handle on an orq database.
 
-    ``Queue("app.db")`` opens a connection of its own (stdlib ``sqlite3`` when
-    this Python can load extensions, else apsw; ``driver=`` picks one) with
-    the recommended PRAGMAs. ``Queue(conn)`` uses your open connection (orq is
+    ``Queue("app.db")`` opens a connection of its own (through the SQLite
+    library orq already runs through in this process, else stdlib ``sqlite3``
+    when this Python can load extensions, else apsw; ``driver=`` picks one)
+    with the recommended PRAGMAs. ``Queue(conn)`` uses your open connection (orq is
     loaded into it if it is not yet), so enqueueing joins your transactions.
     A Queue, like its connection, belongs to one thread; ``sibling()`` makes
     another on the same database.

@@ -62,6 +62,12 @@ def test_queue_on_a_connection_of_yours_joins_its_transactions(db_path, driver):
     assert q.job(q.enqueue("a", 2))["payload"] == 2
 
 
+def python(script, *args):
+    """Runs ``script`` in a fresh interpreter (a process of its own: which
+    SQLite library orq runs through is decided once per process)."""
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60)
+
+
 def test_a_second_sqlite_library_in_one_process_is_refused_not_crashed():
     script = """
 import sqlite3, apsw, orq
@@ -72,7 +78,62 @@ except apsw.Error as e:
     print(e)
 print(first.execute("SELECT queue_enqueue('a', 1)").fetchone()[0])
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    out = python(script)
     assert out.returncode == 0, out.stderr
     assert "already uses orq through another SQLite library" in out.stdout
     assert out.stdout.strip().endswith("1")
+
+
+# How orq.Queue(path) picks its driver. On an interpreter whose sqlite3
+# module cannot load extensions (pyenv, python.org builds) the scripts below
+# see what such an interpreter sees: stdlib_can_load() is False there.
+NO_STDLIB_LOADING = "import orq._load; orq._load.stdlib_can_load = lambda: False\n"
+QUEUE_REPORTS_ITS_DRIVER = """
+import sys, orq
+q = orq.Queue(sys.argv[1])
+print("apsw" if q.db.apsw else "sqlite3", q.enqueue("a", 1))
+"""
+
+
+def test_queue_uses_the_stdlib_driver_where_it_can_load_extensions(db_path):
+    out = python("import orq._load; assert orq._load.stdlib_can_load()\n" + QUEUE_REPORTS_ITS_DRIVER, db_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["sqlite3", "1"]
+
+
+def test_queue_uses_apsw_where_the_stdlib_cannot_load_extensions(db_path):
+    out = python(NO_STDLIB_LOADING + QUEUE_REPORTS_ITS_DRIVER, db_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["apsw", "1"]
+
+
+def test_queue_follows_the_sqlite_library_orq_already_runs_through(db_path):
+    # The stdlib could load orq, but this process already uses apsw's SQLite.
+    first = "import apsw, orq; orq.load(apsw.Connection(':memory:'))\n"
+    out = python(first + QUEUE_REPORTS_ITS_DRIVER, db_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["apsw", "1"]
+
+
+def test_when_no_driver_can_load_the_error_names_the_cause(db_path):
+    apsw_missing = "import sys; sys.modules['apsw'] = None\n"
+    out = python(apsw_missing + NO_STDLIB_LOADING + QUEUE_REPORTS_ITS_DRIVER, db_path)
+    assert out.returncode == 1
+    *_, last = out.stderr.strip().splitlines()
+    assert last == (
+        "orq._load.LoadError: cannot load orq: this Python's sqlite3 module was built without "
+        "extension loading (--enable-loadable-sqlite-extensions), and apsw, the driver orq uses "
+        "instead, cannot be imported (import of apsw halted; None in sys.modules); install it: pip install apsw"
+    )
+    # One error, not an ImportError traceback with a second one after it.
+    assert "During handling" not in out.stderr and "ModuleNotFoundError" not in out.stderr
+
+
+def test_asking_for_apsw_without_it_says_so(db_path):
+    script = "import sys; sys.modules['apsw'] = None\nimport orq\norq.Queue(sys.argv[1], driver='apsw')"
+    out = python(script, db_path)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        "orq._load.LoadError: driver='apsw' needs the apsw package, which cannot be imported"
+    )
+    assert "During handling" not in out.stderr
