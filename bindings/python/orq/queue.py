@@ -180,11 +180,16 @@ class Queue:
         """A handle on the result of job ``id``."""
         return TaskResult(self, id)
 
-    def worker(self, queues: Queues = None, *, concurrency: int = 4, name: Optional[str] = None, idle_wait: float = 1.0):
-        """A worker running this Queue's tasks: ``q.worker(concurrency=8).run()``."""
+    def worker(
+        self, queues: Queues = None, *, concurrency: int = 4, name: Optional[str] = None, idle_wait: float = 1.0,
+        log_format: Optional[str] = None,
+    ):
+        """A worker running this Queue's tasks: ``q.worker(concurrency=8).run()``.
+        It logs to stderr like ``orq worker``; ``log_format``: human, json or
+        quiet (default: ``$ORQ_LOG_FORMAT``, else human)."""
         from .worker import Worker
 
-        return Worker(self, queues, concurrency=concurrency, name=name or self.name, idle_wait=idle_wait)
+        return Worker(self, queues, concurrency=concurrency, name=name or self.name, idle_wait=idle_wait, log_format=log_format)
 
     # -- connections ------------------------------------------------------------
 

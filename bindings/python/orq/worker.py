@@ -12,6 +12,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Optional
 
 from .jobs import Job, Queues
+from .log import Log, chosen_format
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -29,9 +30,17 @@ class Worker:
     SIGINT/SIGTERM (when ``run`` is called from the main thread) or ``stop()``
     end it gracefully: no new claims, running jobs finish, then ``run``
     returns. The worker is registered in ``queue_workers`` while it runs.
+
+    It logs to stderr as ``orq worker`` does: its start and stop, each job's
+    start and end (with its duration, and a failure's error). ``log_format``:
+    human (the default), json (one object a line) or quiet; when not given,
+    ``$ORQ_LOG_FORMAT``.
     """
 
-    def __init__(self, queue: "Queue", queues: Queues, *, concurrency: int, name: str, idle_wait: float):
+    def __init__(
+        self, queue: "Queue", queues: Queues, *, concurrency: int, name: str, idle_wait: float,
+        log_format: Optional[str] = None,
+    ):
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.queue = queue
@@ -39,7 +48,8 @@ class Worker:
         if self.queues == []:
             raise ValueError("no queues: register a task with @q.task or name the queues")
         self.concurrency, self.name, self.idle_wait = concurrency, name, idle_wait
-        self.done = self.failed = 0
+        self.log = Log(chosen_format(log_format))
+        self.done = self.failed = self.lost = 0
         self._stop = threading.Event()
         self._count = threading.Lock()
         self._leases = Leases()
@@ -50,11 +60,18 @@ class Worker:
         # A connection of its own: run() may be called from any thread.
         with self.queue.sibling(self.name) as own:
             self._register(own)
+            queues = json.dumps(self._queue_list(), separators=(",", ":"))
+            self.log.worker("started", f"{self.name} (concurrency {self.concurrency}, queues {queues})")
             threads = [threading.Thread(target=self._loop, name=f"orq-worker-{i}", daemon=True) for i in range(self.concurrency)]
             for t in threads:
                 t.start()
+            stopping_logged = False
             try:
                 while any(t.is_alive() for t in threads):
+                    if self._stop.is_set() and not stopping_logged:
+                        # Here, not in stop(): that runs in signal handlers, where taking the log's lock could deadlock.
+                        self.log.worker("stopping", f"letting {len(self._leases)} running job(s) finish")
+                        stopping_logged = True
                     self._stop.wait(min(HEARTBEAT_S, self._leases.next_due()))
                     self._leases.extend_due(own)
                     if time.monotonic() - self._beat_at >= HEARTBEAT_S:
@@ -64,6 +81,7 @@ class Worker:
             finally:
                 own.db.value("SELECT queue_worker_stop(?)", (self.name,))
                 restore()
+                self.log.worker("stopped", f"{self.done} done, {self.failed} failed")
 
     def stop(self) -> None:
         """No new claims; running jobs finish, then ``run`` returns."""
@@ -82,32 +100,39 @@ class Worker:
         payload = job.payload if isinstance(job.payload, dict) else {}
         task = q.tasks.get(payload.get("task"))
         if task is None:
-            job.fail(f"no task named {payload.get('task')!r} is registered in worker {self.name}")
-            self._tally(ok=False)
+            reason = f"no task named {payload.get('task')!r} is registered in worker {self.name}"
+            self._end(job, "failed" if job.fail(reason) is not None else "lost", None, reason)
             return
         self._leases.add(job)
+        self.log.job(job, "started")
+        started = time.monotonic()
         try:
             result = task.run_payload(payload)
         except Exception as e:  # the job's failure, not the worker's
+            summary = f"{type(e).__name__}: {e}"
             tail = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:])
-            job.fail(f"{type(e).__name__}: {e}\n{tail}"[-4096:])
-            self._tally(ok=False)
+            ended = job.fail(f"{summary}\n{tail}"[-4096:]) is not None
+            # The log says what failed; the job keeps the traceback too.
+            self._end(job, "failed" if ended else "lost", time.monotonic() - started, summary)
         else:
-            job.complete(result)
-            self._tally(ok=True)
+            self._end(job, "done" if job.complete(result) else "lost", time.monotonic() - started)
         finally:
             self._leases.remove(job)
 
-    def _tally(self, ok: bool) -> None:
+    def _end(self, job: Job, outcome: str, duration: Optional[float], error: Optional[str] = None) -> None:
+        """Counts and logs a job's end. ``lost``: its lease ran out and another
+        worker has it, so this run's outcome did not count."""
+        if outcome == "lost":
+            error = "lease lost; not finished"
         with self._count:
-            if ok:
-                self.done += 1
-            else:
-                self.failed += 1
+            setattr(self, outcome, getattr(self, outcome) + 1)
+        self.log.job(job, outcome, duration, error)
+
+    def _queue_list(self) -> list[str]:
+        return [self.queues] if isinstance(self.queues, str) else list(self.queues)
 
     def _register(self, own: "Queue") -> None:
-        queues = [self.queues] if isinstance(self.queues, str) else list(self.queues)
-        info = {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": self.concurrency, "queues": queues}
+        info = {"host": socket.gethostname(), "pid": os.getpid(), "concurrency": self.concurrency, "queues": self._queue_list()}
         own.db.value("SELECT queue_worker_register(?, ?)", (self.name, json.dumps(info)))
         self._beat_at = time.monotonic()
 
@@ -138,6 +163,10 @@ class Leases:
     def remove(self, job: Job) -> None:
         with self._lock:
             self._jobs.pop(job.id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._jobs)
 
     def next_due(self) -> float:
         """Seconds until the next lease passes its half (at most a second:

@@ -115,7 +115,7 @@ WORKER_SCRIPT = textwrap.dedent(
 def test_sigterm_lets_running_jobs_finish(q, db_path, driver, tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), db_path, driver], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(script), db_path, driver], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
         id = q.enqueue("slow", {"task": "__main__.slow", "args": [1.0]})
@@ -125,7 +125,13 @@ def test_sigterm_lets_running_jobs_finish(q, db_path, driver, tmp_path):
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(10) == 0
         assert proc.stdout.read().strip() == "stopped"
+        log = [line.split(" ", 1)[1] for line in proc.stderr.read().splitlines()]
     finally:
         proc.kill()
     row = q.job(id)
     assert (row["state"], row["result"], row["attempts"]) == ("done", "finished", 1)
+    # The log tells the story: the signal came while the job ran, and the job finished.
+    assert log[0] == 'worker started: sub (concurrency 2, queues ["slow"])'
+    assert log[1:3] == [f"job {id} [slow] attempt 1/5 started", "worker stopping: letting 1 running job(s) finish"]
+    assert log[3].startswith(f"job {id} [slow] attempt 1/5 done in 1.0")
+    assert log[4:] == ["worker stopped: 1 done, 0 failed"]
