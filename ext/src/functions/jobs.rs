@@ -7,9 +7,9 @@ use crate::claim::{claim_request, claimed_json};
 use crate::clock::{duration_ms, ms_to_secs};
 use crate::error::{invalid, Result};
 use crate::ops;
-use crate::schema;
 use crate::options::excerpt;
 use crate::options::{check_queue_name, lease_ms, EnqueueOptions};
+use crate::schema;
 use crate::session::Session;
 use crate::txn::{self, Writes};
 
