@@ -39,6 +39,7 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "queue_extend|-1|directonly ",
             "queue_fail|-1|directonly ",
             "queue_health|-1|directonly ",
+            "queue_lease_status|-1|innocuous",
             "queue_parent_results|-1|innocuous",
             "queue_pause|-1|directonly ",
             "queue_purge|-1|directonly ",
