@@ -23,12 +23,20 @@
 -- may record no events (queue_configure): the job's row then answers for its
 -- last lease, and for an older one only that a later lease replaced it.
 WITH
+-- The job's row, or one row of NULLs when there is none: an aggregate
+-- without GROUP BY always answers one row, and max() of one row is its value.
+row AS (
+  SELECT max(id) AS id, max(state) AS state, max(event) AS event, max(leases) AS leases,
+         max(token) AS token, max(worker) AS worker, max(lease_until) AS lease_until,
+         max(attempts) AS attempts, max(started_at) AS started_at, max(updated_at) AS updated_at,
+         max(error) AS error
+  FROM orq_jobs WHERE id = :id),
 job AS (
-  SELECT j.*,
-         j.token = :token AND j.state = 'running' AS live,     -- this lease, not ended
-         j.token = :token AND j.state <> 'running' AS ended,   -- this lease, the job's last, ended
-         j.token <> :token AND :token / 1048576 = :id AND :token % 1048576 BETWEEN 1 AND j.leases AS older
-  FROM (SELECT 1) LEFT JOIN orq_jobs AS j ON j.id = :id),
+  SELECT *,
+         token = :token AND state = 'running' AS live,     -- this lease, not ended
+         token = :token AND state <> 'running' AS ended,   -- this lease, the job's last, ended
+         token <> :token AND :token / 1048576 = :id AND :token % 1048576 BETWEEN 1 AND leases AS older
+  FROM row),
 claim AS (
   SELECT seq, worker FROM orq_events
   WHERE job = :id AND type = 'claimed' AND json_extract(detail, '$.token') = :token),
