@@ -31,6 +31,9 @@ pub enum Command {
     Show {
         /// Job id
         id: i64,
+        /// Also say whether this fencing token holds the job's lease, and if not why
+        #[arg(long)]
+        token: Option<i64>,
     },
     /// Cancel jobs that have not finished (a running job's worker loses its lease)
     Cancel {
@@ -159,7 +162,7 @@ pub fn run(
             Ok(Code::Ok)
         }
         Command::Jobs(a) => jobs(conn, a, out),
-        Command::Show { id } => show(conn, id, out),
+        Command::Show { id, token } => show(conn, id, token, out),
         Command::Cancel { ids } => each_job(conn, "queue_cancel", &ids, "cancelled", out),
         Command::Retry { ids } => each_job(conn, "queue_retry", &ids, "retried", out),
         Command::Pause { queue } => toggle(conn, "queue_pause", &queue, "paused", out),
@@ -302,19 +305,38 @@ fn jobs(conn: &Connection, a: JobsArgs, out: &Output) -> Result<Code> {
     Ok(Code::Ok)
 }
 
-fn show(conn: &Connection, id: i64, out: &Output) -> Result<Code> {
+fn show(conn: &Connection, id: i64, token: Option<i64>, out: &Output) -> Result<Code> {
     let rows = query(conn, "SELECT * FROM queue_jobs WHERE id = ?", [id])?;
     if rows.rows.is_empty() {
         return Err(usage(format!("no job with id {id}")));
     }
     let history = query(conn, "SELECT * FROM queue_history(?1)", [id])?;
+    // queue_lease_status's verdict on the token, as JSON.
+    let lease = token
+        .map(|t| conn.query_row("SELECT queue_lease_status(?1, ?2)", [id, t], |r| r.get::<_, String>(0)))
+        .transpose()?
+        .map(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| usage(e.to_string())))
+        .transpose()?;
     if out.json {
-        println!("{}", json!({ "job": rows.object(&rows.rows[0]), "history": history.to_json() }));
+        let mut shown = json!({ "job": rows.object(&rows.rows[0]), "history": history.to_json() });
+        if let Some(lease) = lease {
+            shown["lease"] = lease;
+        }
+        println!("{shown}");
         return Ok(Code::Ok);
     }
     rows.print_record(out);
     println!();
     history.print(out);
+    if let Some(lease) = lease {
+        println!();
+        println!(
+            "token {}: {}: {}",
+            lease["token"],
+            lease["reason"].as_str().unwrap_or("?"),
+            lease["message"].as_str().unwrap_or("")
+        );
+    }
     Ok(Code::Ok)
 }
 

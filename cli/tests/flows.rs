@@ -127,3 +127,28 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(String::from_utf8_lossy(&out.stdout).trim_start().starts_with("ID"), "{out:?}");
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn show_with_a_token_says_whether_it_holds_the_lease_and_why_not() {
+    let db = Db::new("lease");
+    db.ok(&["enqueue", "q", "{}"], 0);
+    let token: i64 = db.one("SELECT token FROM queue_claim('w1', 1, 'q')");
+    let t = token.to_string();
+    let held = db.json(&["show", "1", "--token", &t]);
+    assert_eq!(
+        (held["lease"]["reason"].as_str(), held["lease"]["held"].as_bool()),
+        (Some("held"), Some(true))
+    );
+    assert_eq!(held["job"]["state"], "running");
+    assert_eq!(db.one::<i64>(&format!("SELECT queue_complete(1, {token})")), 1);
+    let text = db.ok(&["show", "1", "--token", &t], 0);
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!("token {token}: finished: job 1 was already completed at "))
+            && last.ends_with(" under this lease (worker w1)"),
+        "{text}"
+    );
+    assert_eq!(db.json(&["show", "1", "--token", &(token + 1).to_string()])["lease"]["reason"], "future");
+    assert!(db.json(&["show", "1"]).get("lease").is_none(), "no token, no verdict");
+    assert_eq!(db.orq(&["show", "1", "--token", "-1"]).status.code(), Some(2));
+}

@@ -378,6 +378,14 @@ pub fn parent_results(conn: &Connection, id: i64) -> Result<String> {
     Ok(conn.prepare_cached(sql::PARENT_RESULTS)?.query_row(named_params! {":id": id}, |r| r.get(0))?)
 }
 
+/// Whether `token` holds job `id`'s lease at `now`, and if not why: the
+/// JSON object of lease_status.sql. Reads only.
+pub fn lease_status(conn: &Connection, now: i64, id: i64, token: i64) -> Result<String> {
+    Ok(conn
+        .prepare_cached(sql::LEASE_STATUS)?
+        .query_row(named_params! {":id": id, ":token": token, ":now": now}, |r| r.get(0))?)
+}
+
 /// A job's state; an error naming the id when there is no such job.
 pub fn job_state(conn: &Connection, id: i64) -> Result<String> {
     conn.prepare_cached(sql::JOB_STATE)?

@@ -41,6 +41,7 @@ sql_file!(RELEASE, "release.sql");
 sql_file!(CANCEL, "cancel.sql");
 sql_file!(RETRY, "retry.sql");
 sql_file!(JOB_STATE, "job_state.sql");
+sql_file!(LEASE_STATUS, "lease_status.sql");
 sql_file!(PAUSE, "pause.sql");
 sql_file!(RESUME, "resume.sql");
 sql_file!(PURGE, "purge.sql");

@@ -46,6 +46,7 @@ const FUNCTIONS: &[&str] = &[
     "queue_fail",
     "queue_extend",
     "queue_release",
+    "queue_lease_status",
     "queue_cancel",
     "queue_retry",
     "queue_pause",

@@ -9,6 +9,7 @@ use crate::error::{invalid, Result};
 use crate::ops;
 use crate::options::excerpt;
 use crate::options::{check_queue_name, lease_ms, EnqueueOptions};
+use crate::schema;
 use crate::session::Session;
 use crate::txn::{self, Writes};
 
@@ -128,6 +129,24 @@ pub fn queue_release(s: &Session, a: &Args) -> Result<i64> {
     let delay = duration_ms("delay", a.opt_number(2, "delay")?.unwrap_or(0.0))?;
     let now = s.clock.now_ms();
     Ok(txn::write(s, Writes::Once, &mut |c| ops::release(c, now, id, token, delay))? as i64)
+}
+
+/// Why a completion with `token` would not count (or that it would): reads only.
+pub fn queue_lease_status(s: &Session, a: &Args) -> Result<String> {
+    a.arity(2, 2, "(id, token)")?;
+    let (id, token) = (a.int(0, "id")?, a.int(1, "token")?);
+    for (name, value) in [("id", id), ("token", token)] {
+        if value < 0 {
+            return Err(invalid(format!("{name} must be >= 0, got {value}")));
+        }
+    }
+    let now = s.clock.now_ms();
+    s.with(|res| {
+        if !schema::readable(&res.host)? {
+            return Err(invalid("this database has no orq schema: no job was ever enqueued here"));
+        }
+        ops::lease_status(&res.host, now, id, token)
+    })
 }
 
 pub fn queue_cancel(s: &Session, a: &Args) -> Result<i64> {

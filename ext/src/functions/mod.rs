@@ -44,6 +44,7 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_fail", WRITES, queue_fail)?;
     def(conn, s, "queue_extend", WRITES, queue_extend)?;
     def(conn, s, "queue_release", WRITES, queue_release)?;
+    def(conn, s, "queue_lease_status", READS, queue_lease_status)?;
     def(conn, s, "queue_cancel", WRITES, queue_cancel)?;
     def(conn, s, "queue_retry", WRITES, queue_retry)?;
     def(conn, s, "queue_pause", WRITES, queue_pause)?;
