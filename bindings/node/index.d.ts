@@ -202,6 +202,8 @@ export interface WorkerOptions {
   idleWait?: number;
   /** seconds between heartbeats; default 5 */
   heartbeat?: number;
+  /** the stderr log, as `orq worker --log-format`; default $ORQ_LOG_FORMAT, else 'human' */
+  logFormat?: 'human' | 'json' | 'quiet';
 }
 
 export class Worker {

@@ -1,19 +1,26 @@
 'use strict';
 
 const os = require('node:os');
+const { performance } = require('node:perf_hooks');
 const { toJson, settle, immediate } = require('./util');
+const { Log, chosenFormat } = require('./log');
 
 /** With jobs running the loop must not block in queue_wait (their handlers need the event loop), so it looks for new work this often. */
 const BUSY_POLL_MS = 50;
 const SIGNALS = ['SIGINT', 'SIGTERM'];
+/** The error of a job whose lease ran out before it finished: another worker has it now. */
+const LEASE_LOST = 'lease lost; not finished';
 
 /**
  * Runs the handlers registered with `queue.task(...)` for claimed jobs, up to
  * `concurrency` at once, on the Queue's own connection. Claims and completions
  * are synchronous SQLite calls; only the handlers run concurrently.
+ * It logs to stderr as `orq worker` does (`logFormat`: human, json or quiet;
+ * default $ORQ_LOG_FORMAT, else human).
  */
 class Worker {
   #queue;
+  #log;
   #running = new Map(); // job id → { job, timer }
   #completions = []; // { job, result } waiting for one queue_complete_many
   #wake = null;
@@ -22,8 +29,9 @@ class Worker {
   #unhook = () => {};
 
   constructor(queue, options = {}) {
-    const { queues, concurrency = 4, batch, handleSignals = true, idleWait = 0.5, heartbeat = 5 } = options;
+    const { queues, concurrency = 4, batch, handleSignals = true, idleWait = 0.5, heartbeat = 5, logFormat } = options;
     this.#queue = queue;
+    this.#log = new Log(chosenFormat(logFormat));
     this.name = queue.name;
     this.queues = queueList(queues ?? queue.taskQueues());
     this.concurrency = count('concurrency', concurrency);
@@ -45,6 +53,9 @@ class Worker {
 
   /** No new claims; running handlers finish. Resolves when run() does. */
   stop() {
+    if (!this.stopping && this.#run) {
+      this.#log.worker('stopping', `letting ${this.#running.size} running job(s) finish`);
+    }
     this.stopping = true;
     this.#wakeUp();
     return this.#run ?? Promise.resolve();
@@ -60,6 +71,8 @@ class Worker {
     let beat = null;
     try {
       this.#register();
+      const queues = JSON.stringify(this.queues);
+      this.#log.worker('started', `${this.name} (concurrency ${this.concurrency}, queues ${queues})`);
       beat = setInterval(() => this.#attempt(() => this.#heartbeat()), this.heartbeat * 1000);
       await this.#loop();
     } catch (err) {
@@ -70,6 +83,7 @@ class Worker {
       await this.#drain();
       this.#heartbeat();
       this.#queue.value('SELECT queue_worker_stop(?)', this.name);
+      this.#log.worker('stopped', `${this.done} done, ${this.failed} failed`);
     } catch (err) {
       error ??= err;
     } finally {
@@ -115,10 +129,12 @@ class Worker {
   }
 
   #start(job) {
-    const entry = { job, timer: null };
+    const handler = this.#queue.handler(job.queue);
+    // No handler: the job fails without having started, and its line says so (no duration).
+    const entry = { job, timer: null, started: handler ? performance.now() : null };
     this.#running.set(job.id, entry);
     this.#keepLeased(entry);
-    const handler = this.#queue.handler(job.queue);
+    if (handler) this.#log.job(job, 'started');
     const outcome = handler
       ? settle(handler, job.payload, job)
       : Promise.resolve({ ok: false, error: `no handler for queue ${job.queue}` });
@@ -130,18 +146,23 @@ class Worker {
       });
   }
 
-  #finish({ job, timer }, outcome) {
+  #finish({ job, timer, started }, outcome) {
     clearTimeout(timer);
     this.#running.delete(job.id);
     this.#wakeUp();
+    const duration = started == null ? null : (performance.now() - started) / 1000;
     const settled = outcome.ok ? encodeResult(outcome.result) : outcome;
     if (!settled.ok) this.failed++;
     if (job.finished) {
       if (settled.ok) this.done++; // the handler completed (or released) the job itself
+      this.#log.job(job, settled.ok ? 'done' : 'failed', duration, settled.ok ? null : settled.error);
     } else if (settled.ok) {
-      this.#completions.push({ job, result: settled.json });
+      this.#completions.push({ job, result: settled.json, duration });
     } else if (job.fail(settled.error) == null) {
       this.lost++;
+      this.#log.job(job, 'lost', duration, LEASE_LOST);
+    } else {
+      this.#log.job(job, 'failed', duration, settled.error);
     }
   }
 
@@ -159,6 +180,17 @@ class Worker {
     for (const { job } of batch) job.finished = true;
     this.done += completed;
     this.lost += batch.length - completed;
+    const counted = completed === batch.length ? () => true : ({ job }) => this.#completedHere(job);
+    for (const item of batch) {
+      if (counted(item)) this.#log.job(item.job, 'done', item.duration);
+      else this.#log.job(item.job, 'lost', item.duration, LEASE_LOST);
+    }
+  }
+
+  /** After a batch in which some completions did not count: whether this one did (done under our lease's token). */
+  #completedHere(job) {
+    const row = this.#queue.job(job.id);
+    return row != null && row.state === 'done' && row.token === job.token;
   }
 
   #completeOne({ job, result }) {
