@@ -193,7 +193,10 @@ function requireBetterSqlite3() {
     try {
       return require(require.resolve('better-sqlite3', { paths: from }));
     } catch {
-      throw new Error("orq: better-sqlite3 is not installed; `npm install better-sqlite3@12` (a peer dependency of orq)");
+      throw new Error(
+        'orq: better-sqlite3 is not installed. orq works on your application\'s copy (a peer dependency, ' +
+          'which npm does not install for a package installed from a directory): npm install better-sqlite3@12'
+      );
     }
   }
 }

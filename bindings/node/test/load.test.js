@@ -3,6 +3,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const Database = require('better-sqlite3');
 const orq = require('..');
 const { tempDb, tempQueue } = require('../test-support/helpers');
@@ -55,4 +58,21 @@ test('a Queue on your own Database loads orq once and leaves the database open o
 test('the default worker name is host-pid', (t) => {
   const q = tempQueue(t);
   assert.equal(q.name, `${require('node:os').hostname()}-${process.pid}`);
+});
+
+test('an application without better-sqlite3 is told what to install', (t) => {
+  // An application whose node_modules holds orq and no better-sqlite3.
+  const app = fs.mkdtempSync(path.join(os.tmpdir(), 'orq-app-'));
+  t.after(() => fs.rmSync(app, { recursive: true, force: true }));
+  const installed = path.join(app, 'node_modules', 'orq');
+  for (const entry of ['package.json', 'index.js', 'src']) {
+    fs.cpSync(path.join(__dirname, '..', entry), path.join(installed, entry), { recursive: true });
+  }
+  const script = "const { Queue } = require('orq'); new Queue('app.db');";
+  const run = spawnSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' });
+  assert.equal(run.status, 1);
+  assert.match(
+    run.stderr,
+    /Error: orq: better-sqlite3 is not installed\. .* \(a peer dependency, .*\): npm install better-sqlite3@12\n/
+  );
 });
