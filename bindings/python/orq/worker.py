@@ -51,6 +51,7 @@ class Worker:
         self.log = Log(chosen_format(log_format))
         self.done = self.failed = self.lost = 0
         self._stop = threading.Event()
+        self._stopping_logged = False
         self._count = threading.Lock()
         self._leases = Leases()
 
@@ -65,19 +66,17 @@ class Worker:
             threads = [threading.Thread(target=self._loop, name=f"orq-worker-{i}", daemon=True) for i in range(self.concurrency)]
             for t in threads:
                 t.start()
-            stopping_logged = False
             try:
                 while any(t.is_alive() for t in threads):
-                    if self._stop.is_set() and not stopping_logged:
-                        # Here, not in stop(): that runs in signal handlers, where taking the log's lock could deadlock.
-                        self.log.worker("stopping", f"letting {len(self._leases)} running job(s) finish")
-                        stopping_logged = True
+                    if self._stop.is_set():
+                        self._log_stopping()
                     self._stop.wait(min(HEARTBEAT_S, self._leases.next_due()))
                     self._leases.extend_due(own)
                     if time.monotonic() - self._beat_at >= HEARTBEAT_S:
                         self._heartbeat(own)
                 for t in threads:
                     t.join()
+                self._log_stopping()
             finally:
                 own.db.value("SELECT queue_worker_stop(?)", (self.name,))
                 restore()
@@ -86,6 +85,13 @@ class Worker:
     def stop(self) -> None:
         """No new claims; running jobs finish, then ``run`` returns."""
         self._stop.set()
+
+    def _log_stopping(self) -> None:
+        # Logged by run(), not by stop(): stop() runs in signal handlers, where
+        # taking the log's lock (held by the interrupted thread) could deadlock.
+        if not self._stopping_logged:
+            self._stopping_logged = True
+            self.log.worker("stopping", f"letting {len(self._leases)} running job(s) finish")
 
     def _loop(self) -> None:
         with self.queue.sibling(self.name) as q:
@@ -124,9 +130,10 @@ class Worker:
         worker has it, so this run's outcome did not count."""
         if outcome == "lost":
             error = "lease lost; not finished"
+        # The line first: whoever watches the counts to stop the worker finds it written.
+        self.log.job(job, outcome, duration, error)
         with self._count:
             setattr(self, outcome, getattr(self, outcome) + 1)
-        self.log.job(job, outcome, duration, error)
 
     def _queue_list(self) -> list[str]:
         return [self.queues] if isinstance(self.queues, str) else list(self.queues)

@@ -119,13 +119,13 @@ def test_sigterm_lets_running_jobs_finish(q, db_path, driver, tmp_path):
     try:
         assert proc.stdout.readline().strip() == "ready"
         id = q.enqueue("slow", {"task": "__main__.slow", "args": [1.0]})
-        deadline = time.monotonic() + 10
-        while q.job(id)["state"] != "running" and time.monotonic() < deadline:
-            time.sleep(0.01)
+        log = [proc.stderr.readline().split(" ", 1)[1].strip() for _ in range(2)]
+        # The signal comes once the log says the job started.
+        assert log[1] == f"job {id} [slow] attempt 1/5 started"
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(10) == 0
         assert proc.stdout.read().strip() == "stopped"
-        log = [line.split(" ", 1)[1] for line in proc.stderr.read().splitlines()]
+        log += [line.split(" ", 1)[1] for line in proc.stderr.read().splitlines()]
     finally:
         proc.kill()
     row = q.job(id)
