@@ -406,10 +406,15 @@ def anchors(page: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("page", [ROOT / "README.md", *DOC_PAGES], ids=["README.md", *[str(p.relative_to(ROOT / "docs")) for p in DOC_PAGES]])
+# The pages that link into the docs: the README, docs/, and the READMEs of
+# the packages and examples.
+LINKING_PAGES = [ROOT / "README.md", *DOC_PAGES, *sorted(ROOT.glob("bindings/*/README.md")), ROOT / "examples" / "README.md"]
+
+
+@pytest.mark.parametrize("page", LINKING_PAGES, ids=[str(p.relative_to(ROOT)) for p in LINKING_PAGES])
 def test_links_resolve(page: Path) -> None:
-    """Every relative link of README.md and docs/ names a file that exists,
-    and a heading of it when it has an anchor."""
+    """Every relative link of those pages names a file that exists, and a
+    heading of it when it has an anchor."""
     broken = []
     for target in LINK.findall(page.read_text()):
         if re.match(r"[a-z]+:", target):
