@@ -408,7 +408,7 @@ fn watch_once_prints_queues_and_workers() {
     assert!(lines[0].starts_with("orq watch  "), "{frame}");
     let header = lines.iter().position(|l| l.starts_with("QUEUE")).expect("a queue table");
     assert!(lines[header].contains(
-        "READY  SCHEDULED  RUNNING  DONE  DEAD  CANCELLED  DONE_LAST_MIN  OLDEST_WAITING_AGE  PAUSED"
+        "READY  SCHEDULED  RUNNING  DONE  DEAD  CANCELLED  DONE_LAST_MIN  OLDEST_READY_AGE  PAUSED"
     ));
     assert!(lines[header + 1].starts_with("email") && lines[header + 1].contains("1          1"), "{frame}");
     assert!(lines[header + 2].starts_with("thumbs"), "{frame}");
