@@ -62,7 +62,7 @@ pub struct WorkerArgs {
     until_empty: bool,
     /// Run this for each job, with the payload on stdin and ORQ_JOB_ID,
     /// ORQ_QUEUE, ORQ_ATTEMPT in its environment [default: the payload's
-    /// "cmd" through sh -c]
+    /// "cmd" through sh -c, the strings of its "args" array as $1, $2, ...]
     #[arg(last = true)]
     command: Vec<String>,
 }
