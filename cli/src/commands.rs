@@ -17,11 +17,12 @@ mod flows;
 pub mod health;
 mod run;
 mod watch;
+mod watch_dir;
 mod worker;
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Add a job to a queue; prints its id
+    /// Add a job to a queue and print its id; with --watch DIR, one per file that appears in DIR
     Enqueue(EnqueueArgs),
     /// Jobs of every queue, counted by state
     Stats,
@@ -89,8 +90,24 @@ pub struct EnqueueArgs {
     /// JSON payload; `-` reads it from stdin [default: {}]
     payload: Option<String>,
     /// A shell command to run as the job: the payload becomes {"cmd": CMD}
+    /// (with --watch: the file's fields, and "args": [PATH], so CMD finds
+    /// the file as "$1")
     #[arg(long, conflicts_with = "payload")]
     cmd: Option<String>,
+    /// Keep running: enqueue a job for each file that appears in DIR
+    ///
+    /// Enqueues a job for each regular file in DIR: those there at start,
+    /// then each one closed after writing in DIR or moved into it (write
+    /// elsewhere and `mv` it in: no job sees half a file). Dotfiles and
+    /// subdirectories are ignored. The payload is {"path": ABSOLUTE PATH,
+    /// "name": NAME, "size": BYTES}. A file is enqueued once: its key is made
+    /// of its path, inode and modification time, and a restart skips the
+    /// files whose jobs still exist (finished or not; a purged job's file
+    /// comes again). A file written again is a new file: jobs must write
+    /// their output elsewhere. Prints "ID PATH" per job; runs until SIGINT
+    /// or SIGTERM
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["payload", "lines", "key"])]
+    watch: Option<std::path::PathBuf>,
     /// Each line of the payload (`-`: of stdin) is the JSON payload of one
     /// job; all are enqueued in one statement and their ids printed in order
     #[arg(long, requires = "payload", conflicts_with = "key")]
@@ -195,16 +212,6 @@ pub fn run(
 }
 
 fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
-    let payload = match (a.cmd, a.payload.as_deref()) {
-        (Some(cmd), _) => json!({ "cmd": cmd }).to_string(),
-        (None, Some("-")) => {
-            let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| usage(format!("reading stdin: {e}")))?;
-            s
-        }
-        (None, Some(p)) => p.to_string(),
-        (None, None) => "{}".to_string(),
-    };
     let mut opts = match a.options.as_deref() {
         Some(text) => match serde_json::from_str(text) {
             Ok(serde_json::Value::Object(m)) => m,
@@ -220,6 +227,20 @@ fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
         ("lease", a.lease.map(Into::into)),
         ("key", a.key.map(Into::into)),
     ]));
+    if let Some(dir) = &a.watch {
+        let producer = watch_dir::Producer { conn, queue: &a.queue, cmd: a.cmd.as_deref(), options: opts };
+        return watch_dir::watch(&producer, dir, out);
+    }
+    let payload = match (a.cmd, a.payload.as_deref()) {
+        (Some(cmd), _) => json!({ "cmd": cmd }).to_string(),
+        (None, Some("-")) => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map_err(|e| usage(format!("reading stdin: {e}")))?;
+            s
+        }
+        (None, Some(p)) => p.to_string(),
+        (None, None) => "{}".to_string(),
+    };
     let options = (!opts.is_empty()).then(|| serde_json::Value::Object(opts).to_string());
     if a.lines {
         return enqueue_lines(conn, &a.queue, &payload, options, out);

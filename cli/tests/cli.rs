@@ -184,3 +184,41 @@ fn the_demo_works_through_its_jobs_and_dead_letters_one() {
     assert_eq!(db.orq(&["demo"]).status.code(), Some(0));
     assert_eq!(db.json(&["stats"])[0]["done"], 14);
 }
+
+#[test]
+fn the_demos_closing_hints_work_as_printed_from_its_directory() {
+    let db = Db::new("demo-hints");
+    let orq = |args: &[&str]| {
+        // No --db: the default ./orq.db, as a user types the hints.
+        std::process::Command::new(env!("CARGO_BIN_EXE_orq"))
+            .args(args)
+            .current_dir(db.dir())
+            .output()
+            .unwrap()
+    };
+    let out = orq(&["demo"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let hint = &text[text.find("See it all with").expect("a closing hint")..];
+    let commands: Vec<&str> = hint.split('`').skip(1).step_by(2).collect();
+    assert_eq!(
+        commands,
+        ["orq stats", "orq jobs", "orq show 6", "orq retry 6", "orq worker --until-empty"],
+        "the hint names the dead job: {hint}"
+    );
+    for command in commands {
+        let words: Vec<&str> = command.split(' ').skip(1).collect();
+        let out = orq(&words);
+        assert_eq!(out.status.code(), Some(0), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let conn = rusqlite::Connection::open(db.dir().join("orq.db")).unwrap();
+    orq::register(&conn).unwrap();
+    let (state, attempts): (String, i64) = conn
+        .query_row("SELECT state, attempts FROM queue_jobs WHERE id = 6", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("ready", 1),
+        "retried, run once more, failed, waiting out its backoff"
+    );
+}

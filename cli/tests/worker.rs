@@ -408,9 +408,92 @@ fn watch_once_prints_queues_and_workers() {
     assert!(lines[0].starts_with("orq watch  "), "{frame}");
     let header = lines.iter().position(|l| l.starts_with("QUEUE")).expect("a queue table");
     assert!(lines[header].contains(
-        "READY  SCHEDULED  RUNNING  DONE  DEAD  CANCELLED  DONE_LAST_MIN  OLDEST_WAITING_AGE  PAUSED"
+        "READY  SCHEDULED  RUNNING  DONE  DEAD  CANCELLED  DONE_LAST_MIN  OLDEST_READY_AGE  PAUSED"
     ));
     assert!(lines[header + 1].starts_with("email") && lines[header + 1].contains("1          1"), "{frame}");
     assert!(lines[header + 2].starts_with("thumbs"), "{frame}");
     assert!(frame.contains("workers: 0 alive") && frame.contains("thumbnailer  stopped"), "{frame}");
+}
+
+/// `orq worker --until-empty ARGS`, which must exit 0 within `limit`; its log.
+fn until_empty(db: &Db, args: &[&str], limit: Duration) -> String {
+    let mut all = vec!["worker", "--until-empty"];
+    all.extend_from_slice(args);
+    let (code, log) = finish(db.spawn(&all), limit);
+    assert_eq!(code, Some(0), "{log}");
+    log
+}
+
+#[test]
+fn until_empty_exits_after_draining_the_queue() {
+    let db = Db::new("until-drain");
+    for _ in 0..5 {
+        db.ok(&["enqueue", "q", "--cmd", "sleep 0.1"], 0);
+    }
+    let log = until_empty(&db, &["-c", "2"], Duration::from_secs(20));
+    assert_eq!(db.one::<i64>("SELECT done FROM queue_stats WHERE queue = 'q'"), 5, "{log}");
+    assert!(log.contains("worker stopped: 5 done, 0 failed"), "{log}");
+    assert_eq!(db.one::<String>("SELECT state FROM queue_workers"), "stopped");
+}
+
+#[test]
+fn until_empty_exits_at_once_on_an_empty_queue() {
+    let db = Db::new("until-none");
+    db.ok(&["enqueue", "q", "--cmd", "true", "--delay", "1h"], 0);
+    let started = Instant::now();
+    until_empty(&db, &[], Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert_eq!(
+        db.one::<String>("SELECT state FROM queue_jobs WHERE id = 1"),
+        "ready",
+        "a job due later is left for a later worker"
+    );
+}
+
+#[test]
+fn until_empty_waits_for_a_job_running_elsewhere_and_takes_it_when_it_comes_back() {
+    let db = Db::new("until-running");
+    db.ok(&["enqueue", "q", "--cmd", "true", "--lease", "1.5"], 0);
+    // Another worker claims the job and dies: it stays running until its lease runs out.
+    db.one::<i64>("SELECT id FROM queue_claim('ghost', 1)");
+    let started = Instant::now();
+    let log = until_empty(&db, &["--name", "heir"], Duration::from_secs(20));
+    assert!(started.elapsed() >= Duration::from_millis(1200), "exited after {:?}: {log}", started.elapsed());
+    let (state, worker, attempts): (String, String, i64) = db
+        .conn()
+        .query_row("SELECT state, worker, attempts FROM queue_jobs WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((state.as_str(), worker.as_str(), attempts), ("done", "heir", 2), "{log}");
+}
+
+#[test]
+fn until_empty_does_not_exit_while_its_own_job_runs_and_leaves_a_retry_for_later() {
+    let db = Db::new("until-retry");
+    db.ok(&["enqueue", "q", "--cmd", "sleep 0.5; exit 1", "--options", r#"{"backoff":{"base":60}}"#], 0);
+    let started = Instant::now();
+    let log = until_empty(&db, &[], Duration::from_secs(20));
+    assert!(started.elapsed() >= Duration::from_millis(500), "{log}");
+    assert!(log.contains("job 1 [q] attempt 1/5 failed in"), "{log}");
+    assert_eq!(
+        db.one::<i64>("SELECT scheduled FROM queue_stats WHERE queue = 'q'"),
+        1,
+        "the failed job waits out its backoff for a later worker"
+    );
+}
+
+#[test]
+fn until_empty_looks_only_at_the_workers_queues() {
+    let db = Db::new("until-queues");
+    db.ok(&["enqueue", "mine", "--cmd", "true"], 0);
+    db.ok(&["enqueue", "theirs", "--cmd", "true"], 0);
+    db.one::<i64>("SELECT id FROM queue_claim('ghost', 1, '[\"theirs\"]')");
+    let started = Instant::now();
+    until_empty(&db, &["-q", "mine"], Duration::from_secs(5));
+    assert!(started.elapsed() < Duration::from_secs(2), "a running job of another queue is not waited for");
+    assert_eq!(
+        db.one::<String>("SELECT group_concat(state, ' ') FROM (SELECT state FROM queue_jobs ORDER BY id)"),
+        "done running"
+    );
 }

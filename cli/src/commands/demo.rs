@@ -56,8 +56,29 @@ pub fn run(conn: &Connection, db: &std::path::Path, out: &Output) -> Result<Code
     let batch = Batch { queue: QUEUE.into(), ids, workers: 3, command: Vec::new(), timeout: Some(30.0) };
     let code = work_through(conn, db, &batch, started)?;
     if !out.json {
-        println!("\nSee it all with `orq stats`, `orq jobs`, `orq show ID`; retry the dead one with `orq retry ID`.");
+        println!("\n{}", hint(conn, &batch.ids)?);
     }
     // The failing job is part of the demo, not a failure of it.
     Ok(if code == Code::JobsFailed { Code::Ok } else { code })
+}
+
+/// Where to look next: commands that work as printed, from this directory,
+/// naming the job that ended dead.
+fn hint(conn: &Connection, ids: &[i64]) -> Result<String> {
+    let mut dead = None;
+    for &id in ids {
+        let state: String =
+            conn.query_row("SELECT state FROM queue_jobs WHERE id = ?1", [id], |r| r.get(0))?;
+        if state == "dead" {
+            dead = Some(id);
+        }
+    }
+    let look = "See it all with `orq stats`, `orq jobs`";
+    Ok(match dead {
+        Some(id) => format!(
+            "{look}, `orq show {id}`; retry the dead one with `orq retry {id}`,\n\
+             then run it with `orq worker --until-empty` (it fails again: heic stays unsupported)."
+        ),
+        None => format!("{look}, `orq show {}`.", ids.first().copied().unwrap_or(1)),
+    })
 }

@@ -124,7 +124,7 @@ fn item_key(line: &str) -> String {
 }
 
 /// FNV-1a, 64 bits: a stable hash (std's may change between releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
 }
 

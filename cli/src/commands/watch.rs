@@ -54,7 +54,7 @@ pub fn frame(conn: &Connection, db: &std::path::Path) -> Result<Vec<String>> {
     let queues = query(
         conn,
         "SELECT s.queue, s.ready, s.scheduled, s.running, s.done, s.dead, s.cancelled,
-                r.done AS done_last_min, s.oldest_ready_age AS oldest_waiting_age,
+                r.done AS done_last_min, s.oldest_ready_age,
                 iif(s.paused, 'paused', '') AS paused
          FROM queue_stats AS s LEFT JOIN queue_rates(60) AS r ON r.queue = s.queue",
         [],

@@ -48,9 +48,21 @@ pub struct WorkerArgs {
     /// at once (to measure the queue itself)
     #[arg(long, value_parser = ["noop"])]
     builtin: Option<String>,
+    /// Exit once no job of the worker's queues is due or running
+    ///
+    /// Exits with status 0 when none of the worker's queues has a job that
+    /// is due now (ready, in a queue that is not paused) or running, on this
+    /// worker or any other: a running job may still fail, be released or
+    /// lose its lease, and come back. Jobs due later are left for a later
+    /// worker: --delay and run_at, a failed job waiting out its backoff
+    /// before the next attempt, workflow jobs whose parents are not
+    /// running, recurring schedules. Due jobs routed to other workers
+    /// (requires, worker) count as due.
+    #[arg(long)]
+    until_empty: bool,
     /// Run this for each job, with the payload on stdin and ORQ_JOB_ID,
     /// ORQ_QUEUE, ORQ_ATTEMPT in its environment [default: the payload's
-    /// "cmd" through sh -c]
+    /// "cmd" through sh -c, the strings of its "args" array as $1, $2, ...]
     #[arg(last = true)]
     command: Vec<String>,
 }
@@ -82,9 +94,25 @@ impl WorkerArgs {
 }
 
 pub fn worker(conn: &Connection, db: &std::path::Path, args: &WorkerArgs) -> Result<Code> {
-    let mut engine = Engine::start(conn, args.config(db)?)?;
-    engine.run(|_| Ok(false), |_| {})?;
+    let cfg = args.config(db)?;
+    let queues = cfg.queues.clone();
+    let mut engine = Engine::start(conn, cfg)?;
+    engine.run(|c| Ok(args.until_empty && due_or_running(c, queues.as_deref())? == 0), |_| {})?;
     Ok(Code::Ok)
+}
+
+/// Jobs of `queues` (a JSON array; None: every queue) that are due (ready
+/// and not paused) or running, from queue_stats. `--until-empty` asks this
+/// only when the worker holds no job and its last claim found none, so the
+/// worker's own finished jobs are committed; a job it failed is counted
+/// again only if its retry is due at once.
+fn due_or_running(conn: &Connection, queues: Option<&str>) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT coalesce(sum(iif(paused, 0, ready) + running), 0) FROM queue_stats
+         WHERE ?1 IS NULL OR queue IN (SELECT value FROM json_each(?1))",
+        [queues],
+        |r| r.get(0),
+    )?)
 }
 
 #[derive(Args)]

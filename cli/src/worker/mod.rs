@@ -6,7 +6,7 @@
 mod child;
 pub mod log;
 mod notify;
-mod signals;
+pub mod signals;
 
 use std::time::{Duration, Instant};
 
@@ -373,16 +373,28 @@ impl<'c> Engine<'c> {
     }
 
     /// The command line for a job: the worker's command, or the payload's
-    /// "cmd" through `sh -c`.
+    /// "cmd" through `sh -c`, with the strings of its "args" array as $1, $2,
+    /// ... (file names reach the command unquoted and uninterpreted).
     fn argv_for(&self, payload: &str) -> std::result::Result<Vec<String>, String> {
         if !self.cfg.command.is_empty() {
             return Ok(self.cfg.command.clone());
         }
-        let cmd = serde_json::from_str::<Value>(payload)
-            .ok()
-            .and_then(|v| v.get("cmd").and_then(Value::as_str).map(str::to_string))
+        let payload = serde_json::from_str::<Value>(payload).unwrap_or(Value::Null);
+        let cmd = payload
+            .get("cmd")
+            .and_then(Value::as_str)
             .ok_or("the worker has no command and the payload has no \"cmd\" string")?;
-        Ok(vec!["sh".into(), "-c".into(), cmd])
+        let args = match payload.get("args") {
+            None => Vec::new(),
+            Some(Value::Array(args)) => args
+                .iter()
+                .map(|a| a.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or("the payload's \"args\" must be an array of strings")?,
+            Some(_) => return Err("the payload's \"args\" must be an array of strings".into()),
+        };
+        // `sh -c CMD NAME ARGS...`: NAME becomes $0, ARGS $1 onwards.
+        Ok(["sh", "-c", cmd, "sh"].into_iter().map(str::to_string).chain(args).collect())
     }
 
     /// Kills jobs past their time limit, or past the shutdown grace period.

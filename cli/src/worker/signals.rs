@@ -49,14 +49,24 @@ impl Wakeups {
 
     /// Sleeps until a signal arrives or `timeout` passes, then drains the pipe.
     pub fn wait(&self, timeout: std::time::Duration) {
-        let mut pfd = libc::pollfd { fd: self.read_fd, events: libc::POLLIN, revents: 0 };
+        self.wait_or_readable(-1, timeout);
+    }
+
+    /// Sleeps until a signal arrives, `fd` can be read (a negative `fd` is
+    /// ignored) or `timeout` passes; whether `fd` can be read.
+    pub fn wait_or_readable(&self, fd: i32, timeout: std::time::Duration) -> bool {
+        let mut pfds = [
+            libc::pollfd { fd: self.read_fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
+        ];
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd; reads into a local buffer.
+        // SAFETY: two valid pollfds (poll skips a negative fd); reads into a local buffer.
         unsafe {
-            libc::poll(&mut pfd, 1, ms);
+            libc::poll(pfds.as_mut_ptr(), 2, ms);
             let mut buf = [0u8; 64];
             while libc::read(self.read_fd, buf.as_mut_ptr().cast(), buf.len()) > 0 {}
         }
+        pfds[1].revents & libc::POLLIN != 0
     }
 
     /// How many stop signals (SIGTERM/SIGINT) arrived so far.
