@@ -40,7 +40,8 @@ struct Cli {
     /// Make every commit wait for the disk (synchronous=FULL): no commit is
     /// lost even to a power cut. Default: NORMAL, safe against crashes of
     /// orq or of the machine's processes, several times faster
-    #[arg(long, global = true, env = "ORQ_DURABLE")]
+    /// ($ORQ_DURABLE: 1, true, yes or on)
+    #[arg(long, global = true, env = "ORQ_DURABLE", value_parser = clap::builder::BoolishValueParser::new())]
     durable: bool,
     #[command(subcommand)]
     command: commands::Command,

@@ -167,6 +167,19 @@ fn debug_reports_the_bundled_sqlite_and_wal() {
 }
 
 #[test]
+fn orq_durable_takes_the_usual_spellings_of_yes_and_no() {
+    let db = Db::new("durable-env");
+    for (value, synchronous) in [("1", 2), ("true", 2), ("on", 2), ("0", 1), ("false", 1), ("no", 1)] {
+        let out = db.cmd(&["--json", "debug"]).env("ORQ_DURABLE", value).output().unwrap();
+        assert!(out.status.success(), "ORQ_DURABLE={value}: {}", String::from_utf8_lossy(&out.stderr));
+        let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(d["synchronous"], synchronous, "ORQ_DURABLE={value}");
+    }
+    let out = db.cmd(&["debug"]).env("ORQ_DURABLE", "maybe").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a value that is neither is bad usage");
+}
+
+#[test]
 fn the_demo_works_through_its_jobs_and_dead_letters_one() {
     let db = Db::new("demo");
     let out = db.orq(&["demo"]);

@@ -82,6 +82,18 @@ fn json_logs_have_one_object_per_job_event() {
 }
 
 #[test]
+fn orq_log_format_in_the_environment_chooses_the_log_as_in_python_and_node() {
+    let db = Db::new("logenv");
+    for (format, first) in [("json", "{"), ("quiet", ""), ("human", "20")] {
+        db.ok(&["enqueue", "q", "--cmd", "true"], 0);
+        let out = db.cmd(&["worker", "--until-empty"]).env("ORQ_LOG_FORMAT", format).output().unwrap();
+        assert!(out.status.success(), "{format}");
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(log.starts_with(first) && (format == "quiet") == log.is_empty(), "{format}: {log}");
+    }
+}
+
+#[test]
 fn sigterm_lets_running_jobs_finish_within_the_grace_period() {
     let db = Db::new("graceful");
     db.ok(&["enqueue", "q", "--cmd", "sleep 1; echo finished"], 0);

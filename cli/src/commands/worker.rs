@@ -36,8 +36,9 @@ pub struct WorkerArgs {
     /// This worker's name in the registry [default: HOST-PID]
     #[arg(long)]
     name: Option<String>,
-    /// Log lines: human or json
-    #[arg(long, value_enum, default_value = "human")]
+    /// Log lines on stderr: human, json (one object a line) or quiet; the
+    /// Python and Node workers read the same $ORQ_LOG_FORMAT
+    #[arg(long, value_enum, env = "ORQ_LOG_FORMAT", default_value = "human")]
     log_format: LogFormat,
     /// The longest one wait for new jobs lasts before the worker looks
     /// again (new jobs wake it at once: this matters only where the
