@@ -258,3 +258,35 @@ fn every_hot_statement_seeks_an_index() {
         assert!(checked >= 30, "checked only {checked} statements");
     }
 }
+
+/// Released migrations never change: two databases "at v7" must hold the same
+/// schema. sql/migrations/RELEASED.sha256 lists each migration's checksum;
+/// editing a listed file fails here, and a new migration is appended to the
+/// list in the commit that adds it.
+#[test]
+fn released_migrations_never_change() {
+    let dir = root().join("sql/migrations");
+    let listed = std::fs::read_to_string(dir.join("RELEASED.sha256")).expect("sql/migrations/RELEASED.sha256");
+    let check = std::process::Command::new("sha256sum")
+        .args(["--check", "--strict", "--quiet", "RELEASED.sha256"])
+        .current_dir(&dir)
+        .output()
+        .expect("run sha256sum");
+    assert!(
+        check.status.success(),
+        "a released migration was edited (append a new migration instead):\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".sql"))
+        .collect();
+    files.sort();
+    let names: Vec<&str> = listed.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    assert_eq!(
+        names, files,
+        "every migration is listed in RELEASED.sha256, in order (cd sql/migrations && sha256sum NEW.sql >> RELEASED.sha256)"
+    );
+}
