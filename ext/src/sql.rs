@@ -78,6 +78,7 @@ sql_file!(SCHEDULE_UPSERT, "schedule_upsert.sql");
 sql_file!(SCHEDULE_DELETE, "schedule_delete.sql");
 sql_file!(SCHEDULES_DUE, "schedules_due.sql");
 sql_file!(SCHEDULE_FIRED, "schedule_fired.sql");
+sql_file!(SCHEDULE_SET_ASIDE, "schedule_set_aside.sql");
 sql_file!(METRICS_QUEUES, "metrics_queues.sql");
 sql_file!(METRICS_EVENTS, "metrics_events.sql");
 sql_file!(ALERTS, "alerts.sql");
@@ -98,4 +99,5 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/005_triggers_without_conflict_clauses.sql"),
     include_str!("../../sql/migrations/006_alerts.sql"),
     include_str!("../../sql/migrations/007_triggers_without_functions.sql"),
+    include_str!("../../sql/migrations/008_schedule_errors.sql"),
 ];

@@ -4,7 +4,8 @@ use serde_json::value::RawValue;
 
 use crate::args::Args;
 use crate::claim::{claim_request, claimed_json};
-use crate::clock::{duration_ms, ms_to_secs};
+use crate::bounds::duration_ms;
+use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
 use crate::ops;
 use crate::options::excerpt;
