@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
+use crate::duration::from_secs;
 use crate::exit::{usage, Result};
 use child::{Child, Exit};
 use log::{JobLine, Log, LogFormat};
@@ -340,8 +341,8 @@ impl<'c> Engine<'c> {
         match Child::spawn(&argv, &env, c.payload.into_bytes()) {
             Ok(child) => {
                 self.log.job(&line, "started", None, None);
-                let lease = Duration::from_secs_f64(c.lease.max(0.001));
-                let limit = match (self.cfg.timeout, c.timeout.map(|t| Duration::from_secs_f64(t.max(0.0)))) {
+                let lease = from_secs(c.lease.max(0.001));
+                let limit = match (self.cfg.timeout, c.timeout.map(from_secs)) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
