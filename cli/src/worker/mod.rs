@@ -379,9 +379,15 @@ impl<'c> Engine<'c> {
         if !self.cfg.command.is_empty() {
             return Ok(self.cfg.command.clone());
         }
-        let cmd = serde_json::from_str::<Value>(payload)
+        // Only "cmd" is read: the other members are skipped without the
+        // parser's recursion limit, so any payload orq accepted is read.
+        #[derive(serde::Deserialize)]
+        struct Command {
+            cmd: Option<Value>,
+        }
+        let cmd = serde_json::from_str::<Command>(payload)
             .ok()
-            .and_then(|v| v.get("cmd").and_then(Value::as_str).map(str::to_string))
+            .and_then(|c| c.cmd?.as_str().map(str::to_string))
             .ok_or("the worker has no command and the payload has no \"cmd\" string")?;
         Ok(vec!["sh".into(), "-c".into(), cmd])
     }
