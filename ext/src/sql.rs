@@ -36,6 +36,7 @@ sql_file!(COMPLETE, "complete.sql");
 sql_file!(COMPLETE_MANY, "complete_many.sql");
 sql_file!(COMPLETE_MANY_TOKENS, "complete_many_tokens.sql");
 sql_file!(FAIL, "fail.sql");
+sql_file!(SET_ASIDE, "set_aside.sql");
 sql_file!(EXTEND, "extend.sql");
 sql_file!(RELEASE, "release.sql");
 sql_file!(CANCEL, "cancel.sql");
