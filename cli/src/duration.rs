@@ -1,28 +1,27 @@
-//! Durations on the command line: plain seconds (`90`, `0.5`) or with a
-//! unit (`500ms`, `30s`, `15m`, `2h`, `7d`).
+//! Durations on the command line: plain seconds (`90`, `0.5`) or with units
+//! (`500ms`, `30s`, `15m`, `2h`, `7d`, `1h30m`), within the one bound orq
+//! puts on every duration (orq::bounds: at most ten years).
 
+use std::time::Duration;
+
+use orq::bounds::{parse_duration_ms, MAX_DURATION_MS};
+
+/// A duration flag, in seconds; the error is a usage error (exit 2).
 pub fn parse_seconds(text: &str) -> Result<f64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let n: f64 = number.parse().map_err(|_| format!("'{text}' is not a duration (try 30s, 15m, 2h, 7d)"))?;
-    let scale = match unit {
-        "" | "s" => 1.0,
-        "ms" => 0.001,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        _ => return Err(format!("unknown unit in '{text}' (use ms, s, m, h or d)")),
-    };
-    if !n.is_finite() || n < 0.0 {
-        return Err(format!("'{text}' must not be negative"));
-    }
-    Ok(n * scale)
+    parse_duration_ms(text).map(|ms| ms as f64 / 1000.0).map_err(|e| e.to_string())
+}
+
+/// Seconds as a Duration, never panicking (Duration::from_secs_f64 does on
+/// NaN, negative or huge values): clamped to the bound, NaN as zero. For
+/// seconds that come from a checked flag or from the database.
+pub fn from_secs(secs: f64) -> Duration {
+    let max = MAX_DURATION_MS as f64 / 1000.0;
+    Duration::try_from_secs_f64(secs.clamp(0.0, max)).unwrap_or(Duration::ZERO)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_seconds;
+    use super::*;
 
     #[test]
     fn units() {
@@ -30,8 +29,19 @@ mod tests {
         assert_eq!(parse_seconds("500ms").unwrap(), 0.5);
         assert_eq!(parse_seconds("2h").unwrap(), 7200.0);
         assert_eq!(parse_seconds("7d").unwrap(), 604800.0);
+        assert_eq!(parse_seconds("1h30m").unwrap(), 5400.0);
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("3 weeks").is_err());
         assert!(parse_seconds("x").is_err());
+        assert!(parse_seconds("99999999999999999999d").unwrap_err().contains("more than ten years"));
+    }
+
+    #[test]
+    fn from_secs_never_panics() {
+        assert_eq!(from_secs(1.5), Duration::from_millis(1500));
+        assert_eq!(from_secs(f64::NAN), Duration::ZERO);
+        assert_eq!(from_secs(-3.0), Duration::ZERO);
+        assert_eq!(from_secs(f64::INFINITY), Duration::from_millis(MAX_DURATION_MS as u64));
+        assert_eq!(from_secs(1e300), Duration::from_millis(MAX_DURATION_MS as u64));
     }
 }

@@ -109,6 +109,10 @@ fn exit_status_tells_done_unchanged_bad_input_and_database_trouble() {
         (vec!["enqueue", "bad queue"], "orq: queue_enqueue: invalid queue name 'bad queue'"),
         (vec!["enqueue", "q", "--options", "[]"], "orq: --options must be a JSON object"),
         (vec!["purge", "--older-than", "soon"], "'soon' is not a duration"),
+        // Past the one bound of durations (it used to panic, exit 101).
+        (vec!["worker", "--timeout", "99999999999999999999d"], "more than ten years"),
+        (vec!["run", "--items", "-", "--timeout", "3653d"], "more than ten years"),
+        (vec!["watch", "--interval", "inf"], "must be a number of seconds >= 0"),
         (vec!["frobnicate"], "unrecognized subcommand 'frobnicate'"),
     ] {
         let out = db.orq(&args);

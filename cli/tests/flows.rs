@@ -114,6 +114,26 @@ fn schedules_are_added_listed_and_removed() {
 }
 
 #[test]
+fn a_schedule_set_aside_shows_why_in_the_list() {
+    let db = Db::new("aside");
+    db.ok(&["enqueue", "q", "{}"], 0);
+    // Written by an older orq, which took an @every beyond ten years.
+    let conn = db.conn();
+    conn.execute_batch(
+        "INSERT INTO orq_schedules (name, cron, queue, payload, next_run_at, created_at)
+         VALUES ('wrapped', '@every 106751991167d', 'q', '{}', 0, 0)",
+    )
+    .unwrap();
+    assert_eq!(db.one::<i64>("SELECT count(*) FROM queue_claim('w', 1)"), 1, "the claim goes on");
+    let list = db.json(&["schedule", "list"]);
+    assert_eq!(list[0]["next_run_at"], serde_json::Value::Null);
+    assert!(
+        list[0]["error"].as_str().unwrap().contains("@every needs a duration from 1s to 10 years"),
+        "{list}"
+    );
+}
+
+#[test]
 fn output_into_a_closed_pipe_ends_quietly() {
     let db = Db::new("pipe");
     for _ in 0..200 {

@@ -509,3 +509,20 @@ fn until_empty_looks_only_at_the_workers_queues() {
         "done running"
     );
 }
+
+#[test]
+fn a_deeply_nested_payload_is_read_for_its_cmd() {
+    let db = Db::new("deep");
+    db.ok(&["enqueue", "q", "--cmd", "echo ran"], 0);
+    // 200 levels: refused at enqueue now, but a row written before that (or
+    // by hand) is still read for its "cmd", not reported as having none.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    db.conn()
+        .execute(
+            "UPDATE orq_jobs SET payload = json_object('cmd', 'echo ran', 'deep', json(?1)) WHERE id = 1",
+            [&deep],
+        )
+        .unwrap();
+    work(&db, &[], "SELECT done + dead = 1 FROM queue_stats");
+    assert_eq!(db.one::<String>("SELECT state FROM queue_jobs WHERE id = 1"), "done");
+}

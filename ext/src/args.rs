@@ -100,10 +100,49 @@ impl<'a> Args<'a> {
     }
 }
 
+/// The deepest a JSON value orq stores (a payload, a result) may nest
+/// arrays and objects. serde_json, which reads them again (a workflow spec,
+/// the orq worker), refuses 128 levels; a workflow spec wraps a payload in
+/// three more: 100 leaves room, and is more than any real payload needs.
+pub const MAX_JSON_DEPTH: usize = 100;
+
+/// Checks JSON text named `name`: valid, and nested at most MAX_JSON_DEPTH
+/// levels. (Reading it as IgnoredAny has no depth limit of its own.)
 pub fn check_json(name: &str, text: &str) -> Result<()> {
     serde_json::from_str::<IgnoredAny>(text)
-        .map(|_| ())
-        .map_err(|e| invalid(format!("{name} is not valid JSON ({e}): {}", excerpt(text))))
+        .map_err(|e| invalid(format!("{name} is not valid JSON ({e}): {}", excerpt(text))))?;
+    check_json_depth(name, text)
+}
+
+/// Refuses valid JSON text that nests arrays and objects deeper than
+/// MAX_JSON_DEPTH levels (scanned, not parsed: a parser would recurse).
+pub fn check_json_depth(name: &str, text: &str) -> Result<()> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(invalid(format!(
+                        "{name} nests deeper than {MAX_JSON_DEPTH} levels, the most orq accepts in a JSON value"
+                    )));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn null_arg(name: &str) -> crate::error::Error {
@@ -119,4 +158,20 @@ fn wrong_type(name: &str, want: &str, got: ValueRef<'_>) -> crate::error::Error 
         ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
     };
     invalid(format!("{name} must be {want}, got {shown}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_counts_arrays_and_objects_not_brackets_in_strings() {
+        let at = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(check_json("p", &at(MAX_JSON_DEPTH)).is_ok());
+        assert!(check_json("p", &at(MAX_JSON_DEPTH + 1)).is_err());
+        let brackets = format!(r#"{{"s":"{}\"[{{"}}"#, "[".repeat(500));
+        assert!(check_json("p", &brackets).is_ok(), "{brackets}");
+        let objects = format!("{}1{}", r#"{"a":"#.repeat(101), "}".repeat(101));
+        assert!(check_json("p", &objects).unwrap_err().to_string().contains("nests deeper than 100 levels"));
+    }
 }

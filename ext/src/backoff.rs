@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::clock::{duration_ms, MAX_DURATION_S};
+use crate::bounds::duration_ms;
 use crate::error::{invalid, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,7 +99,7 @@ impl Backoff {
 fn seconds(what: &str, v: &Value) -> Result<f64> {
     let s = v.as_f64().ok_or_else(|| invalid(format!("{what} must be a number of seconds, got {v}")))?;
     duration_ms(what, s)?;
-    Ok(s.min(MAX_DURATION_S))
+    Ok(s)
 }
 
 /// A uniform number in [0, 1) determined by (id, attempt): SplitMix64's

@@ -10,6 +10,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::Timestamp;
 
+use crate::bounds::{parse_duration_ms, MAX_DURATION_TEXT, MAX_TIME_MS, MAX_TIME_TEXT};
 use crate::error::{invalid, Result};
 
 /// A parsed schedule.
@@ -70,30 +71,37 @@ impl Cron {
     }
 
     fn every(spec: &str) -> Result<Cron> {
-        let ms = duration_ms(spec).filter(|ms| *ms >= 1000).ok_or_else(|| {
-            invalid(format!("@every needs a duration of at least 1s like 30s, 5m, 1h30m, got '{spec}'"))
+        let ms = parse_duration_ms(spec).ok().filter(|ms| *ms >= 1000).ok_or_else(|| {
+            invalid(format!(
+                "@every needs a duration from 1s to {MAX_DURATION_TEXT} like 30s, 5m, 1h30m, got '{spec}'"
+            ))
         })?;
         Ok(Cron::Every { ms })
     }
 
     /// The first run strictly after `after_ms` (unix ms), for a schedule
-    /// whose previous run was due at `prev_ms`.
+    /// whose previous run was due at `prev_ms`; both are bounded times (see
+    /// bounds.rs), and so is the answer.
     pub fn next_after(&self, after_ms: i64, prev_ms: Option<i64>, tz: &TimeZone) -> Result<i64> {
-        match self {
+        let next = match self {
             Cron::Every { ms } => {
                 // Keep the phase of the previous run; skip missed periods.
                 let start = prev_ms.unwrap_or(after_ms);
                 let periods = (after_ms - start).div_euclid(*ms) + 1;
-                Ok(start + periods.max(1) * ms)
+                start + periods.max(1) * ms
             }
-            Cron::Fields { .. } => self.next_field_match(after_ms, tz),
+            Cron::Fields { .. } => self.next_field_match(after_ms, tz)?,
+        };
+        if next > MAX_TIME_MS {
+            return Err(no_run_in_time());
         }
+        Ok(next)
     }
 
     fn next_field_match(&self, after_ms: i64, tz: &TimeZone) -> Result<i64> {
         let Cron::Fields { minutes, hours, .. } = *self else { unreachable!() };
-        let after =
-            Timestamp::from_millisecond(after_ms).map_err(|e| invalid(format!("time out of range: {e}")))?;
+        // The date library's range ends a little before the latest time.
+        let after = Timestamp::from_millisecond(after_ms).map_err(|_| no_run_in_time())?;
         let local = after.to_zoned_datetime(tz.clone());
         let mut day = local.date();
         let last = day.saturating_add(jiff::Span::new().years(SEARCH_YEARS));
@@ -111,10 +119,7 @@ impl Cron {
                     }
                 }
             }
-            day = match day.tomorrow() {
-                Ok(d) => d,
-                Err(_) => break,
-            };
+            day = day.tomorrow().map_err(|_| no_run_in_time())?;
         }
         Err(invalid("this schedule never runs (no date matches within 30 years)"))
     }
@@ -134,6 +139,10 @@ impl Cron {
             (false, false) => dom || dow,
         }
     }
+}
+
+fn no_run_in_time() -> crate::error::Error {
+    invalid(format!("no run before {MAX_TIME_TEXT}, the latest time orq accepts"))
 }
 
 /// The instant of a local time: None when a daylight-saving gap skips it;
@@ -183,32 +192,6 @@ fn field(text: &str, what: &str, min: u32, max: u32, names: &[&str]) -> Result<u
         }
     }
     Ok(bits)
-}
-
-/// `30s`, `5m`, `1h30m`, `2d`, `500ms` as milliseconds.
-fn duration_ms(text: &str) -> Option<i64> {
-    let mut total = 0i64;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
-        let n: f64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let scale = match &rest[..unit] {
-            "ms" => 1.0,
-            "s" => 1000.0,
-            "m" => 60_000.0,
-            "h" => 3_600_000.0,
-            "d" => 86_400_000.0,
-            _ => return None,
-        };
-        rest = &rest[unit..];
-        total = total.checked_add((n * scale) as i64)?;
-    }
-    Some(total)
 }
 
 /// A time zone by IANA name, or UTC.

@@ -10,6 +10,10 @@ use std::fmt;
 pub enum Error {
     /// The caller's input is wrong; nothing was changed.
     Invalid(String),
+    /// The database holds what orq never writes (a schema version that is
+    /// not one, say): nothing orq does there can be trusted, so it refuses
+    /// reads and writes alike. The SQLite counterpart is SQLITE_CORRUPT.
+    Damaged(String),
     /// Another connection kept the write lock for longer than we may wait.
     Locked { waited_ms: u64 },
     /// SQLite refused a statement.
@@ -33,6 +37,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Invalid(msg) => f.write_str(msg),
+            Error::Damaged(msg) => write!(f, "the database is damaged: {msg}"),
             Error::Locked { waited_ms } => write!(
                 f,
                 "database is locked (another connection held the write lock for {waited_ms} ms, \

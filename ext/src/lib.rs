@@ -8,6 +8,7 @@
 mod alerts;
 mod args;
 mod backoff;
+pub mod bounds;
 mod claim;
 mod clock;
 mod cron;

@@ -2,6 +2,7 @@
 //! and reads the result. They run inside a transaction that txn.rs opened;
 //! `now` is the caller's queue clock in unix ms.
 
+use rusqlite::types::ValueRef;
 use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, Error, Result};
@@ -197,7 +198,7 @@ fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>
         let job = Claimed {
             id: r.get(0)?,
             queue: r.get(1)?,
-            payload: r.get(2)?,
+            payload: String::new(),
             attempt: r.get(3)?,
             token: r.get(4)?,
             lease_until_ms: r.get(5)?,
@@ -206,12 +207,46 @@ fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>
             timeout_ms: r.get(8)?,
             lease_ms: r.get(9)?,
         };
-        Ok((job, r.get::<_, i64>(10)?))
+        let payload = match r.get_ref(2)? {
+            ValueRef::Text(t) => String::from_utf8(t.to_vec()).ok(),
+            _ => None,
+        };
+        Ok((job, payload, r.get::<_, i64>(10)?))
     });
-    let mut claimed = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut claimed = Vec::new();
+    let mut unreadable = Vec::new();
+    for row in rows {
+        match row? {
+            (mut job, Some(payload), run_at) => {
+                job.payload = payload;
+                claimed.push((job, run_at));
+            }
+            (job, None, _) => unreadable.push(job),
+        }
+    }
+    set_aside(conn, now, &unreadable)?;
     // RETURNING has no order of its own: back into claim order.
     claimed.sort_by_key(|(c, run_at)| (-c.priority, *run_at, c.id));
     Ok(claimed.into_iter().map(|(c, _)| c).collect())
+}
+
+/// Claimed jobs whose payload is not UTF-8 text become dead, instead of
+/// failing every claim of their queue.
+fn set_aside(conn: &Connection, now: i64, jobs: &[Claimed]) -> Result<()> {
+    for job in jobs {
+        let error = format!(
+            "job {} was set aside: its payload is not valid UTF-8 text (the database was damaged or \
+             written by hand), so no worker can be given it",
+            job.id
+        );
+        params::execute(
+            conn,
+            sql::SET_ASIDE,
+            named_params! {":error": error, ":now": now, ":id": job.id, ":token": job.token},
+        )?;
+        deps::after_failure(conn, now, &[(job.id, "dead".into())])?;
+    }
+    Ok(())
 }
 
 /// Leases that ran out (`found` by expire_find.sql) become lost attempts.

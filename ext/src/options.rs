@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::backoff::Backoff;
-use crate::clock::{duration_ms, time_ms};
+use crate::bounds::{duration_ms, later, time_ms};
 use crate::error::{invalid, Result};
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 5;
@@ -83,7 +83,9 @@ impl EnqueueOptions {
         for (key, v) in map {
             match key.as_str() {
                 "priority" => self.priority = integer("priority", v, -(1 << 31), (1 << 31) - 1)?,
-                "delay" => self.run_at_ms = now_ms + duration_ms("delay", number("delay", v)?)?,
+                "delay" => {
+                    self.run_at_ms = later("delay", now_ms, duration_ms("delay", number("delay", v)?)?)?
+                }
                 "run_at" => self.run_at_ms = time_ms("run_at", number("run_at", v)?)?,
                 "max_attempts" => self.max_attempts = integer("max_attempts", v, 1, MAX_ATTEMPTS_LIMIT)?,
                 "lease" => self.lease_ms = lease_ms("lease", number("lease", v)?)?,

@@ -5,8 +5,9 @@
 
 use rusqlite::{named_params, Connection};
 
+use crate::bounds::check_time_ms;
 use crate::cron::{time_zone, Cron};
-use crate::error::{invalid, Result};
+use crate::error::{invalid, Error, Result};
 use crate::options::{check_queue_name, EnqueueOptions};
 use crate::{ops, sql};
 
@@ -63,16 +64,46 @@ pub fn due(conn: &Connection, now: i64) -> Result<Vec<Due>> {
 }
 
 /// Enqueues one job for each due schedule and moves it to its next run.
+/// A schedule that cannot fire is set aside with its reason (see migration
+/// 008) instead of failing the claim that found it due, on whatever queue.
 pub fn fire(conn: &Connection, now: i64, due: Vec<Due>) -> Result<()> {
     for (name, cron, tz, queue, payload, options, due_at) in due {
-        // Each job is due when its run was: run_at = the due time.
-        let mut opts = EnqueueOptions::parse(options.as_deref(), due_at)?;
-        opts.run_at_ms = due_at;
+        // Everything that can refuse the row is read before the one write.
+        let ready = (|| -> Result<_> {
+            let (cron, tz) = (Cron::parse(&cron)?, time_zone(tz.as_deref())?);
+            check_time_ms("next_run_at", due_at)?;
+            check_queue_name(&queue)?;
+            // Each job is due when its run was: run_at = the due time.
+            let mut opts = EnqueueOptions::parse(options.as_deref(), due_at)?;
+            opts.run_at_ms = due_at;
+            Ok((cron, tz, opts))
+        })();
+        let (cron, tz, opts) = match ready {
+            Ok(ready) => ready,
+            Err(Error::Invalid(why)) => {
+                set_aside(conn, &name, &why, None, due_at)?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let job = ops::enqueue(conn, now, &queue, &payload, &opts)?;
-        let next = Cron::parse(&cron)?.next_after(now, Some(due_at), &time_zone(tz.as_deref())?)?;
-        conn.prepare_cached(sql::SCHEDULE_FIRED)?
-            .execute(named_params! {":name": name, ":next_run_at": next, ":due_at": due_at, ":job": job})?;
+        match cron.next_after(now, Some(due_at), &tz) {
+            Ok(next) => {
+                conn.prepare_cached(sql::SCHEDULE_FIRED)?.execute(
+                    named_params! {":name": name, ":next_run_at": next, ":due_at": due_at, ":job": job},
+                )?;
+            }
+            // Its last run made its job; it has no next one.
+            Err(Error::Invalid(why)) => set_aside(conn, &name, &why, Some(job), due_at)?,
+            Err(e) => return Err(e),
+        }
     }
+    Ok(())
+}
+
+fn set_aside(conn: &Connection, name: &str, why: &str, job: Option<i64>, due_at: i64) -> Result<()> {
+    conn.prepare_cached(sql::SCHEDULE_SET_ASIDE)?
+        .execute(named_params! {":name": name, ":error": why, ":job": job, ":due_at": due_at})?;
     Ok(())
 }
 

@@ -3,34 +3,49 @@
 //! upgrades it, inside the caller's write transaction, so an upgrade is all
 //! or nothing and two processes never both run it.
 
+use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
 use crate::error::{invalid, Error, Result};
+use crate::options::excerpt;
 use crate::sql::MIGRATIONS;
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
-/// The orq schema version recorded in the database; 0 when orq never wrote there.
+/// The orq schema version recorded in the database; 0 when orq never wrote
+/// there. Damaged when orq_meta holds anything else than a version orq
+/// writes (an integer from 1): then no upgrade or read can be trusted.
 pub fn version(conn: &Connection) -> Result<i64> {
-    let stmt = conn.prepare_cached("SELECT value FROM orq_meta WHERE key = 'schema_version'");
-    match stmt {
-        Ok(mut stmt) => {
-            let v: Option<i64> = stmt.query_row([], |r| r.get(0)).map(Some).or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })?;
-            Ok(v.unwrap_or(0))
-        }
+    let mut stmt = match conn.prepare_cached("SELECT value FROM orq_meta WHERE key = 'schema_version'") {
+        Ok(stmt) => stmt,
         Err(e) => {
             let e = Error::from(e);
-            if e.is_missing_table() {
-                Ok(0)
-            } else {
-                Err(e)
-            }
+            return if e.is_missing_table() { Ok(0) } else { Err(e) };
         }
+    };
+    let mut rows = stmt.query([])?;
+    let Some(row) = rows.next()? else {
+        return Err(Error::Damaged(
+            "orq_meta has no schema_version, which orq writes with its tables; restore the database from a backup"
+                .into(),
+        ));
+    };
+    match row.get_ref(0)? {
+        ValueRef::Integer(v) if v >= 1 => Ok(v),
+        ValueRef::Integer(v) => Err(damaged(v.to_string())),
+        ValueRef::Real(f) => Err(damaged(f.to_string())),
+        ValueRef::Null => Err(damaged("NULL".into())),
+        ValueRef::Text(t) => Err(damaged(format!("'{}'", excerpt(&String::from_utf8_lossy(t))))),
+        ValueRef::Blob(b) => Err(damaged(format!("a blob of {} bytes", b.len()))),
     }
+}
+
+fn damaged(found: String) -> Error {
+    Error::Damaged(format!(
+        "orq_meta holds schema_version {found}, which no orq writes (versions are integers from 1); \
+         restore the database from a backup"
+    ))
 }
 
 /// True when the schema is the one this build writes; an error when it is

@@ -36,6 +36,7 @@ sql_file!(COMPLETE, "complete.sql");
 sql_file!(COMPLETE_MANY, "complete_many.sql");
 sql_file!(COMPLETE_MANY_TOKENS, "complete_many_tokens.sql");
 sql_file!(FAIL, "fail.sql");
+sql_file!(SET_ASIDE, "set_aside.sql");
 sql_file!(EXTEND, "extend.sql");
 sql_file!(RELEASE, "release.sql");
 sql_file!(CANCEL, "cancel.sql");
@@ -79,6 +80,7 @@ sql_file!(SCHEDULE_UPSERT, "schedule_upsert.sql");
 sql_file!(SCHEDULE_DELETE, "schedule_delete.sql");
 sql_file!(SCHEDULES_DUE, "schedules_due.sql");
 sql_file!(SCHEDULE_FIRED, "schedule_fired.sql");
+sql_file!(SCHEDULE_SET_ASIDE, "schedule_set_aside.sql");
 sql_file!(METRICS_QUEUES, "metrics_queues.sql");
 sql_file!(METRICS_EVENTS, "metrics_events.sql");
 sql_file!(ALERTS, "alerts.sql");
@@ -99,4 +101,5 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/005_triggers_without_conflict_clauses.sql"),
     include_str!("../../sql/migrations/006_alerts.sql"),
     include_str!("../../sql/migrations/007_triggers_without_functions.sql"),
+    include_str!("../../sql/migrations/008_schedule_errors.sql"),
 ];

@@ -4,7 +4,7 @@
 use rusqlite::{named_params, Connection};
 use serde_json::{Map, Value};
 
-use crate::clock::duration_ms;
+use crate::bounds::duration_ms;
 use crate::error::{invalid, Result};
 use crate::options::{check_queue_name, excerpt, name, name_list};
 use crate::sql;

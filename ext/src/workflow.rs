@@ -2,11 +2,14 @@
 //! completely (duplicate keys, unknown dependencies, cycles, every job's
 //! options) before anything is written, then enqueued parents first.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{named_params, Connection};
-use serde_json::{Map, Value};
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
+use crate::args::check_json;
 use crate::error::{invalid, Result};
 use crate::ops;
 use crate::options::{check_queue_name, excerpt, EnqueueOptions};
@@ -33,23 +36,29 @@ struct JobSpec {
 
 impl Spec {
     pub fn parse(text: &str, now: i64) -> Result<Spec> {
-        let value: Value = serde_json::from_str(text)
+        serde_json::from_str::<IgnoredAny>(text)
             .map_err(|e| invalid(format!("spec is not valid JSON ({e}): {}", excerpt(text))))?;
-        let obj = value.as_object().ok_or_else(|| invalid("spec must be a JSON object"))?;
+        let obj: Fields = serde_json::from_str(text).map_err(|_| invalid("spec must be a JSON object"))?;
         let (mut name, mut fail_fast, mut jobs) = (String::new(), false, None);
-        for (key, v) in obj {
+        for (key, raw) in &obj {
+            let v = || value(key, raw);
             match key.as_str() {
                 "name" => {
-                    name = v
+                    name = v()?
                         .as_str()
                         .filter(|s| !s.is_empty())
                         .ok_or_else(|| invalid("name must be a non-empty string"))?
                         .to_string()
                 }
                 "fail_fast" => {
-                    fail_fast = v.as_bool().ok_or_else(|| invalid("fail_fast must be true or false"))?
+                    fail_fast = v()?.as_bool().ok_or_else(|| invalid("fail_fast must be true or false"))?
                 }
-                "jobs" => jobs = Some(v.as_array().ok_or_else(|| invalid("jobs must be an array"))?),
+                "jobs" => {
+                    jobs = Some(
+                        serde_json::from_str::<Vec<Box<RawValue>>>(raw.get())
+                            .map_err(|_| invalid("jobs must be an array"))?,
+                    )
+                }
                 other => {
                     return Err(invalid(format!("unknown spec key '{other}' (known: name, fail_fast, jobs)")))
                 }
@@ -65,8 +74,9 @@ impl Spec {
         let mut index = HashMap::new();
         let mut raw = Vec::with_capacity(jobs.len());
         for (i, job) in jobs.iter().enumerate() {
-            let job = job.as_object().ok_or_else(|| invalid(format!("jobs[{i}] must be an object")))?;
-            let parsed = RawJob::parse(i, job, now)?;
+            let job: Fields = serde_json::from_str(job.get())
+                .map_err(|_| invalid(format!("jobs[{i}] must be an object")))?;
+            let parsed = RawJob::parse(i, &job, now)?;
             if index.insert(parsed.key.clone(), i).is_some() {
                 return Err(invalid(format!("duplicate job key '{}'", parsed.key)));
             }
@@ -124,10 +134,15 @@ struct RawJob {
 }
 
 impl RawJob {
-    fn parse(i: usize, job: &Map<String, Value>, now: i64) -> Result<RawJob> {
+    fn parse(i: usize, job: &Fields, now: i64) -> Result<RawJob> {
         let (mut key, mut queue, mut payload, mut depends_on, mut options) =
             (None, None, None, Vec::new(), None);
-        for (k, v) in job {
+        for (k, raw) in job {
+            if k == "payload" {
+                // Checked by the one nesting limit of every payload.
+                check_json(&format!("jobs[{i}].payload"), raw.get())?;
+            }
+            let v = &value(&format!("jobs[{i}].{k}"), raw)?;
             match k.as_str() {
                 "key" => {
                     key = Some(
@@ -182,6 +197,15 @@ impl RawJob {
             options: options.unwrap_or_else(|| EnqueueOptions::defaults(now)),
         })
     }
+}
+
+/// A JSON object's members as their own text: a payload's nesting is then
+/// checked by check_json, not refused by the parser's recursion limit.
+type Fields = BTreeMap<String, Box<RawValue>>;
+
+/// A member's value, parsed (after the checks its text needed).
+fn value(what: &str, raw: &RawValue) -> Result<Value> {
+    serde_json::from_str(raw.get()).map_err(|e| invalid(format!("{what}: {e}")))
 }
 
 /// Kahn's algorithm: parents before children (otherwise in spec order, so

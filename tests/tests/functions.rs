@@ -992,3 +992,52 @@ fn queue_complete_many_completes_a_batch_in_one_statement() {
     }
     assert_eq!(one::<i64>(&conn, "SELECT queue_complete_many('[]')"), 0);
 }
+
+/// `levels` nested arrays.
+fn nested(levels: usize) -> String {
+    format!("{}{}", "[".repeat(levels), "]".repeat(levels))
+}
+
+#[test]
+fn one_nesting_limit_for_payloads_on_every_path() {
+    let conn = db();
+    let ok = nested(100);
+    let deep = nested(101);
+    let huge = nested(1_000_000);
+    let enqueue =
+        |payload: &str| conn.query_row("SELECT queue_enqueue('q', ?1)", [payload], |r| r.get::<_, i64>(0));
+    enqueue(&ok).unwrap();
+    let many = |payloads: String| {
+        conn.query_row("SELECT queue_enqueue_many('q', ?1)", [payloads], |r| r.get::<_, String>(0))
+    };
+    many(format!("[{ok}]")).unwrap();
+    let flow = |payload: &str| {
+        let spec = format!(r#"{{"name":"f","jobs":[{{"key":"a","queue":"q","payload":{payload}}}]}}"#);
+        conn.query_row("SELECT queue_workflow(?1)", [spec], |r| r.get::<_, i64>(0))
+    };
+    flow(&ok).unwrap();
+    let schedule = |payload: &str| {
+        conn.query_row("SELECT queue_schedule('s', '@daily', 'q', ?1)", [payload], |r| r.get::<_, f64>(0))
+    };
+    schedule(&ok).unwrap();
+    let before = jobs_count(&conn);
+    let message = |r: rusqlite::Result<String>| match r {
+        Err(rusqlite::Error::SqliteFailure(_, Some(m))) => m,
+        other => panic!("expected an error, got {other:?}"),
+    };
+    for (function, err) in [
+        ("queue_enqueue: payload", message(enqueue(&deep).map(|v| v.to_string()))),
+        ("queue_enqueue: payload", message(enqueue(&huge).map(|v| v.to_string()))),
+        ("queue_enqueue_many: payloads[1]", message(many(format!("[1, {deep}]")))),
+        ("queue_enqueue_many: payloads[0]", message(many(format!("[{huge}]")))),
+        ("queue_workflow: jobs[0].payload", message(flow(&deep).map(|v| v.to_string()))),
+        ("queue_workflow: jobs[0].payload", message(flow(&huge).map(|v| v.to_string()))),
+        ("queue_schedule: payload", message(schedule(&deep).map(|v| v.to_string()))),
+    ] {
+        assert_eq!(
+            err,
+            format!("{function} nests deeper than 100 levels, the most orq accepts in a JSON value"),
+        );
+    }
+    assert_eq!(jobs_count(&conn), before, "nothing changed");
+}

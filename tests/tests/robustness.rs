@@ -148,3 +148,54 @@ fn every_table_survives_odd_arguments_and_constraints() {
     }
     assert!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs") >= 1);
 }
+
+#[test]
+fn a_job_whose_payload_is_not_utf8_is_set_aside_and_its_queue_goes_on() {
+    let conn = memory();
+    for n in 1..=3 {
+        one::<i64>(
+            &conn,
+            &format!("SELECT queue_enqueue('q', '{{\"n\":{n}}}', '{{\"priority\":{}}}')", 10 - n),
+        );
+    }
+    // Corruption, or a hand-written row: bytes that are not UTF-8.
+    conn.execute_batch("UPDATE orq_jobs SET payload = CAST(x'7b226e223a2280ff227d' AS TEXT) WHERE id = 1")
+        .unwrap();
+    let claimed: Vec<i64> = conn
+        .prepare("SELECT id FROM queue_claim('w', 10, 'q')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(claimed, vec![2, 3], "the other jobs are claimed");
+    assert_eq!(one::<String>(&conn, "SELECT state FROM orq_jobs WHERE id = 1"), "dead");
+    let error: String = one(&conn, "SELECT error FROM orq_jobs WHERE id = 1");
+    assert!(error.contains("job 1") && error.contains("not valid UTF-8"), "{error}");
+    // And through the other front door; the dead job is not claimed again.
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    conn.execute_batch("UPDATE orq_jobs SET payload = CAST(x'ff' AS TEXT) WHERE id = 4").unwrap();
+    assert_eq!(one::<String>(&conn, "SELECT queue_claim_json('w', 10, 'q')"), "[]");
+    assert_eq!(one::<String>(&conn, "SELECT state FROM orq_jobs WHERE id = 4"), "dead");
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_jobs WHERE state = 'dead'"), 2);
+}
+
+#[test]
+fn a_constraint_that_is_not_utf8_is_compared_as_given_without_a_panic() {
+    // Through the sqlite3 shell: a caught panic would print on its stderr.
+    let script = "SELECT queue_enqueue('q', '{}');
+        UPDATE orq_events SET queue = CAST(x'71ff' AS TEXT);
+        SELECT count(*) FROM queue_jobs WHERE queue = CAST(x'ff' AS TEXT);
+        SELECT count(*) FROM queue_jobs WHERE id < CAST(x'ff' AS TEXT);
+        SELECT count(*) FROM queue_events WHERE type = CAST(x'ff' AS TEXT);
+        SELECT count(*) FROM queue_events WHERE queue = CAST(x'71ff' AS TEXT);";
+    let out = std::process::Command::new("sqlite3")
+        .args(["-batch", "-init", "/dev/null", "-cmd"])
+        .arg(format!(".load {}", orq_tests::ext_path().display()))
+        .arg(":memory:")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n0\n1\n0\n1\n");
+}

@@ -140,3 +140,89 @@ fn eight_claimers_at_once_still_make_one_job_per_due_time() {
     assert_eq!(claimed, due.len(), "every job claimed once");
     assert!(due.windows(2).all(|w| (w[1] - w[0] - 1.0).abs() < 1e-6), "one per second, none twice: {due:?}");
 }
+
+/// 9999-12-31T23:59:59Z, the latest time orq accepts, in unix seconds.
+const LATEST: f64 = 253_402_300_799.0;
+
+#[test]
+fn every_refuses_durations_beyond_the_bound() {
+    let conn = memory();
+    at(&conn, T0);
+    for (spec, needle) in [
+        // 2^63 ms and more: the next run used to wrap to -292 million years.
+        ("@every 106751991167d", "queue_schedule: @every needs a duration from 1s to 10 years"),
+        ("@every 3653d", "from 1s to 10 years"),
+        ("@every 99999999999999999999999s", "from 1s to 10 years"),
+    ] {
+        assert_error(&conn, &format!("SELECT queue_schedule('x', '{spec}', 'q', '{{}}')"), needle);
+    }
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_schedules"), 0, "nothing changed");
+    // Ten years is allowed.
+    assert_eq!(
+        one::<f64>(&conn, "SELECT queue_schedule('x', '@every 3652d', 'q', '{}')"),
+        T0 + 3652.0 * 86_400.0
+    );
+}
+
+#[test]
+fn a_schedule_whose_next_run_cannot_be_represented_is_set_aside() {
+    let conn = memory();
+    at(&conn, LATEST - 3.0 * 86_400.0);
+    one::<f64>(&conn, "SELECT queue_schedule('daily', '@daily', 'cron', '{}')");
+    one::<f64>(&conn, "SELECT queue_schedule('often', '@every 2d', 'cron', '{}')");
+    one::<i64>(&conn, "SELECT queue_enqueue('other', '{\"n\":1}')");
+    // A row written by an older orq (or by hand) that cannot fire at all.
+    conn.execute_batch(
+        "INSERT INTO orq_schedules (name, cron, queue, payload, next_run_at, created_at)
+         VALUES ('wrapped', '@every 106751991167d', 'cron', '{}', -9223372036854775000, 0)",
+    )
+    .unwrap();
+    // One day before the end of time: every due schedule's next run lies
+    // beyond it. Claims on every queue go on.
+    at(&conn, LATEST - 86_400.0 + 1.0);
+    assert_eq!(rows(&conn, "SELECT queue FROM queue_claim('w', 10, 'other')"), vec!["other"]);
+    assert_eq!(
+        rows(&conn, "SELECT name, next_run_at, error IS NOT NULL FROM queue_schedules"),
+        vec!["daily|NULL|1", "often|NULL|1", "wrapped|NULL|1"]
+    );
+    let errors = rows(&conn, "SELECT error FROM queue_schedules");
+    assert!(errors[0].contains("9999-12-31T23:59:59Z"), "{errors:?}");
+    assert!(errors[2].contains("@every needs a duration"), "{errors:?}");
+    // The schedules that could fire made their last job; the broken one none.
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs WHERE queue = 'cron'"), 2);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs WHERE run_at < 0"), 0);
+    // Later claims do not fire them again; replacing one clears its error.
+    at(&conn, LATEST);
+    claim_all(&conn);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs WHERE queue = 'cron'"), 2);
+    at(&conn, T0);
+    one::<f64>(&conn, "SELECT queue_schedule('often', '@every 2d', 'cron', '{}')");
+    assert_eq!(
+        rows(&conn, "SELECT next_run_at, error FROM queue_schedules WHERE name = 'often'"),
+        vec![format!("{:?}|NULL", T0 + 2.0 * 86_400.0)]
+    );
+}
+
+#[test]
+fn times_beyond_the_bound_are_refused_everywhere() {
+    let conn = memory();
+    at(&conn, LATEST - 60.0);
+    for (sql, needle) in [
+        (
+            "SELECT queue_enqueue('q', '{}', '{\"delay\":3600}')",
+            "queue_enqueue: delay ends after 9999-12-31T23:59:59Z",
+        ),
+        (
+            "SELECT orq_clock(253402300800)",
+            "orq_clock: t must be unix seconds between 0 and 253402300799 (9999-12-31T23:59:59Z)",
+        ),
+        ("SELECT orq_cron_next('@daily', 253402300000)", "orq_cron_next: no run before 9999-12-31T23:59:59Z"),
+        (
+            "SELECT orq_cron_next('@every 1d', 253402300000)",
+            "orq_cron_next: no run before 9999-12-31T23:59:59Z",
+        ),
+    ] {
+        assert_error(&conn, sql, needle);
+    }
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs"), 0);
+}

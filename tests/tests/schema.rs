@@ -138,6 +138,32 @@ fn a_database_from_a_newer_orq_is_refused_unchanged() {
     assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_jobs"), 0);
 }
 
+#[test]
+fn a_schema_version_no_orq_writes_is_reported_as_damage() {
+    for bad in ["-1", "0", "'seven'", "NULL", "2.5", "x'07'"] {
+        let conn = memory();
+        one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+        conn.execute(&format!("UPDATE orq_meta SET value = {bad} WHERE key = 'schema_version'"), []).unwrap();
+        for (sql, function) in [
+            ("SELECT queue_enqueue('q', '{}')", "queue_enqueue"),
+            ("SELECT orq_migrate()", "orq_migrate"),
+            ("SELECT count(*) FROM queue_jobs", "queue_jobs"),
+            ("SELECT id FROM queue_claim('w', 1)", "queue_claim"),
+        ] {
+            let msg = error_of(&conn, sql);
+            assert!(
+                msg.starts_with(&format!(
+                    "{function}: the database is damaged: orq_meta holds schema_version "
+                )),
+                "{bad}: {sql}: {msg}"
+            );
+        }
+        // Nothing changed.
+        assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_jobs"), 1, "{bad}");
+        assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_jobs WHERE state = 'ready'"), 1, "{bad}");
+    }
+}
+
 /// Fills a database with jobs in every state, so plans are chosen the way
 /// they would be on a real queue (with and without ANALYZE statistics).
 fn busy_database(db: &Path) -> Connection {

@@ -323,7 +323,7 @@ pub fn schedule(conn: &Connection, cmd: ScheduleCommand, out: &Output) -> Result
         ScheduleCommand::List => {
             query(
                 conn,
-                "SELECT name, cron, tz, queue, next_run_at, last_run_at, last_job FROM queue_schedules",
+                "SELECT name, cron, tz, queue, next_run_at, last_run_at, last_job, error FROM queue_schedules",
                 [],
             )?
             .print(out);

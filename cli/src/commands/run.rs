@@ -12,7 +12,7 @@ use clap::Args;
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
-use crate::duration::parse_seconds;
+use crate::duration::{from_secs, parse_seconds};
 use crate::exit::{usage, Code, Result};
 use crate::output::{cut, query, seconds};
 use crate::worker::log::LogFormat;
@@ -74,7 +74,7 @@ pub fn work_through(conn: &Connection, db: &std::path::Path, b: &Batch, started:
         queues: Some(Value::from(vec![b.queue.clone()]).to_string()),
         concurrency: b.workers,
         batch: b.workers,
-        timeout: b.timeout.map(Duration::from_secs_f64),
+        timeout: b.timeout.map(from_secs),
         grace: Duration::from_secs(10),
         capabilities: Vec::new(),
         command: b.command.clone(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use rusqlite::Connection;
 
-use crate::duration::parse_seconds;
+use crate::duration::{from_secs, parse_seconds};
 use crate::exit::{Code, Result};
 use crate::output::{query, table_lines};
 use crate::time::{iso, now_secs};
@@ -31,7 +31,7 @@ pub fn watch(conn: &Connection, db: &std::path::Path, a: &WatchArgs) -> Result<C
         return Ok(Code::Ok);
     }
     let _screen = Screen::enter();
-    let interval = Duration::from_secs_f64(a.interval.max(0.05));
+    let interval = from_secs(a.interval.max(0.05));
     loop {
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "\x1b[H");

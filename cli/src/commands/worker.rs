@@ -1,12 +1,10 @@
 //! `orq worker` and `orq systemd-unit`.
 
-use std::time::Duration;
-
 use clap::Args;
 use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::duration::parse_seconds;
+use crate::duration::{from_secs, parse_seconds};
 use crate::exit::{usage, Code, Result};
 use crate::worker::log::LogFormat;
 use crate::worker::{hostname, Config, Engine};
@@ -82,12 +80,12 @@ impl WorkerArgs {
             queues,
             concurrency: self.concurrency,
             batch: self.batch.unwrap_or(self.concurrency),
-            timeout: self.timeout.map(Duration::from_secs_f64),
-            grace: Duration::from_secs_f64(self.grace),
+            timeout: self.timeout.map(from_secs),
+            grace: from_secs(self.grace),
             capabilities: self.caps.clone(),
             command: self.command.clone(),
             noop: self.builtin.is_some(),
-            max_idle_poll: Duration::from_secs_f64(self.poll_max.max(0.001)),
+            max_idle_poll: from_secs(self.poll_max.max(0.001)),
             log: self.log_format,
             db_path: std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf()).display().to_string(),
         })

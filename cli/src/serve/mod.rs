@@ -28,7 +28,7 @@ use clap::Args;
 use tokio::sync::watch;
 
 use crate::commands::health::HealthOptions;
-use crate::duration::parse_seconds;
+use crate::duration::{from_secs, parse_seconds};
 use crate::exit::{usage, Code, Failure, Result};
 
 #[derive(Args)]
@@ -98,7 +98,7 @@ pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
         )));
     }
     // Clamped: a day is plenty, and an absurd value must not overflow.
-    let interval = Duration::from_secs_f64(a.interval.clamp(0.1, 86_400.0));
+    let interval = from_secs(a.interval.clamp(0.1, 86_400.0));
     let pool = Arc::new(pool::Pool::new(db, durable));
     let csrf = auth::random_hex(32).map_err(|e| Failure { code: Code::Database, message: e })?;
 

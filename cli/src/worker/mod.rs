@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
+use crate::duration::from_secs;
 use crate::exit::{usage, Result};
 use child::{Child, Exit};
 use log::{JobLine, Log, LogFormat};
@@ -340,8 +341,8 @@ impl<'c> Engine<'c> {
         match Child::spawn(&argv, &env, c.payload.into_bytes()) {
             Ok(child) => {
                 self.log.job(&line, "started", None, None);
-                let lease = Duration::from_secs_f64(c.lease.max(0.001));
-                let limit = match (self.cfg.timeout, c.timeout.map(|t| Duration::from_secs_f64(t.max(0.0)))) {
+                let lease = from_secs(c.lease.max(0.001));
+                let limit = match (self.cfg.timeout, c.timeout.map(from_secs)) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
@@ -379,12 +380,21 @@ impl<'c> Engine<'c> {
         if !self.cfg.command.is_empty() {
             return Ok(self.cfg.command.clone());
         }
-        let payload = serde_json::from_str::<Value>(payload).unwrap_or(Value::Null);
-        let cmd = payload
-            .get("cmd")
+        // Only "cmd" and "args" are read: the other members are skipped
+        // without the parser's recursion limit, so any payload orq accepted
+        // is read.
+        #[derive(serde::Deserialize)]
+        struct Command {
+            cmd: Option<Value>,
+            args: Option<Value>,
+        }
+        let fields = serde_json::from_str::<Command>(payload).ok();
+        let (cmd, args) = fields.map(|f| (f.cmd, f.args)).unwrap_or((None, None));
+        let cmd = cmd
+            .as_ref()
             .and_then(Value::as_str)
             .ok_or("the worker has no command and the payload has no \"cmd\" string")?;
-        let args = match payload.get("args") {
+        let args = match args {
             None => Vec::new(),
             Some(Value::Array(args)) => args
                 .iter()

@@ -3,7 +3,8 @@
 use serde_json::Value;
 
 use crate::args::Args;
-use crate::clock::{ms_to_secs, time_ms};
+use crate::bounds::time_ms;
+use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
 use crate::ops;
 use crate::options::{check_queue_name, excerpt};
@@ -102,7 +103,7 @@ pub fn orq_cron_next(_: &Session, a: &Args) -> Result<f64> {
 pub fn queue_wait(s: &Session, a: &Args) -> Result<i64> {
     a.arity(2, 3, "(queues, timeout_seconds [, worker])")?;
     let queues = a.opt_text(0, "queues")?.map(crate::claim::queue_list).transpose()?;
-    let timeout = std::time::Duration::from_millis(crate::clock::duration_ms(
+    let timeout = std::time::Duration::from_millis(crate::bounds::duration_ms(
         "timeout_seconds",
         a.number(1, "timeout_seconds")?,
     )? as u64);

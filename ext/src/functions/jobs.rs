@@ -2,9 +2,10 @@
 
 use serde_json::value::RawValue;
 
-use crate::args::Args;
+use crate::args::{check_json_depth, Args};
+use crate::bounds::duration_ms;
 use crate::claim::{claim_request, claimed_json};
-use crate::clock::{duration_ms, ms_to_secs};
+use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
 use crate::ops;
 use crate::options::excerpt;
@@ -35,6 +36,9 @@ pub fn queue_enqueue_many(s: &Session, a: &Args) -> Result<String> {
     let payloads: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| {
         invalid(format!("payloads must be a JSON array of payloads ({e}): {}", excerpt(text)))
     })?;
+    for (i, payload) in payloads.iter().enumerate() {
+        check_json_depth(&format!("payloads[{i}]"), payload.get())?;
+    }
     let now = s.clock.now_ms();
     let opts = EnqueueOptions::parse(a.opt_text(2, "options")?, now)?;
     if opts.key.is_some() {

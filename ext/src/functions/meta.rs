@@ -5,7 +5,8 @@ use serde_json::json;
 
 use crate::args::Args;
 use crate::backoff::Backoff;
-use crate::clock::{ms_to_secs, time_ms};
+use crate::bounds::time_ms;
+use crate::clock::ms_to_secs;
 use crate::error::Result;
 use crate::session::Session;
 use crate::txn::{self, Writes};

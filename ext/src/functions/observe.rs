@@ -3,7 +3,7 @@
 
 use crate::alerts::{self, Rule};
 use crate::args::Args;
-use crate::clock::duration_ms;
+use crate::bounds::duration_ms;
 use crate::error::Result;
 use crate::health;
 use crate::schema;

@@ -7,7 +7,7 @@ use std::os::raw::c_int;
 use std::ptr;
 
 use rusqlite::ffi;
-use rusqlite::types::{Value, ValueRef};
+use rusqlite::types::ValueRef;
 
 use crate::error::{invalid, Error, Result};
 
@@ -28,22 +28,23 @@ impl RawStatement {
         Ok(RawStatement { db, stmt })
     }
 
-    /// Binds `value` to parameter `i` (1-based).
-    pub fn bind(&mut self, i: c_int, value: &Value) -> Result<()> {
+    /// Binds `value` to parameter `i` (1-based). Text is bound as the bytes
+    /// it holds, UTF-8 or not (a constraint's value may be any bytes).
+    pub fn bind(&mut self, i: c_int, value: ValueRef<'_>) -> Result<()> {
         // SAFETY: stmt is live; text and blobs are copied (SQLITE_TRANSIENT).
         let rc = unsafe {
             match value {
-                Value::Null => ffi::sqlite3_bind_null(self.stmt, i),
-                Value::Integer(n) => ffi::sqlite3_bind_int64(self.stmt, i, *n),
-                Value::Real(f) => ffi::sqlite3_bind_double(self.stmt, i, *f),
-                Value::Text(t) => ffi::sqlite3_bind_text(
+                ValueRef::Null => ffi::sqlite3_bind_null(self.stmt, i),
+                ValueRef::Integer(n) => ffi::sqlite3_bind_int64(self.stmt, i, n),
+                ValueRef::Real(f) => ffi::sqlite3_bind_double(self.stmt, i, f),
+                ValueRef::Text(t) => ffi::sqlite3_bind_text(
                     self.stmt,
                     i,
                     t.as_ptr().cast(),
                     t.len() as c_int,
                     ffi::SQLITE_TRANSIENT(),
                 ),
-                Value::Blob(b) => ffi::sqlite3_bind_blob(
+                ValueRef::Blob(b) => ffi::sqlite3_bind_blob(
                     self.stmt,
                     i,
                     b.as_ptr().cast(),
@@ -60,7 +61,7 @@ impl RawStatement {
 
     /// Binds `value` to the named parameter `name` (ignored if the
     /// statement has no such parameter).
-    pub fn bind_named(&mut self, name: &str, value: &Value) -> Result<()> {
+    pub fn bind_named(&mut self, name: &str, value: ValueRef<'_>) -> Result<()> {
         let c_name = CString::new(name).map_err(|_| invalid("parameter name contains a NUL byte"))?;
         // SAFETY: stmt is live; c_name is NUL-terminated.
         let i = unsafe { ffi::sqlite3_bind_parameter_index(self.stmt, c_name.as_ptr()) };

@@ -189,11 +189,14 @@ impl<S: Stream> StreamCursor<'_, S> {
         if idx_num & ((1 << S::REQUIRED) - 1) != (1 << S::REQUIRED) - 1 {
             return Err(crate::error::invalid(format!("needs {} argument(s)", S::REQUIRED)));
         }
-        let mut params = S::params(&args)?;
+        let params = S::params(&args)?;
         if !session.with(|res| schema::readable(&res.host))? {
             return Ok(());
         }
         let mut clauses = Vec::new();
+        // The constraints' values, bound as they are (rusqlite's Value would
+        // insist on UTF-8 text, and panic on other bytes).
+        let mut pushed: Vec<(&'static str, ValueRef)> = Vec::new();
         let picks = idx_str.unwrap_or("").split(',').filter(|s| !s.is_empty());
         for (n, (pick, value)) in picks.zip(filters.iter().skip(given)).enumerate() {
             let Some(p) = pick.parse::<usize>().ok().filter(|p| *p < S::PUSHED.len()) else { continue };
@@ -203,7 +206,7 @@ impl<S: Stream> StreamCursor<'_, S> {
                 Operand::Literal(sql) => sql,
                 Operand::Bind => {
                     let name: &'static str = PARAM_NAMES.get(n).copied().unwrap_or(":p_");
-                    params.push((name, Value::from(value)));
+                    pushed.push((name, value));
                     name.to_string()
                 }
             };
@@ -223,6 +226,9 @@ impl<S: Stream> StreamCursor<'_, S> {
         }
         let mut stmt = RawStatement::prepare(session.handle(), &query)?;
         for (name, value) in &params {
+            stmt.bind_named(name, value.into())?;
+        }
+        for (name, value) in pushed {
             stmt.bind_named(name, value)?;
         }
         self.row = stmt.step()?;

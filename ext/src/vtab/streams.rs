@@ -7,7 +7,7 @@ use rusqlite::vtab::IndexConstraintOp::{self, *};
 
 use super::stream::{Operand, Stream};
 use crate::args::Args;
-use crate::clock::time_ms;
+use crate::bounds::time_ms;
 use crate::error::Result;
 use crate::sql;
 

@@ -4,7 +4,7 @@ use rusqlite::types::Value;
 
 use super::view::View;
 use crate::args::Args;
-use crate::clock::duration_ms;
+use crate::bounds::duration_ms;
 use crate::error::{invalid, Result};
 use crate::sql;
 
@@ -114,16 +114,16 @@ impl View for History {
     }
 }
 
-/// `queue_schedules`: every schedule with its next run.
+/// `queue_schedules`: every schedule with its next run, or why it has none.
 pub struct Schedules;
 
 impl View for Schedules {
     const NAME: &'static str = "queue_schedules";
     const SCHEMA: &'static str =
         "CREATE TABLE x(name TEXT, cron TEXT, tz TEXT, queue TEXT, payload TEXT, options TEXT, \
-         next_run_at REAL, last_run_at REAL, last_job INTEGER, created_at REAL)";
+         next_run_at REAL, last_run_at REAL, last_job INTEGER, created_at REAL, error TEXT)";
     const SQL: &'static str = sql::SCHEDULES;
-    const COLUMNS: usize = 10;
+    const COLUMNS: usize = 11;
 }
 
 /// `queue_alerts`: every alert rule with its state at the last check.
