@@ -148,6 +148,27 @@ def test_the_event_stream_outlives_the_header_timeout(conn, serve):
         assert next_with_ready(snapshots, ready + 1)
 
 
+def test_a_client_that_reads_nothing_is_closed_after_the_header_timeout(serve):
+    s = serve("--header-timeout", "1s", "--token", "s3cret")
+    before = socket_fds(s.proc.pid)
+    sock = connect(s)
+    sock.settimeout(0.5)
+    # Pipelined requests (each answered 401, no token needed to send them)
+    # until the responses fill every buffer and the server's writes wait.
+    requests_ = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 1000
+    for _ in range(2000):
+        try:
+            sock.sendall(requests_)
+        except (socket.timeout, ConnectionError):
+            break
+    else:
+        raise AssertionError("the server read 80 MB of requests without writing a response")
+    assert socket_fds(s.proc.pid) - before == 1
+    wait_for(lambda: socket_fds(s.proc.pid) == before, timeout=6, what="the server to close the connection")
+    sock.close()
+    assert s.get("/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
 def test_a_request_body_over_the_limit_is_refused(serve):
     s = serve()
     csrf = {"X-CSRF-Token": s.csrf(), "Content-Type": "application/json"}
@@ -179,6 +200,7 @@ def test_memory_returns_near_baseline_after_thousands_of_connections(serve):
     pid = s.proc.pid
     for _ in range(5):
         assert s.get("/health").status_code == 200
+    # (<= below: the last /health's socket may not be closed yet here)
     baseline, sockets = rss_mb(pid), socket_fds(pid)
     peak = baseline
     for _ in range(2):  # 2,000 connections, each sending half a header
@@ -187,7 +209,7 @@ def test_memory_returns_near_baseline_after_thousands_of_connections(serve):
         peak = max(peak, rss_mb(pid))
         for sock in batch:
             sock.close()
-    wait_for(lambda: socket_fds(pid) == sockets, timeout=20, what="the connections to close")
+    wait_for(lambda: socket_fds(pid) <= sockets, timeout=20, what="the connections to close")
     assert s.get("/health").status_code == 200
     after = rss_mb(pid)
     print(f"RSS baseline {baseline:.1f} MB, peak {peak:.1f} MB, after {after:.1f} MB")

@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use axum::response::Response;
 use axum::Router;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper::rt::ReadBufCursor;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -43,7 +45,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long a connection may take to send a request's headers, counted
     /// from when it opens or its previous response ends: this closes
-    /// half-sent requests and idle keep-alive connections alike.
+    /// half-sent requests and idle keep-alive connections alike. Also how
+    /// long a response may wait for a client that reads nothing.
     pub header_timeout: Duration,
 }
 
@@ -139,7 +142,8 @@ async fn connection(
     };
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).max_buf_size(MAX_HEAD);
-    let mut http = pin!(builder.serve_connection(TokioIo::new(stream), service));
+    let io = Stalling { io: TokioIo::new(stream), limit: header_timeout, since: None };
+    let mut http = pin!(builder.serve_connection(io, service));
     loop {
         tokio::select! {
             _ = http.as_mut() => return,
@@ -197,5 +201,75 @@ impl HttpBody for Counted {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+/// The connection's socket, failing a write that has waited `limit` for a
+/// client that reads nothing (its buffers full): such a client would hold
+/// its connection, busy, forever.
+struct Stalling {
+    io: TokioIo<TcpStream>,
+    limit: Duration,
+    /// Running while writes wait; reset by any progress.
+    since: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Stalling {
+    /// Pending until the write has waited too long, then an error.
+    fn waited<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let limit = self.limit;
+        let timer = self.since.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client reads nothing"))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn write<T>(&mut self, cx: &mut Context<'_>, done: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        match done {
+            Poll::Pending => self.waited(cx),
+            ready => {
+                self.since = None;
+                ready
+            }
+        }
+    }
+}
+
+impl hyper::rt::Read for Stalling {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for Stalling {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let done = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.write(cx, done)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let done = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.write(cx, done)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        hyper::rt::Write::is_write_vectored(&self.io)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let done = Pin::new(&mut this.io).poll_flush(cx);
+        this.write(cx, done)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }

@@ -60,8 +60,9 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     max_connections: u32,
     /// Close a connection that has not sent a whole request header this long
-    /// after it opened or after its previous response: half-sent requests
-    /// and idle keep-alive connections
+    /// after it opened or after its previous response (half-sent requests,
+    /// idle keep-alive connections), or that has read nothing of a response
+    /// for this long
     #[arg(long, value_name = "DURATION", value_parser = parse_seconds, default_value = "10s")]
     header_timeout: f64,
     /// Defaults for /health (a request's query string may override them)
