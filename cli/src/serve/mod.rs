@@ -9,6 +9,7 @@
 mod actions;
 mod api;
 mod auth;
+mod connections;
 mod dag;
 mod error;
 mod history;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use clap::Args;
@@ -51,6 +53,18 @@ pub struct ServeArgs {
     /// How often alert rules are evaluated and pages refreshed at the latest
     #[arg(long, value_parser = parse_seconds, default_value = "2s")]
     interval: f64,
+    /// Connections open at once (each open dashboard page holds one for its
+    /// live updates). At the cap a new connection closes the oldest idle
+    /// one; when all are busy with requests, it waits until one ends
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_connections: u32,
+    /// Close a connection that has not sent a whole request header this long
+    /// after it opened or after its previous response (half-sent requests,
+    /// idle keep-alive connections), or that has read nothing of a response
+    /// for this long
+    #[arg(long, value_name = "DURATION", value_parser = parse_seconds, default_value = "10s")]
+    header_timeout: f64,
     /// Defaults for /health (a request's query string may override them)
     #[command(flatten)]
     health: HealthOptions,
@@ -77,6 +91,9 @@ pub struct App {
 
 pub type Shared = Arc<App>;
 
+/// The largest request body accepted (413 beyond it).
+const MAX_BODY: usize = 64 * 1024;
+
 pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
     let token =
         match a.token {
@@ -99,6 +116,10 @@ pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
     }
     // Clamped: a day is plenty, and an absurd value must not overflow.
     let interval = from_secs(a.interval.clamp(0.1, 86_400.0));
+    let limits = connections::Limits {
+        max_connections: a.max_connections as usize,
+        header_timeout: from_secs(a.header_timeout.clamp(0.1, 86_400.0)),
+    };
     let pool = Arc::new(pool::Pool::new(db, durable));
     let csrf = auth::random_hex(32).map_err(|e| Failure { code: Code::Database, message: e })?;
 
@@ -135,14 +156,12 @@ pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
             if app.read_only { ", read-only" } else { "" },
             if app.token.is_some() { ", token required" } else { "" }
         );
-        let result = axum::serve(listener, router(app))
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                let _ = stop_tx.send(true);
-            })
-            .await;
+        connections::serve(listener, router(app), limits, async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true); // ends the event streams
+        })
+        .await;
         watcher.stop();
-        result.map_err(|e| Failure { code: Code::Database, message: format!("server: {e}") })?;
         Ok(Code::Ok)
     })
 }
@@ -172,6 +191,9 @@ fn router(app: Shared) -> Router {
         .route("/api/queues/{name}/resume", post(actions::resume))
         .route("/api/purge", post(actions::purge))
         .fallback(error::not_found)
+        // The only body read is /api/purge's small JSON (axum's default
+        // would accept 2 MB).
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth::guard))
         .with_state(app)
 }
