@@ -126,23 +126,48 @@ fn wait_for_end(signals: &libc::sigset_t, job: libc::pid_t) {
 /// process's wait status.
 fn end_everything(job: libc::pid_t) -> libc::c_int {
     let mut status = libc::W_EXITCODE(1, 0);
+    let chld = blocked(&[libc::SIGCHLD]);
     // SAFETY: signals and waits on our own process group and children only:
     // the job is not reaped yet, so its group id still names its group.
     unsafe {
         libc::kill(-job, libc::SIGKILL);
+    }
+    loop {
+        // Reap first: the usual job leaves nothing but itself, and no scan
+        // of /proc is needed.
+        let mut reaped = false;
         loop {
-            // Whatever left the job's group: its parents die in this round,
-            // it is re-parented to the keeper and dies in the next.
-            for child in children() {
+            let mut st = 0;
+            // SAFETY: waits for our own children.
+            match unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) } {
+                -1 if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+                -1 => return status, // ECHILD: nothing is left
+                0 => break,
+                pid => {
+                    reaped = true;
+                    if pid == job {
+                        status = st;
+                    }
+                }
+            }
+        }
+        if reaped {
+            continue;
+        }
+        // What left the job's group: its parents die in this round, it is
+        // re-parented to the keeper and dies in the next.
+        for child in children() {
+            // SAFETY: our child, not reaped since it was listed.
+            unsafe {
                 libc::kill(child, libc::SIGKILL);
             }
-            let mut st = 0;
-            match libc::waitpid(-1, &mut st, 0) {
-                -1 if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => continue,
-                -1 => return status, // ECHILD: nothing is left
-                pid if pid == job => status = st,
-                _ => {}
-            }
+        }
+        // Until a child ends; a bounded wait, so that even a child the scan
+        // missed is found and killed in a later round.
+        let timeout = libc::timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+        // SAFETY: SIGCHLD is blocked; a local timespec.
+        unsafe {
+            libc::sigtimedwait(&chld, std::ptr::null_mut(), &timeout);
         }
     }
 }
