@@ -48,6 +48,10 @@ struct Cli {
 }
 
 fn main() {
+    #[cfg(target_os = "linux")]
+    if std::env::args_os().nth(1).is_some_and(|a| a == worker::keeper::ARG) {
+        worker::keeper::main(std::env::args_os().skip(2).collect());
+    }
     let cli = Cli::parse();
     if !cli.command.runs_jobs() {
         // Like other Unix tools, end quietly when the reader of our output

@@ -168,6 +168,90 @@ fn a_job_of_a_killed_worker_is_retried_after_its_lease() {
     assert_eq!(db.one::<i64>("SELECT count(*) FROM orq_events WHERE type = 'expired'"), 1);
 }
 
+/// How many `sleep SECONDS` processes run (unique durations find a test's own).
+fn sleepers(seconds: &str) -> usize {
+    let wanted = format!("sleep\0{seconds}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|cmd| cmd == wanted.as_bytes())
+        .count()
+}
+
+/// Waits up to `limit` for `done`.
+fn eventually(limit: Duration, done: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    while !done() {
+        if started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+#[test]
+fn a_sigkilled_worker_takes_every_process_of_its_jobs_with_it() {
+    let db = Db::new("sigkill-tree");
+    let u = std::process::id();
+    let [bg, fg, session, orphan] = [37, 38, 39, 40].map(|s| format!("{s}.{u}"));
+    // Background children in the job's process group; a grandchild in a
+    // session of its own; an orphan (double fork) re-parented at once.
+    db.ok(&["enqueue", "q", "--cmd", &format!("sleep {bg} & sleep {fg}; wait")], 0);
+    db.ok(&["enqueue", "q", "--cmd", &format!("setsid sleep {session} & (sleep {orphan} &); wait")], 0);
+    let mut victim = db.spawn(&["worker", "-c", "2", "--poll-max", "0.05"]);
+    let all = [&bg, &fg, &session, &orphan];
+    assert!(
+        eventually(Duration::from_secs(10), || all.iter().all(|s| sleepers(s) == 1)),
+        "the jobs' processes started"
+    );
+    victim.kill().unwrap(); // SIGKILL: the worker cannot clean up
+    victim.wait().unwrap();
+    let gone = eventually(Duration::from_secs(3), || all.iter().all(|s| sleepers(s) == 0));
+    let left: Vec<_> = all.iter().filter(|s| sleepers(s) > 0).collect();
+    assert!(gone, "still running 3 s after the worker's SIGKILL: sleep {left:?}");
+}
+
+#[test]
+fn the_next_attempt_never_runs_beside_processes_of_a_killed_workers_attempt() {
+    let db = Db::new("sigkill-overlap");
+    let u = std::process::id();
+    // Attempt 1 leaves two sleeps behind its shell; every attempt then counts
+    // the processes of attempt 1 still running (the pattern and the shell's
+    // own command line do not match themselves).
+    let cmd = format!(
+        "if [ \"$ORQ_ATTEMPT\" = 1 ]; then sleep $((40+1)).{u} & sleep $((40+2)).{u}; wait; fi; \
+         grep -l '4[12][.]{u}' /proc/[0-9]*/cmdline 2>/dev/null | wc -l"
+    );
+    db.ok(&["enqueue", "q", "--cmd", &cmd, "--lease", "2"], 0);
+    let mut victim = db.spawn(&["worker", "--name", "victim", "--poll-max", "0.05"]);
+    let first = [format!("41.{u}"), format!("42.{u}")];
+    assert!(eventually(Duration::from_secs(10), || first.iter().all(|s| sleepers(s) == 1)));
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    // Another host's worker (no local pid check) claims the job once its lease ran out.
+    db.conn().execute("UPDATE orq_workers SET host = 'elsewhere' WHERE name = 'victim'", []).unwrap();
+    work(&db, &["--name", "rescuer"], "SELECT done = 1 FROM queue_stats");
+    assert_eq!(
+        db.one::<String>("SELECT attempts || ' ' || worker || ' ' || result FROM queue_jobs"),
+        "2 rescuer 0",
+        "no process of attempt 1 ran when attempt 2 started"
+    );
+}
+
+#[test]
+fn what_a_job_leaves_running_ends_with_it() {
+    let db = Db::new("leftover");
+    let left = format!("43.{}", std::process::id());
+    // A grandchild in a session of its own, holding the job's stdout open.
+    db.ok(&["enqueue", "q", "--cmd", &format!("setsid sleep {left} & echo started")], 0);
+    let started = Instant::now();
+    work(&db, &[], "SELECT done = 1 FROM queue_stats");
+    assert!(started.elapsed() < Duration::from_secs(10), "the job ended with its shell");
+    assert_eq!(sleepers(&left), 0, "its grandchild was killed");
+    assert_eq!(db.one::<String>("SELECT result FROM queue_jobs"), r#""started\n""#);
+}
+
 #[test]
 fn a_timeout_kills_the_whole_process_group() {
     let db = Db::new("timeout");

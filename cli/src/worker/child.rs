@@ -1,7 +1,8 @@
-//! One job's process: started in a process group of its own (so a timeout
-//! or a lost lease kills everything it spawned), fed the payload on stdin,
-//! its output collected by threads so a chatty job never blocks on a full
-//! pipe, and reaped with wait4 for its resource usage.
+//! One job's process: started in a process group of its own, on Linux under
+//! a keeper (see keeper.rs) that ends everything the job started when the
+//! job ends, is killed, or its worker dies; fed the payload on stdin, its
+//! output collected by threads so a chatty job never blocks on a full pipe,
+//! and reaped with wait4 for its resource usage.
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -40,21 +41,12 @@ pub struct Exit {
 impl Child {
     /// Starts `argv` with `env` added and `input` on its stdin.
     pub fn spawn(argv: &[String], env: &[(&str, String)], input: Vec<u8>) -> std::io::Result<Child> {
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .envs(env.iter().map(|(k, v)| (k, v)))
+        let mut cmd = job_command(argv);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe. The job dies with its worker,
-        // even when the worker is killed with SIGKILL and cannot clean up.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
         let mut child = cmd.spawn()?;
         let pid = child.id() as i32;
         if let Some(mut stdin) = child.stdin.take() {
@@ -127,13 +119,32 @@ impl Child {
         })
     }
 
-    /// Kills the job's whole process group.
+    /// Kills the job and everything it started: its keeper does that on
+    /// SIGTERM (Linux); elsewhere its process group is killed.
     pub fn kill(&self) {
-        // SAFETY: signals our own child's process group.
+        // SAFETY: signals our own, not yet reaped, child (or its group).
         unsafe {
-            libc::kill(-self.pid, libc::SIGKILL);
+            if cfg!(target_os = "linux") {
+                libc::kill(self.pid, libc::SIGTERM);
+            } else {
+                libc::kill(-self.pid, libc::SIGKILL);
+            }
         }
     }
+}
+
+#[cfg(target_os = "linux")]
+fn job_command(argv: &[String]) -> Command {
+    super::keeper::command(argv)
+}
+
+/// Without a keeper, what a job starts outside its process group, or after
+/// its worker died, is not killed.
+#[cfg(not(target_os = "linux"))]
+fn job_command(argv: &[String]) -> Command {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    cmd
 }
 
 fn timeval(t: libc::timeval) -> Duration {

@@ -4,6 +4,8 @@
 //! losing a job. Every queue operation is a call to orq's SQL functions.
 
 mod child;
+#[cfg(target_os = "linux")]
+pub mod keeper;
 pub mod log;
 mod notify;
 pub mod signals;
