@@ -32,7 +32,7 @@ use crate::sql;
 /// After a file event, while a commit may be in flight: the first pause
 /// before looking again; each next one doubles, up to the second.
 const RECHECK_FIRST: Duration = Duration::from_micros(50);
-const RECHECK_MAX: Duration = Duration::from_millis(10);
+const RECHECK_MAX: Duration = Duration::from_millis(50);
 /// Where the write lock cannot be seen (no -shm file: not in WAL mode): how
 /// long after its last file event a commit is looked for.
 const UNPROBED_SETTLE: Duration = Duration::from_secs(1);
