@@ -377,17 +377,41 @@ pub fn resume(conn: &Connection, queue: &str) -> Result<bool> {
     Ok(conn.prepare_cached(sql::RESUME)?.execute(named_params! {":queue": queue})? > 0)
 }
 
-/// Deletes the finished jobs of `queue` (all queues: `None`) that finished at
-/// or before `cutoff` (unix ms); returns how many.
-pub fn purge(conn: &Connection, now: i64, queue: Option<&str>, cutoff: i64) -> Result<i64> {
+/// What a purge has done so far: the jobs it deleted, and the marker event
+/// that stands for them.
+#[derive(Default, Clone, Copy)]
+pub struct Purged {
+    pub jobs: i64,
+    marker: Option<i64>,
+}
+
+/// Deletes up to `limit` (negative: all) of the finished jobs of `queue`
+/// (all queues: `None`) that finished at or before `cutoff` (unix ms), as
+/// one more slice of the purge that has done `before`; returns the purge's
+/// progress. Its one marker event, newer than every event deleted, counts
+/// all its slices (each slice's marker replaces the one before).
+pub fn purge(
+    conn: &Connection,
+    now: i64,
+    queue: Option<&str>,
+    cutoff: i64,
+    limit: i64,
+    before: Purged,
+) -> Result<Purged> {
     conn.prepare_cached(sql::PURGE_MARKER)?.execute(named_params! {":queue": queue, ":now": now})?;
     let marker = conn.last_insert_rowid();
-    let n =
-        conn.prepare_cached(sql::PURGE)?.execute(named_params! {":queue": queue, ":cutoff": cutoff})? as i64;
+    let n = conn
+        .prepare_cached(sql::PURGE)?
+        .execute(named_params! {":queue": queue, ":cutoff": cutoff, ":limit": limit})? as i64;
+    let jobs = before.jobs + n;
     conn.prepare_cached(sql::PURGE_MARKER_COUNT)?
-        .execute(named_params! {":seq": marker, ":count": n, ":cutoff": cutoff})?;
-    conn.prepare_cached(sql::PURGE_MARKER_DROP)?.execute(named_params! {":seq": marker, ":count": n})?;
-    Ok(n)
+        .execute(named_params! {":seq": marker, ":count": jobs, ":cutoff": cutoff})?;
+    let mut drop = conn.prepare_cached(sql::PURGE_MARKER_DROP)?;
+    drop.execute(named_params! {":seq": marker, ":count": jobs})?;
+    if let Some(earlier) = before.marker {
+        drop.execute(named_params! {":seq": earlier, ":count": 0})?;
+    }
+    Ok(Purged { jobs, marker: (jobs > 0).then_some(marker) })
 }
 
 /// Turns event recording for `queue` on or off; true when that changed it.

@@ -189,7 +189,13 @@ pub fn queue_purge(s: &Session, a: &Args) -> Result<i64> {
         check_queue_name(q)?;
     }
     let age = duration_ms("older_than_seconds", a.number(1, "older_than_seconds")?)?;
-    let cutoff = s.clock.now_ms() - age;
     let now = s.clock.now_ms();
-    txn::write(s, Writes::Many, &mut |c| ops::purge(c, now, queue, cutoff))
+    let cutoff = now - age;
+    let mut purged = ops::Purged::default();
+    txn::in_slices(s, &mut |c, limit| {
+        let before = purged.jobs;
+        purged = ops::purge(c, now, queue, cutoff, limit, purged)?;
+        Ok(purged.jobs - before)
+    })?;
+    Ok(purged.jobs)
 }
