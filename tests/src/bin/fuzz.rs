@@ -36,12 +36,17 @@ impl Rng {
     fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
         from[self.below(from.len())]
     }
+    /// A hostile value: a kind, then a value of that kind.
+    fn hostile(&mut self) -> &'static str {
+        let kind = HOSTILE[self.below(HOSTILE.len())];
+        self.pick(kind)
+    }
 }
 
-/// Values no caller should send: every SQL type, the edges of each, text
-/// that is not UTF-8, JSON that is broken, deep or of the wrong shape, names
-/// with odd characters, times at the ends of the calendar.
-const HOSTILE: &[&str] = &[
+/// Values no caller should send, by kind; a call picks the kind first, so
+/// that the rarer kinds (text that is not UTF-8) come up as often as any.
+/// Hostile: numbers at the edges of their types.
+const NUMBERS: &[&str] = &[
     "NULL",
     "0",
     "-1",
@@ -54,24 +59,41 @@ const HOSTILE: &[&str] = &[
     "4.9e-324",
     "(1e308 * 10)",
     "(-1e308 * 10)",
+];
+
+/// Hostile: text that is empty, long, or holds NUL.
+const TEXT: &[&str] = &[
     "'nan'",
     "'inf'",
     "''",
     "' '",
     "printf('%.*c', 100000, 'x')",
+    "char(0)",
+    "'q' || char(0) || 'q'",
+];
+/// Hostile: text that is not UTF-8, and blobs.
+const BYTES: &[&str] = &[
     "CAST(x'ff' AS TEXT)",
     "CAST(x'7b226e223a2280ff227d' AS TEXT)",
     "CAST(x'71ff' AS TEXT)",
+    "CAST(x'c0' AS TEXT)",
     "x''",
     "x'00ff'",
     "zeroblob(3)",
-    "char(0)",
-    "'q' || char(0) || 'q'",
+    "CAST('q' AS BLOB)",
+];
+
+/// Hostile: JSON that is broken or too deep.
+const BAD_JSON: &[&str] = &[
     "'['",
     "'{\"a\":'",
     "'{\"a\":1,}'",
     "printf('%.*c%.*c', 5000, '[', 5000, ']')",
     "printf('%.*c1%.*c', 3000, '[', 3000, ']')",
+];
+
+/// Hostile: JSON of the wrong shape or with values out of range.
+const WRONG_JSON: &[&str] = &[
     "'[]'",
     "'{}'",
     "'\"x\"'",
@@ -101,6 +123,10 @@ const HOSTILE: &[&str] = &[
     "'{\"jobs\":[]}'",
     "'{\"jobs\":[{\"key\":\"a\",\"queue\":\"q\",\"depends_on\":[\"a\"]}]}'",
     "'{\"jobs\":[{\"key\":\"a\",\"queue\":\"q\"},{\"key\":\"a\",\"queue\":\"q\"}]}'",
+];
+
+/// Hostile: names with odd characters, numbers as text, crons, metrics.
+const NAMES: &[&str] = &[
     "'q/x'",
     "'*'",
     "'%'",
@@ -119,16 +145,16 @@ const HOSTILE: &[&str] = &[
     "'@every 1000000000000h'",
     "'@yearly'",
     "'Mars/Olympus'",
-    "253402300799",
-    "253402214400",
-    "253402300800",
-    "-62135596800",
-    "-62135596801",
     "'>'",
     "'=='",
     "'ready'",
     "'bogus_metric'",
 ];
+
+/// Hostile: unix times at and past the ends of the calendar orq keeps.
+const TIMES: &[&str] = &["253402300799", "253402214400", "253402300800", "-62135596800", "-62135596801"];
+
+const HOSTILE: &[&[&str]] = &[NUMBERS, TEXT, BYTES, BAD_JSON, WRONG_JSON, NAMES, TIMES];
 
 /// Values that get a call past its first checks, so the deeper ones are
 /// reached: the queues, workers and jobs the database really holds.
@@ -241,7 +267,7 @@ fn call(rng: &mut Rng, target: &Target) -> String {
                 return rng.pick(&["0", "-1", "0.001", "-1e308", "''", "x'00'", "'nan'"]);
             }
             if rng.chance(hostile) {
-                rng.pick(HOSTILE)
+                rng.hostile()
             } else {
                 rng.pick(VALID)
             }
@@ -252,10 +278,10 @@ fn call(rng: &mut Rng, target: &Target) -> String {
         return format!("SELECT {}({args})", target.name);
     }
     let from = if n == 0 { target.name.clone() } else { format!("{}({args})", target.name) };
-    if !target.columns.is_empty() && rng.chance(30) {
+    if !target.columns.is_empty() && rng.chance(50) {
         let column = &target.columns[rng.below(target.columns.len())];
         let op = rng.pick(&["=", "<", ">=", "IS", "!=", "LIKE", "IN (1, 'q')"]);
-        let value = if op.starts_with("IN") { "" } else { rng.pick(HOSTILE) };
+        let value = if op.starts_with("IN") { "" } else { rng.hostile() };
         return format!("SELECT * FROM {from} WHERE {column} {op} {value}");
     }
     format!("SELECT * FROM {from}")
