@@ -10,7 +10,7 @@
 //! Prints one line per property violated (at most a few per function) and
 //! `calls N errors E` last; exits 1 when anything was violated.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
@@ -170,7 +170,7 @@ const VALID: &[&str] = &[
     "'{\"priority\":5,\"max_attempts\":2}'",
     "'{\"delay\":0.5}'",
     "'{\"events\":false}'",
-    "'{\"concurrency\":1}'",
+    "'{\"events\":true}'",
     "1",
     "2",
     "5",
@@ -297,13 +297,17 @@ fn run(conn: &Connection, sql: &str) -> Option<String> {
     result.err().map(|e| e.to_string())
 }
 
+/// SQLite's errors about the rest of the statement (a WHERE on a table
+/// function's rows), raised after the function did its work: they need not
+/// name it, and what it did stays done (a claim has committed its leases
+/// before SQLite filters the rows it returns; the leases run out as usual).
+const STATEMENT_ERRORS: &[&str] = &["LIKE or GLOB pattern too complex"];
+
 /// Whether an error message says which function failed: orq's own errors
 /// start with its name; SQLite's about a call (too many arguments for a
-/// table-valued function) contain it. The exceptions are SQLite's errors
-/// about the rest of the statement, which no function raised.
+/// table-valued function) contain it.
 fn names(msg: &str, name: &str) -> bool {
-    const SQLITE_OWN: &[&str] = &["LIKE or GLOB pattern too complex"];
-    msg.contains(name) || SQLITE_OWN.contains(&msg)
+    msg.contains(name)
 }
 
 /// A digest of every row of every orq table: equal digests, same data.
@@ -334,7 +338,10 @@ fn digest(conn: &Connection) -> u64 {
 }
 
 /// What must hold between calls; the first that does not, if any.
-fn invariants(conn: &Connection, deep: bool) -> Option<String> {
+/// `quiet`: the queues seen with their events off.
+fn invariants(conn: &Connection, deep: bool, quiet: &mut BTreeSet<String>) -> Option<String> {
+    let mut s = conn.prepare_cached("SELECT name FROM orq_queues WHERE events = 0").unwrap();
+    quiet.extend(s.query_map([], |r| r.get::<_, Value>(0)).unwrap().map(|q| format!("{:?}", q.unwrap())));
     let checks: &[(&str, &str)] = &[
         ("SELECT count(*) FROM queue_jobs", ""),
         (
@@ -356,6 +363,19 @@ fn invariants(conn: &Connection, deep: bool) -> Option<String> {
         let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         if ok != "ok" {
             return Some(format!("integrity_check: {ok}"));
+        }
+        // The audit trail is complete: replaying the events gives every job's
+        // state, but for the queues that recorded none for a while.
+        let mut s = conn
+            .prepare(
+                "SELECT id, queue FROM (SELECT id, queue, state, attempts FROM queue_jobs
+                   EXCEPT SELECT id, queue, state, attempts FROM queue_replay)",
+            )
+            .unwrap();
+        let differ: Vec<(i64, Value)> =
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+        if let Some((id, _)) = differ.iter().find(|(_, queue)| !quiet.contains(&format!("{queue:?}"))) {
+            return Some(format!("job {id} differs from queue_replay"));
         }
         let bad: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
         if bad != 0 {
@@ -389,6 +409,9 @@ impl Report {
         let before = digest(conn);
         let Some(msg) = run(conn, sql) else { return };
         self.errors += 1;
+        if STATEMENT_ERRORS.contains(&msg.as_str()) {
+            return;
+        }
         if std::env::var_os("ORQ_FUZZ_VERBOSE").is_some() {
             println!("error {}: {}", target.name, msg.chars().take(80).collect::<String>());
         }
@@ -418,7 +441,14 @@ fn main() {
                 queue_workflow('{\"name\":\"wf\",\"jobs\":[{\"key\":\"a\",\"queue\":\"q2\"},{\"key\":\"b\",\"queue\":\"q\",\"depends_on\":[\"a\"]}]}');",
     )
     .unwrap();
+    // The digest sees a change, or "changed nothing" would prove nothing.
+    let before = digest(&conn);
+    conn.execute_batch("SAVEPOINT selftest; SELECT queue_pause('q');").unwrap();
+    assert_ne!(digest(&conn), before, "the digest misses a change");
+    conn.execute_batch("ROLLBACK TO selftest; RELEASE selftest").unwrap();
+    assert_eq!(digest(&conn), before, "the digest is not stable");
     let targets = targets(&conn);
+    let mut quiet = BTreeSet::new();
     let mut report = Report { seen: BTreeMap::new(), calls: 0, errors: 0 };
     for i in 0..iterations {
         if rng.chance(25) {
@@ -453,11 +483,11 @@ fn main() {
         clock += 0.25;
         let at = if rng.chance(3) { EDGES_OF_TIME[rng.below(EDGES_OF_TIME.len())] } else { clock };
         conn.query_row("SELECT orq_clock(?1)", [at], |_| Ok(())).unwrap();
-        if let Some(what) = invariants(&conn, i % 200 == 199) {
+        if let Some(what) = invariants(&conn, i % 200 == 199, &mut quiet) {
             report.violated("invariant", &what, "(after the call above)");
         }
     }
-    if let Some(what) = invariants(&conn, true) {
+    if let Some(what) = invariants(&conn, true, &mut quiet) {
         report.violated("invariant", &what, "(at the end)");
     }
     println!("calls {} errors {}", report.calls, report.errors);
