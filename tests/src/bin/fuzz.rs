@@ -6,7 +6,7 @@
 //! It runs in a process of its own so that the test can see its stderr,
 //! where a panic caught at the FFI boundary would print.
 //!
-//! usage: orq-test-fuzz SEED ITERATIONS
+//! usage: orq-test-fuzz SEED ITERATIONS (an odd seed: a file database)
 //! Prints one line per property violated (at most a few per function) and
 //! `calls N errors E` last; exits 1 when anything was violated.
 
@@ -429,7 +429,16 @@ fn main() {
     let (seed, iterations) = (args[1].parse::<u64>().unwrap(), args[2].parse::<usize>().unwrap());
     // splitmix64 of the seed: neighbouring seeds, unrelated runs; never 0.
     let mut rng = Rng((seed ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9) | 1);
-    let conn = orq_tests::memory();
+    // Odd seeds run on a file database (WAL, queue_wait's inotify, file
+    // sizes in queue_health), even ones in memory.
+    let scratch = orq_tests::Scratch::new("fuzz");
+    let conn = if seed % 2 == 1 {
+        let conn = orq_tests::open(&scratch.path("fuzz.db"));
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF").unwrap();
+        conn
+    } else {
+        orq_tests::memory()
+    };
     // A fixed clock, moved on by the calls: the same seed, the same run.
     let mut clock = 1_700_000_000.0;
     conn.execute_batch(
@@ -491,5 +500,8 @@ fn main() {
         report.violated("invariant", &what, "(at the end)");
     }
     println!("calls {} errors {}", report.calls, report.errors);
+    // exit() runs no destructors: close and remove the scratch files first.
+    drop(conn);
+    drop(scratch);
     std::process::exit(if report.seen.is_empty() { 0 } else { 1 });
 }
