@@ -77,33 +77,53 @@ pub fn atomic<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> 
     Ok(out)
 }
 
+/// Where a write goes, by what the host connection is doing (see the
+/// module comment).
+enum Route {
+    /// Inside the host's own writing statement or write transaction.
+    Joined,
+    /// Inside the caller's transaction (not autocommit).
+    CallersTransaction,
+    /// In autocommit with a read open: orq commits on its own beside it.
+    BesideARead,
+    /// In autocommit with nothing open: orq's own transaction.
+    Own,
+}
+
+fn route(res: &Resources) -> Route {
+    if host::is_writing(res.db) {
+        return Route::Joined;
+    }
+    if !res.host.is_autocommit() {
+        return Route::CallersTransaction;
+    }
+    match host::txn_state(res.db) {
+        TxnState::Write => Route::Joined,
+        TxnState::Read => Route::BesideARead,
+        TxnState::None => Route::Own,
+    }
+}
+
 /// Runs `body` as one atomic write on the right connection (see the module
 /// comment), creating or upgrading the schema first when needed.
 pub fn write<T>(session: &Session, writes: Writes, body: Body<T>) -> Result<T> {
-    session.with(|res| {
-        if host::is_writing(res.db) {
-            return joined(&res.host, body);
-        }
-        if !res.host.is_autocommit() {
-            return in_callers_transaction(&res.host, writes, body);
-        }
-        let deadline = Deadline::for_host(&res.host)?;
-        match host::txn_state(res.db) {
-            TxnState::Write => joined(&res.host, body),
-            TxnState::Read => beside_a_read(res, &deadline, body),
-            TxnState::None => {
-                let _turn = take_turn(&mut res.turnstile, &res.host, &deadline);
-                if !res.wal_checked {
-                    schema::prefer_wal(&res.host);
-                    res.wal_checked = true;
-                }
-                let begun = {
-                    let _quiet = HandlerOff::new(&res.host, deadline.host_timeout_ms)?;
-                    begin_immediate(&res.host, &deadline, &mut res.rng, Tries::UntilDeadline)
-                };
-                begun?;
-                in_begun_transaction(&res.host, &deadline, &mut res.rng, body)
+    session.with(|res| match route(res) {
+        Route::Joined => joined(&res.host, body),
+        Route::CallersTransaction => in_callers_transaction(&res.host, writes, body),
+        Route::BesideARead => beside_a_read(res, &Deadline::for_host(&res.host)?, body),
+        Route::Own => {
+            let deadline = Deadline::for_host(&res.host)?;
+            let _turn = take_turn(&mut res.turnstile, &res.host, &deadline);
+            if !res.wal_checked {
+                schema::prefer_wal(&res.host);
+                res.wal_checked = true;
             }
+            let begun = {
+                let _quiet = HandlerOff::new(&res.host, deadline.host_timeout_ms)?;
+                begin_immediate(&res.host, &deadline, &mut res.rng, Tries::UntilDeadline)
+            };
+            begun?;
+            in_begun_transaction(&res.host, &deadline, &mut res.rng, body)
         }
     })
 }
@@ -122,16 +142,12 @@ pub const SLICE_ROWS: i64 = 500;
 /// it runs once, with no limit (-1), as one atomic step. `slice` returns how
 /// many rows it touched. An error stops it; the slices committed before stay.
 pub fn in_slices(session: &Session, slice: &mut dyn FnMut(&Connection, i64) -> Result<i64>) -> Result<()> {
-    if !session.with(|res| Ok(commits_on_its_own(res)))? {
+    let commits_on_its_own = session.with(|res| Ok(matches!(route(res), Route::BesideARead | Route::Own)))?;
+    if !commits_on_its_own {
         return write(session, Writes::Many, &mut |c| slice(c, -1).map(drop));
     }
     while write(session, Writes::Many, &mut |c| slice(c, SLICE_ROWS))? >= SLICE_ROWS {}
     Ok(())
-}
-
-/// Whether a write now would be orq's own transaction (see `write`).
-fn commits_on_its_own(res: &Resources) -> bool {
-    !host::is_writing(res.db) && res.host.is_autocommit() && host::txn_state(res.db) != TxnState::Write
 }
 
 /// The host has a read open in autocommit (see the module comment).
