@@ -70,7 +70,12 @@ impl Conn {
 /// Serves `router` on `listener` until `shutdown` completes; then closes
 /// idle connections at once and gives requests in flight SHUTDOWN_GRACE
 /// (the tasks still running after it are dropped with the set).
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (closing_tx, closing) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -191,7 +196,10 @@ impl HttpBody for Counted {
     type Data = Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         Pin::new(&mut self.get_mut().body).poll_frame(cx)
     }
 
@@ -220,7 +228,9 @@ impl Stalling {
         let limit = self.limit;
         let timer = self.since.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
         match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client reads nothing"))),
+            Poll::Ready(()) => {
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the client reads nothing")))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
