@@ -17,6 +17,7 @@ mod error;
 mod functions;
 mod health;
 mod host;
+pub mod inotify;
 mod metrics;
 mod ops;
 mod options;

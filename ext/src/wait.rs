@@ -17,7 +17,6 @@
 //! thread but not the caller. A due time in the future (a delayed job, a
 //! lease about to run out, a schedule) bounds the sleep.
 
-use std::ffi::CString;
 use std::os::raw::c_int;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -27,6 +26,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{named_params, Connection};
 
 use crate::error::{invalid, Result};
+use crate::inotify;
 use crate::sql;
 
 /// After a file event, while a commit may be in flight: the first pause
@@ -45,7 +45,7 @@ const WAL_WRITE_LOCK_BYTE: libc::off_t = 120;
 
 /// An inotify watch on the directory of the database file.
 pub struct Watcher {
-    fd: c_int,
+    watch: inotify::Watch,
     /// The database file's name: events for it, its -wal and -journal count.
     name: Vec<u8>,
     writer: WriterProbe,
@@ -57,55 +57,24 @@ impl Watcher {
         let path = Path::new(db_path);
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = path.file_name()?.to_string_lossy().as_bytes().to_vec();
-        let c_dir = CString::new(dir.to_string_lossy().as_bytes()).ok()?;
-        // SAFETY: plain inotify calls; the fd is closed on drop.
-        unsafe {
-            let fd = libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC);
-            if fd < 0 {
-                return None;
-            }
-            if libc::inotify_add_watch(
-                fd,
-                c_dir.as_ptr(),
-                libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO,
-            ) < 0
-            {
-                libc::close(fd);
-                return None;
-            }
-            Some(Watcher { fd, name, writer: WriterProbe::new(db_path) })
-        }
+        let watch = inotify::Watch::new(dir, libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO).ok()?;
+        Some(Watcher { watch, name, writer: WriterProbe::new(db_path) })
     }
 
     /// Reads pending events; true if any concerned the database.
     fn drain(&self) -> bool {
-        let mut buf = [0u8; 4096];
         let mut relevant = false;
-        loop {
-            // SAFETY: reads into a local buffer from our own fd.
-            let n = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                return relevant;
-            }
-            let mut off = 0usize;
-            let header = std::mem::size_of::<libc::inotify_event>();
-            while off + header <= n as usize {
-                // SAFETY: the kernel wrote whole events; read the header unaligned.
-                let ev: libc::inotify_event =
-                    unsafe { std::ptr::read_unaligned(buf.as_ptr().add(off).cast()) };
-                let name_bytes = &buf[off + header..(off + header + ev.len as usize).min(n as usize)];
-                let name = name_bytes.split(|b| *b == 0).next().unwrap_or(&[]);
-                // An overflow lost events: any of them may have been ours.
-                relevant |= name.starts_with(&self.name) || ev.mask & libc::IN_Q_OVERFLOW != 0;
-                off += header + ev.len as usize;
-            }
-        }
+        // An overflow lost events: any of them may have been ours.
+        let _ = self.watch.read(|mask, name| {
+            relevant |= name.starts_with(&self.name) || mask & libc::IN_Q_OVERFLOW != 0;
+        });
+        relevant
     }
 
     /// Sleeps until the directory changes or `timeout` passes. False when a
     /// signal interrupted the sleep (the caller may have work to do).
     fn sleep(&self, timeout: Duration) -> bool {
-        let mut pfd = libc::pollfd { fd: self.fd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd { fd: self.watch.fd(), events: libc::POLLIN, revents: 0 };
         // ppoll: the pauses after a file event are shorter than poll's millisecond.
         let ts = libc::timespec {
             tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
@@ -114,15 +83,6 @@ impl Watcher {
         // SAFETY: one valid pollfd, a valid timespec, no signal mask.
         let r = unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
         !(r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR))
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        // SAFETY: closes our own fd once.
-        unsafe {
-            libc::close(self.fd);
-        }
     }
 }
 

@@ -170,8 +170,8 @@ fn follow(
 
 #[cfg(target_os = "linux")]
 mod inotify {
-    use std::ffi::{CString, OsString};
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
     use std::path::Path;
 
     use crate::exit::{usage, Result};
@@ -186,10 +186,8 @@ mod inotify {
         Gone,
     }
 
-    /// An inotify instance watching one directory.
-    pub struct Watch {
-        fd: i32,
-    }
+    /// An inotify watch on one directory (orq's own, as `queue_wait` uses).
+    pub struct Watch(orq::inotify::Watch);
 
     /// Complete files only: closed after writing, or moved in whole.
     const MASK: u32 = libc::IN_CLOSE_WRITE
@@ -201,75 +199,30 @@ mod inotify {
 
     impl Watch {
         pub fn new(dir: &Path) -> Result<Watch> {
-            let failed = |what: &str| {
-                usage(format!("cannot watch {}: {what}: {}", dir.display(), std::io::Error::last_os_error()))
-            };
-            let path =
-                CString::new(dir.as_os_str().as_bytes()).map_err(|_| usage("a path with a NUL byte"))?;
-            // SAFETY: plain system calls with a valid C string.
-            let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-            if fd < 0 {
-                return Err(failed("inotify_init1"));
-            }
-            let watch = Watch { fd };
-            // SAFETY: as above.
-            if unsafe { libc::inotify_add_watch(fd, path.as_ptr(), MASK) } < 0 {
-                return Err(failed("inotify_add_watch"));
-            }
-            Ok(watch)
+            orq::inotify::Watch::new(dir, MASK)
+                .map(Watch)
+                .map_err(|e| usage(format!("cannot watch {}: {e}", dir.display())))
         }
 
         pub fn fd(&self) -> i32 {
-            self.fd
+            self.0.fd()
         }
 
         /// The events queued now (none if there are none).
         pub fn read(&self) -> Result<Vec<Event>> {
             let mut events = Vec::new();
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                // SAFETY: reads at most buf.len() bytes into buf.
-                let n = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
-                if n == 0 {
-                    return Ok(events);
-                }
-                if n < 0 {
-                    let e = std::io::Error::last_os_error();
-                    return match e.kind() {
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => Ok(events),
-                        _ => Err(usage(format!("reading inotify events: {e}"))),
-                    };
-                }
-                parse(&buf[..n as usize], &mut events);
-            }
-        }
-    }
-
-    impl Drop for Watch {
-        fn drop(&mut self) {
-            // SAFETY: closes the descriptor this struct owns.
-            unsafe {
-                libc::close(self.fd);
-            }
-        }
-    }
-
-    /// Each `struct inotify_event` of `bytes`: wd, mask, cookie, len, then
-    /// `len` bytes of NUL-padded name.
-    fn parse(mut bytes: &[u8], events: &mut Vec<Event>) {
-        let word = |b: &[u8], at: usize| u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        while bytes.len() >= 16 {
-            let (mask, len) = (word(bytes, 4), word(bytes, 12) as usize);
-            let Some(name) = bytes.get(16..16 + len) else { return };
-            let name: Vec<u8> = name.iter().copied().take_while(|&b| b != 0).collect();
-            bytes = &bytes[16 + len..];
-            if mask & libc::IN_Q_OVERFLOW != 0 {
-                events.push(Event::Overflow);
-            } else if mask & (libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_UNMOUNT) != 0 {
-                events.push(Event::Gone);
-            } else if mask & libc::IN_ISDIR == 0 && !name.is_empty() {
-                events.push(Event::File(OsString::from_vec(name)));
-            }
+            self.0
+                .read(|mask, name| {
+                    if mask & libc::IN_Q_OVERFLOW != 0 {
+                        events.push(Event::Overflow);
+                    } else if mask & (libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_UNMOUNT) != 0 {
+                        events.push(Event::Gone);
+                    } else if mask & libc::IN_ISDIR == 0 && !name.is_empty() {
+                        events.push(Event::File(OsString::from_vec(name.to_vec())));
+                    }
+                })
+                .map_err(|e| usage(format!("reading inotify events: {e}")))?;
+            Ok(events)
         }
     }
 }
