@@ -317,6 +317,8 @@ fn a_large_purge_in_autocommit_lets_claims_through() {
     // Claim and complete one live job at a time while the purge runs.
     let mut longest = std::time::Duration::ZERO;
     let mut steps = 0;
+    // Steps that saw the purge partly done: some old jobs gone, some left.
+    let mut between_slices = 0;
     while !purger.is_finished() {
         let started = std::time::Instant::now();
         let (id, token): (i64, i64) = conn
@@ -327,15 +329,20 @@ fn a_large_purge_in_autocommit_lets_claims_through() {
         one::<i64>(&conn, &format!("SELECT queue_complete({id}, {token})"));
         longest = longest.max(started.elapsed());
         steps += 1;
+        let old_left = one::<i64>(&conn, "SELECT count(*) FROM orq_jobs WHERE queue = 'old'");
+        between_slices += i64::from(old_left > 1 && old_left < OLD as i64 + 1);
     }
     let (purged, took) = purger.join().unwrap();
     assert_eq!(purged, OLD as i64);
-    // In one transaction the purge held the write lock throughout: the
-    // first claim waited for all of it. In slices of a few ms, claims go
-    // through all along.
+    // In one transaction the purge held the write lock throughout: no claim
+    // could go through while it was partly done (the claimer saw all old
+    // jobs or none). In slices, claims go through between them. (How long a
+    // claim waited is a benchmark's figure, not a test's: on this shared
+    // machine it ranged from 75 to 330 ms.)
     assert!(
-        steps >= 20 && longest < std::time::Duration::from_millis(200),
-        "a claim and its completion waited {longest:?} ({steps} steps during a purge of {took:?})"
+        between_slices >= 1,
+        "{between_slices} of {steps} claims went through while the purge was partly done \
+         (longest wait {longest:?}, purge {took:?})"
     );
     assert_eq!(rows(&conn, "SELECT id FROM queue_jobs WHERE queue = 'old'"), vec![waiting.to_string()]);
     // The kept jobs' events are all there (those of the claims since added),
