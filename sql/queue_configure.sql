@@ -1,4 +1,15 @@
--- queue_configure: a queue's settings (today: whether its jobs record
--- events). Creates the queue's row if it has none yet.
-INSERT INTO orq_queues (name, events, created_at) VALUES (:queue, :events, :now)
-ON CONFLICT (name) DO UPDATE SET events = excluded.events WHERE events IS NOT excluded.events
+-- queue_configure: changes the settings given of :queue, whose row exists
+-- (queue_row.sql): whether its jobs record events (:events NULL: as it
+-- is), and how long it keeps finished jobs per state (retention, ms; NULL:
+-- forever; each only where its :*_given is true). Changes the row only if
+-- a setting differs.
+UPDATE orq_queues
+SET events = coalesce(:events, events),
+    retention_done_ms = iif(:done_given, :done_ms, retention_done_ms),
+    retention_dead_ms = iif(:dead_given, :dead_ms, retention_dead_ms),
+    retention_cancelled_ms = iif(:cancelled_given, :cancelled_ms, retention_cancelled_ms)
+WHERE name = :queue
+  AND (events IS NOT coalesce(:events, events)
+       OR retention_done_ms IS NOT iif(:done_given, :done_ms, retention_done_ms)
+       OR retention_dead_ms IS NOT iif(:dead_given, :dead_ms, retention_dead_ms)
+       OR retention_cancelled_ms IS NOT iif(:cancelled_given, :cancelled_ms, retention_cancelled_ms))

@@ -18,6 +18,7 @@ mod functions;
 mod health;
 mod host;
 pub mod inotify;
+mod maintenance;
 mod metrics;
 mod ops;
 mod options;

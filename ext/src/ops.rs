@@ -6,8 +6,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, Error, Result};
-use crate::options::EnqueueOptions;
-use crate::{deps, params, schedules, sql, txn};
+use crate::maintenance::Chores;
+use crate::options::{EnqueueOptions, Retention};
+use crate::{deps, params, sql, txn};
 
 /// A job leased by a claim.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,14 +173,12 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
     }
     // Usually nothing is due and no lease ran out: the claim is then one
     // statement, and needs no savepoint.
-    let due = schedules::due(conn, now)?;
-    let expired = deps::ids(conn, sql::EXPIRE_FIND, named_params! {":queues": req.queues, ":now": now})?;
-    if due.is_empty() && expired.is_empty() {
+    let chores = Chores::find(conn, now, req.queues.as_deref())?;
+    if chores.is_empty() {
         return lease(conn, now, req);
     }
     txn::atomic(conn, || {
-        schedules::fire(conn, now, due)?;
-        expire(conn, now, expired)?;
+        chores.run(conn, now)?;
         lease(conn, now, req)
     })
 }
@@ -247,20 +246,6 @@ fn set_aside(conn: &Connection, now: i64, jobs: &[Claimed]) -> Result<()> {
         deps::after_failure(conn, now, &[(job.id, "dead".into())])?;
     }
     Ok(())
-}
-
-/// Leases that ran out (`found` by expire_find.sql) become lost attempts.
-fn expire(conn: &Connection, now: i64, found: Vec<i64>) -> Result<()> {
-    if found.is_empty() {
-        return Ok(());
-    }
-    let ids = serde_json::Value::from(found).to_string();
-    let changed: Vec<(i64, String)> = conn
-        .prepare_cached(sql::EXPIRE)?
-        .query_map(named_params! {":ids": ids, ":now": now}, |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let dead: Vec<(i64, String)> = changed.into_iter().filter(|(_, s)| s == "dead").collect();
-    deps::after_failure(conn, now, &dead)
 }
 
 pub fn complete(
@@ -400,9 +385,7 @@ pub fn purge(
 ) -> Result<Purged> {
     conn.prepare_cached(sql::PURGE_MARKER)?.execute(named_params! {":queue": queue, ":now": now})?;
     let marker = conn.last_insert_rowid();
-    let n = conn
-        .prepare_cached(sql::PURGE)?
-        .execute(named_params! {":queue": queue, ":cutoff": cutoff, ":limit": limit})? as i64;
+    let n = delete_finished(conn, now, queue, Some(cutoff), limit)?;
     let jobs = before.jobs + n;
     conn.prepare_cached(sql::PURGE_MARKER_COUNT)?
         .execute(named_params! {":seq": marker, ":count": jobs, ":cutoff": cutoff})?;
@@ -414,12 +397,41 @@ pub fn purge(
     Ok(Purged { jobs, marker: (jobs > 0).then_some(marker) })
 }
 
-/// Turns event recording for `queue` on or off; true when that changed it.
-pub fn configure_events(conn: &Connection, now: i64, queue: &str, events: bool) -> Result<bool> {
+/// Deletes up to `limit` (negative: all) finished jobs with their history
+/// (purge.sql): those of `queue` (None: every queue) that finished at or
+/// before `cutoff`, or with no cutoff, those that outlived their queue's
+/// retention at `now`. How many it deleted.
+pub fn delete_finished(
+    conn: &Connection,
+    now: i64,
+    queue: Option<&str>,
+    cutoff: Option<i64>,
+    limit: i64,
+) -> Result<i64> {
     Ok(conn
-        .prepare_cached(sql::QUEUE_CONFIGURE)?
-        .execute(named_params! {":queue": queue, ":events": events, ":now": now})?
-        > 0)
+        .prepare_cached(sql::PURGE)?
+        .execute(named_params! {":cutoff": cutoff, ":now": now, ":queue": queue, ":limit": limit})?
+        as i64)
+}
+
+/// Changes the settings given of `queue` (None: leave it), creating its
+/// row first if it has none; true when that changed anything.
+pub fn configure(
+    conn: &Connection,
+    now: i64,
+    queue: &str,
+    events: Option<bool>,
+    retention: &Retention,
+) -> Result<bool> {
+    let created =
+        conn.prepare_cached(sql::QUEUE_ROW)?.execute(named_params! {":queue": queue, ":now": now})?;
+    let changed = conn.prepare_cached(sql::QUEUE_CONFIGURE)?.execute(named_params! {
+        ":events": events, ":queue": queue,
+        ":done_given": retention.done.is_some(), ":done_ms": retention.done.flatten(),
+        ":dead_given": retention.dead.is_some(), ":dead_ms": retention.dead.flatten(),
+        ":cancelled_given": retention.cancelled.is_some(), ":cancelled_ms": retention.cancelled.flatten(),
+    })?;
+    Ok(created + changed > 0)
 }
 
 /// Cancels every unfinished job of a workflow (and what depends on them).

@@ -118,6 +118,53 @@ impl EnqueueOptions {
     }
 }
 
+/// The "retention" setting of queue_configure: for each final state, how
+/// long a queue keeps its jobs after they finished, in ms (`Some(None)`:
+/// forever); `None` where the setting does not say, which keeps the
+/// queue's current one.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Retention {
+    pub done: Option<Option<i64>>,
+    pub dead: Option<Option<i64>>,
+    pub cancelled: Option<Option<i64>>,
+}
+
+/// Reads `{"done": seconds or null, "dead": ..., "cancelled": ...}`, any of
+/// them; `null` for the whole setting keeps every finished job forever.
+pub fn retention(v: &Value) -> Result<Retention> {
+    const FOREVER: Option<Option<i64>> = Some(None);
+    let map = match v {
+        Value::Null => return Ok(Retention { done: FOREVER, dead: FOREVER, cancelled: FOREVER }),
+        Value::Object(map) => map,
+        other => {
+            return Err(invalid(format!(
+                "retention must be an object like {{\"done\": 3600}} (seconds, or null: forever), got {}",
+                excerpt(&other.to_string())
+            )))
+        }
+    };
+    let mut r = Retention::default();
+    for (state, keep) in map {
+        let what = format!("retention.{state}");
+        let ms = match keep {
+            Value::Null => None,
+            v => Some(duration_ms(&what, number(&what, v)?)?),
+        };
+        match state.as_str() {
+            "done" => r.done = Some(ms),
+            "dead" => r.dead = Some(ms),
+            "cancelled" => r.cancelled = Some(ms),
+            other => {
+                return Err(invalid(format!(
+                    "retention: unknown state '{}' (known: done, dead, cancelled)",
+                    excerpt(other)
+                )))
+            }
+        }
+    }
+    Ok(r)
+}
+
 /// A lease length in seconds as milliseconds: more than zero.
 pub fn lease_ms(what: &str, secs: f64) -> Result<i64> {
     let ms = duration_ms(what, secs)?;
@@ -282,6 +329,28 @@ mod tests {
             (r#"{"not_workers":[1]}"#, "not_workers must be a name"),
         ] {
             let e = parse(bad).unwrap_err().to_string();
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn retention_reads_each_state_and_null() {
+        let r = retention(&serde_json::json!({"done": 3600, "dead": null, "cancelled": 0.5})).unwrap();
+        assert_eq!(
+            r,
+            Retention { done: Some(Some(3_600_000)), dead: Some(None), cancelled: Some(Some(500)) }
+        );
+        assert_eq!(retention(&serde_json::json!({})).unwrap(), Retention::default());
+        let forever = retention(&Value::Null).unwrap();
+        assert_eq!((forever.done, forever.dead, forever.cancelled), (Some(None), Some(None), Some(None)));
+        for (bad, needle) in [
+            (serde_json::json!(3600), "retention must be an object"),
+            (serde_json::json!({"done": -1}), "retention.done must be a number of seconds >= 0"),
+            (serde_json::json!({"dead": "1h"}), "retention.dead must be a number"),
+            (serde_json::json!({"cancelled": 1e12}), "more than ten years"),
+            (serde_json::json!({"running": 5}), "unknown state 'running'"),
+        ] {
+            let e = retention(&bad).unwrap_err().to_string();
             assert!(e.contains(needle), "{bad}: {e}");
         }
     }

@@ -51,6 +51,8 @@ pub struct Resources {
     pub watcher: Option<Option<crate::wait::Watcher>>,
     /// The turn file of txn.rs, made on first write (Some(None): none can be made).
     pub turnstile: Option<Option<crate::turnstile::Turnstile>>,
+    /// When this connection's writes next apply retention (maintenance.rs).
+    pub retention: crate::maintenance::Pace,
 }
 
 /// The side connection to the host's database file, opened on first use.
@@ -121,6 +123,7 @@ impl Resources {
             wal_checked: false,
             watcher: None,
             turnstile: None,
+            retention: Default::default(),
         })
     }
 }

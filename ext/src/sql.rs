@@ -75,6 +75,7 @@ sql_file!(PURGE_MARKER, "purge_marker.sql");
 sql_file!(PURGE_MARKER_COUNT, "purge_marker_count.sql");
 sql_file!(PURGE_MARKER_DROP, "purge_marker_drop.sql");
 sql_file!(QUEUE_CONFIGURE, "queue_configure.sql");
+sql_file!(QUEUE_ROW, "queue_row.sql");
 sql_file!(SCHEDULES, "schedules.sql");
 sql_file!(SCHEDULE_UPSERT, "schedule_upsert.sql");
 sql_file!(SCHEDULE_DELETE, "schedule_delete.sql");
@@ -102,4 +103,5 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/006_alerts.sql"),
     include_str!("../../sql/migrations/007_triggers_without_functions.sql"),
     include_str!("../../sql/migrations/008_schedule_errors.sql"),
+    include_str!("../../sql/migrations/009_retention.sql"),
 ];

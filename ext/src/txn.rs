@@ -32,9 +32,9 @@ use rusqlite::{Connection, ErrorCode};
 
 use crate::error::{invalid, Error, Result};
 use crate::host::{self, TxnState};
-use crate::schema;
 use crate::session::{Resources, Session};
 use crate::turnstile::{Turn, Turnstile};
+use crate::{maintenance, schema};
 
 /// How long orq waits for the write lock when the connection sets no busy_timeout.
 pub const DEFAULT_WAIT_MS: u64 = 5000;
@@ -105,9 +105,32 @@ fn route(res: &Resources) -> Route {
 }
 
 /// Runs `body` as one atomic write on the right connection (see the module
-/// comment), creating or upgrading the schema first when needed.
+/// comment), creating or upgrading the schema first when needed. When this
+/// connection's retention is due, a slice of it follows the body in the
+/// same transaction (maintenance.rs); not inside the host's own writing
+/// statement, where orq cannot open the savepoint a slice runs in.
 pub fn write<T>(session: &Session, writes: Writes, body: Body<T>) -> Result<T> {
-    session.with(|res| match route(res) {
+    session.with(|res| {
+        let now = session.clock.now_ms();
+        let route = route(res);
+        if matches!(route, Route::Joined) || !res.retention.due(now) {
+            return write_on(res, route, writes, body);
+        }
+        let mut slice = None;
+        let out = write_on(res, route, writes, &mut |c| {
+            let out = body(c)?;
+            slice = Some(maintenance::apply_retention(c, now)?);
+            Ok(out)
+        })?;
+        if let Some(outcome) = slice {
+            res.retention.ran(now, outcome);
+        }
+        Ok(out)
+    })
+}
+
+fn write_on<T>(res: &mut Resources, route: Route, writes: Writes, body: Body<T>) -> Result<T> {
+    match route {
         Route::Joined => joined(&res.host, body),
         Route::CallersTransaction => in_callers_transaction(&res.host, writes, body),
         Route::BesideARead => beside_a_read(res, &Deadline::for_host(&res.host)?, body),
@@ -125,7 +148,7 @@ pub fn write<T>(session: &Session, writes: Writes, body: Body<T>) -> Result<T> {
             begun?;
             in_begun_transaction(&res.host, &deadline, &mut res.rng, body)
         }
-    })
+    }
 }
 
 /// How many rows one slice of a long operation touches (see `in_slices`).

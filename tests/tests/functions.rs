@@ -11,6 +11,10 @@ fn db() -> Connection {
     conn
 }
 
+/// queue_stats.retention of a queue never configured: done and cancelled
+/// jobs are kept 7 days, dead ones 30.
+const DEFAULT_RETENTION: &str = r#"{"done":604800.0,"dead":2592000.0,"cancelled":604800.0}"#;
+
 fn enqueue(conn: &Connection, queue: &str, options: &str) -> i64 {
     conn.query_row("SELECT queue_enqueue(?1, '{}', ?2)", [queue, options], |r| r.get(0)).unwrap()
 }
@@ -669,7 +673,10 @@ fn queue_stats_counts_each_state_and_agrees_with_the_jobs() {
     conn.query_row("SELECT orq_clock(1004)", [], |_| Ok(())).unwrap();
     assert_eq!(
         rows(&conn, "SELECT * FROM queue_stats"),
-        vec!["a|1|1|1|1|0|1|0|4.0|0", "b|1|0|0|0|0|0|0|4.0|0"]
+        vec![
+            format!("a|1|1|1|1|0|1|0|4.0|0|{DEFAULT_RETENTION}"),
+            format!("b|1|0|0|0|0|0|0|4.0|0|{DEFAULT_RETENTION}")
+        ]
     );
     let by_state = rows(&conn, "SELECT queue, state, count(*) FROM queue_jobs GROUP BY 1, 2 ORDER BY 1, 2");
     assert_eq!(by_state, vec!["a|cancelled|1", "a|done|1", "a|ready|2", "a|running|1", "b|ready|1"]);

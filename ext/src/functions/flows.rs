@@ -7,7 +7,7 @@ use crate::bounds::time_ms;
 use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
 use crate::ops;
-use crate::options::{check_queue_name, excerpt};
+use crate::options::{self, check_queue_name, excerpt};
 use crate::schedules::{self, Schedule};
 use crate::session::Session;
 use crate::txn::{self, Writes};
@@ -42,6 +42,7 @@ pub fn queue_configure(s: &Session, a: &Args) -> Result<i64> {
         .map_err(|_| invalid(format!("settings must be a JSON object, got {}", excerpt(text))))?;
     let obj = settings.as_object().ok_or_else(|| invalid("settings must be a JSON object"))?;
     let mut events = None;
+    let mut retention = None;
     for (k, v) in obj {
         match k.as_str() {
             "events" => {
@@ -49,12 +50,16 @@ pub fn queue_configure(s: &Session, a: &Args) -> Result<i64> {
                     v.as_bool().ok_or_else(|| invalid(format!("events must be true or false, got {v}")))?,
                 )
             }
-            other => return Err(invalid(format!("unknown setting '{other}' (known: events)"))),
+            "retention" => retention = Some(options::retention(v)?),
+            other => return Err(invalid(format!("unknown setting '{other}' (known: events, retention)"))),
         }
     }
-    let Some(events) = events else { return Ok(0) };
+    if events.is_none() && retention.is_none() {
+        return Ok(0);
+    }
+    let retention = retention.unwrap_or_default();
     let now = s.clock.now_ms();
-    Ok(txn::write(s, Writes::Once, &mut |c| ops::configure_events(c, now, queue, events))? as i64)
+    Ok(txn::write(s, Writes::Many, &mut |c| ops::configure(c, now, queue, events, &retention))? as i64)
 }
 
 pub fn queue_schedule(s: &Session, a: &Args) -> Result<f64> {

@@ -46,6 +46,8 @@ pub fn orq_debug(s: &Session, a: &Args) -> Result<String> {
             "clock_fixed": s.clock.fixed_ms().map(ms_to_secs),
             "side_connection": res.side.is_open(),
             "turn_file": res.turnstile.as_ref().map(Option::is_some),
+            // Why this connection's last retention slice failed (the write went on).
+            "retention_error": res.retention.last_error,
         })
         .to_string())
     })

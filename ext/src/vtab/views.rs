@@ -15,9 +15,10 @@ impl View for Stats {
     const NAME: &'static str = "queue_stats";
     const SCHEMA: &'static str =
         "CREATE TABLE x(queue TEXT, ready INTEGER, scheduled INTEGER, running INTEGER, \
-         done INTEGER, dead INTEGER, cancelled INTEGER, paused INTEGER, oldest_ready_age REAL, waiting INTEGER)";
+         done INTEGER, dead INTEGER, cancelled INTEGER, paused INTEGER, oldest_ready_age REAL, waiting INTEGER, \
+         retention TEXT)";
     const SQL: &'static str = sql::STATS;
-    const COLUMNS: usize = 10;
+    const COLUMNS: usize = 11;
 }
 
 /// `queue_workers`: the registry, with each worker's state.
