@@ -97,6 +97,7 @@ fn json_value(name: &str, v: &Value) -> serde_json::Value {
                     | "capabilities"
                     | "options"
                     | "info"
+                    | "retention"
             ) =>
         {
             serde_json::from_str(t).unwrap_or_else(|_| json!(t))
@@ -114,9 +115,19 @@ fn human(name: &str, v: &Value, now: f64) -> String {
         Value::Real(f) if name.ends_with("_age") || name == "lease" => seconds(*f),
         Value::Integer(n) => n.to_string(),
         Value::Real(f) => format!("{f}"),
+        Value::Text(t) if name == "retention" => retention(t),
         Value::Text(t) => cut(t, 48),
         Value::Blob(b) => format!("<{} bytes>", b.len()),
     }
+}
+
+/// A queue's retention (queue_stats) for people: "done 7d, dead 30d,
+/// cancelled forever".
+fn retention(text: &str) -> String {
+    let Ok(serde_json::Value::Object(states)) = serde_json::from_str(text) else { return cut(text, 48) };
+    let kept = |v: &serde_json::Value| v.as_f64().map(seconds).unwrap_or_else(|| "forever".into());
+    let of = |state: &str| states.get(state).map(kept).unwrap_or_else(|| "-".into());
+    format!("done {}, dead {}, cancelled {}", of("done"), of("dead"), of("cancelled"))
 }
 
 /// "in 5s", "3m ago", "now".

@@ -92,6 +92,26 @@ fn stats_and_show_describe_the_queue() {
 }
 
 #[test]
+fn stats_show_how_long_each_queue_keeps_finished_jobs() {
+    let db = Db::new("retention");
+    db.ok(&["enqueue", "a", "{}"], 0);
+    db.ok(&["enqueue", "b", "{}"], 0);
+    db.one::<i64>(r#"SELECT queue_configure('b', '{"retention": {"done": 3600, "dead": null}}')"#);
+    let stats = db.json(&["stats"]);
+    assert_eq!(
+        stats[0]["retention"],
+        serde_json::json!({"done": 604800.0, "dead": 2592000.0, "cancelled": 604800.0})
+    );
+    assert_eq!(
+        stats[1]["retention"],
+        serde_json::json!({"done": 3600.0, "dead": null, "cancelled": 604800.0})
+    );
+    let text = db.ok(&["stats"], 0);
+    assert!(text.contains("done 7d, dead 30d, cancelled 7d"), "{text}");
+    assert!(text.contains("done 60m, dead forever, cancelled 7d"), "{text}");
+}
+
+#[test]
 fn exit_status_tells_done_unchanged_bad_input_and_database_trouble() {
     let db = Db::new("exit");
     db.ok(&["enqueue", "q", "{}"], 0);

@@ -332,6 +332,14 @@ def test_workers_and_purge(conn, serve):
     assert s.get("/api/overview").status_code == 200
 
 
+def test_the_overview_shows_how_long_each_queue_keeps_finished_jobs(conn, serve):
+    enqueue(conn, "email")
+    conn.execute("""SELECT queue_configure('sms', '{"retention": {"done": 3600, "dead": null}}')""")
+    queues = {q["queue"]: q for q in serve().get("/api/overview").json()["queues"]}
+    assert queues["email"]["retention"] == {"done": 604800.0, "dead": 2592000.0, "cancelled": 604800.0}
+    assert queues["sms"]["retention"] == {"done": 3600.0, "dead": None, "cancelled": 604800.0}
+
+
 def read_snapshot(lines):
     """The next `event: snapshot` of an event stream, parsed."""
     event = None

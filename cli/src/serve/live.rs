@@ -141,7 +141,8 @@ pub fn overview(conn: &Connection, history: &mut History) -> Result<Value> {
     let now = now_secs();
     let stats = query(
         conn,
-        "SELECT queue, ready, scheduled, running, waiting, done, dead, cancelled, paused, oldest_ready_age
+        "SELECT queue, ready, scheduled, running, waiting, done, dead, cancelled, paused, oldest_ready_age,
+                retention
          FROM queue_stats",
         [],
     )?;

@@ -61,6 +61,14 @@ function duration(sec) {
   return `${Math.round(sec / 86400)}d`;
 }
 
+// How long a queue keeps its finished jobs (queue_stats.retention): "7d / 30d / 7d", ∞ for forever.
+function retentionCell(r) {
+  const states = ['done', 'dead', 'cancelled'];
+  const kept = (s) => (r && r[s] !== null && r[s] !== undefined ? duration(r[s]) : '∞');
+  return h('td', { class: 'num', 'data-col': 'retention', title: r ? states.map((s) => `${s}: kept ${kept(s)}`).join(', ') : '' },
+    r ? states.map(kept).join(' / ') : '–');
+}
+
 function ago(t) {
   if (t === null || t === undefined) return '–';
   const d = t - now();
@@ -249,12 +257,13 @@ function overviewPage() {
         k === 'dead' && q.dead > 0 ? link(`/dead?queue=${encodeURIComponent(q.queue)}`, num(q.dead)) : num(q[k]))),
       h('td', { class: 'num', 'data-col': 'done_last_minute' }, num(q.done_last_minute)),
       h('td', { class: 'num' }, q.oldest_ready_age ? duration(q.oldest_ready_age) : '–'),
+      retentionCell(q.retention),
       h('td', {}, c && c.queues[q.queue] ? sparkline(c.queues[q.queue].depth) : null),
       h('td', { class: 'actions' }, q.paused
         ? button('Resume', () => act(`/api/queues/${encodeURIComponent(q.queue)}/resume`, null, () => `${q.queue} resumed`))
         : button('Pause', () => act(`/api/queues/${encodeURIComponent(q.queue)}/pause`, null, () => `${q.queue} paused`)))));
     queues.replaceChildren(rows.length ? table(
-      ['queue', 'ready', 'scheduled', 'running', 'waiting', 'done', 'dead', 'cancelled', 'done/min', 'oldest ready', 'depth, 1h', ''],
+      ['queue', 'ready', 'scheduled', 'running', 'waiting', 'done', 'dead', 'cancelled', 'done/min', 'oldest ready', 'kept (done/dead/cancelled)', 'depth, 1h', ''],
       rows, 'queues') : empty('No queues yet: enqueue a job (orq enqueue QUEUE PAYLOAD).'));
     const rules = o.alerts || [];
     alerts.replaceChildren(...(rules.length ? [h('h2', {}, 'Alerts'), table(
