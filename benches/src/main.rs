@@ -3,6 +3,8 @@
 //!
 //! usage: orq-bench [--quick] [--json] [--ext PATH]
 //!        orq-bench --profile BATCH      (one drain, long enough to profile)
+//!        orq-bench --retention [JOBS]   (bytes per job; JOBS, default 10M,
+//!                                        through retention at 1 h: minutes)
 //!
 //! Each figure runs several times and reports the median. The machine is
 //! shared and noisy: compare ratios, which come from the same run.
@@ -12,6 +14,7 @@ mod baseline;
 mod dag;
 mod drain;
 mod insert;
+mod retention;
 mod setup;
 
 use std::time::Instant;
@@ -58,6 +61,12 @@ fn main() {
         config.events = std::env::var_os("ORQ_BENCH_EVENTS_OFF").is_none();
         let rate = drain::orq(&config, 100_000, batch, 50_000);
         println!("orq batch {batch}: {rate:.0} jobs/s");
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--retention") {
+        let jobs = args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(10_000_000);
+        println!("{}\n", setup::machine_line(&config));
+        retention::run(&config, jobs);
         return;
     }
     let started = Instant::now();
