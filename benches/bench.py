@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The section of RESULTS.md that `orq-bench --retention` fills (benches/run --write keeps it).
+RETENTION_HEADING = "## Retention"
 EXT = ROOT / "target/release/liborq"
 ORQ = ROOT / "target/bundled/release/orq"
 RUST_BENCH = ROOT / "benches/target/release/orq-bench"
@@ -497,7 +499,12 @@ def main():
     ])
     print(report)
     if args.write:
-        (ROOT / "benches/RESULTS.md").write_text(report + "\n")
+        results = ROOT / "benches/RESULTS.md"
+        # The retention figures come from a longer run of their own
+        # (orq-bench --retention): kept as they are.
+        old = results.read_text() if results.exists() else ""
+        kept = old[old.index(RETENTION_HEADING):] if RETENTION_HEADING in old else ""
+        results.write_text(report + "\n" + ("\n" + kept if kept else ""))
     shutil.rmtree(WORKDIR, ignore_errors=True)
 
 
