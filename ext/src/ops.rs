@@ -186,7 +186,7 @@ pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
 
 /// The claim itself (claim.sql, or claim_queue.sql for a single queue).
 fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
-    let sql = if req.queue.is_some() { sql::CLAIM_QUEUE } else { sql::CLAIM };
+    let sql: &str = if req.queue.is_some() { &sql::CLAIM_QUEUE } else { &sql::CLAIM };
     let mut stmt = conn.prepare_cached(sql)?;
     // In the order the parameters appear in claim_queue.sql and claim.sql.
     let mut named = named_params! {":worker": req.worker, ":now": now, ":lease_ms": req.lease_ms}.to_vec();

@@ -17,9 +17,23 @@
 //! call none (migration 007); nor do they use `x IN (constants)`, which a
 //! trigger program rebuilds as a temporary b-tree each time it fires.
 
+use std::sync::LazyLock;
+
 macro_rules! sql_file {
     ($name:ident, $file:literal) => {
         pub const $name: &str = include_str!(concat!("../../sql/", $file));
+    };
+}
+
+/// The routing rule (who may take a job), written once in sql/routable.sql.
+const ROUTABLE: &str = include_str!("../../sql/routable.sql");
+
+/// A statement that applies the routing rule: its file says `{routable}`
+/// where the rule goes. Spliced once per process, on first use.
+macro_rules! sql_file_routed {
+    ($name:ident, $file:literal) => {
+        pub static $name: LazyLock<String> =
+            LazyLock::new(|| include_str!(concat!("../../sql/", $file)).replace("{routable}", ROUTABLE));
     };
 }
 
@@ -30,8 +44,8 @@ sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
 sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
 sql_file!(EXPIRE_FIND, "expire_find.sql");
 sql_file!(EXPIRE, "expire.sql");
-sql_file!(CLAIM, "claim.sql");
-sql_file!(CLAIM_QUEUE, "claim_queue.sql");
+sql_file_routed!(CLAIM, "claim.sql");
+sql_file_routed!(CLAIM_QUEUE, "claim_queue.sql");
 sql_file!(COMPLETE, "complete.sql");
 sql_file!(COMPLETE_MANY, "complete_many.sql");
 sql_file!(COMPLETE_MANY_TOKENS, "complete_many_tokens.sql");
@@ -48,7 +62,7 @@ sql_file!(RESUME, "resume.sql");
 sql_file!(PURGE, "purge.sql");
 sql_file!(STATS, "stats.sql");
 sql_file!(JOBS, "jobs.sql");
-sql_file!(WAIT_CHECK, "wait_check.sql");
+sql_file_routed!(WAIT_CHECK, "wait_check.sql");
 sql_file!(RATES, "rates.sql");
 sql_file!(RESOURCES, "resources.sql");
 sql_file!(WORKER_REGISTER, "worker_register.sql");
@@ -103,3 +117,28 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/007_triggers_without_functions.sql"),
     include_str!("../../sql/migrations/008_schedule_errors.sql"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_routed_statement_has_the_rule_spliced_in() {
+        for sql in [&*CLAIM, &*CLAIM_QUEUE, &*WAIT_CHECK] {
+            assert!(!sql.contains("{routable}"), "{sql}");
+            assert_eq!(sql.matches("only_worker = :worker").count(), 1, "{sql}");
+        }
+    }
+
+    #[test]
+    fn the_routing_rule_is_written_in_one_file() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sql");
+        let writing_it: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| std::fs::read_to_string(path).is_ok_and(|sql| sql.contains("only_worker = :worker")))
+            .collect();
+        assert_eq!(writing_it.len(), 1, "{writing_it:?}");
+        assert!(writing_it[0].ends_with("routable.sql"), "{writing_it:?}");
+    }
+}
