@@ -38,6 +38,9 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 pub use error::Error;
+/// Whether an event of `queue_events` is a failed attempt: an SQL expression
+/// over its `type` and `detail` columns, the one `queue_metrics` counts by.
+pub use sql::FAILED_ATTEMPT;
 
 /// The extension's version, as `orq_version()` reports it.
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));

@@ -252,7 +252,7 @@ fn fold_events(
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut last = usize::MAX;
     let mut open = Open::default();
-    let mut stmt = conn.prepare_cached(sql::METRICS_EVENTS)?;
+    let mut stmt = conn.prepare_cached(&sql::METRICS_EVENTS)?;
     let mut rows = stmt.query(named_params! {":queue": queue})?;
     while let Some(r) = rows.next()? {
         let (ValueRef::Text(q), ValueRef::Text(ty), ValueRef::Integer(at), ValueRef::Integer(job)) =
@@ -273,13 +273,14 @@ fn fold_events(
         }
         let Some((_, c)) = queues.get_mut(last) else { continue };
         let detail = match ty {
-            b"enqueued" | b"enqueued_cancelled" | b"dead" => match r.get_ref(4)? {
+            b"enqueued" => match r.get_ref(4)? {
                 ValueRef::Text(t) => Some(t),
                 _ => None,
             },
             _ => None,
         };
-        fold(c, &mut open, &Event { ty, at, job, detail }, now, histograms);
+        let failed = matches!(ty, b"failed" | b"dead") && r.get_ref(5)? == ValueRef::Integer(1);
+        fold(c, &mut open, &Event { ty, at, job, detail, failed }, now, histograms);
     }
     Ok(queues.into_iter().collect())
 }
@@ -289,14 +290,16 @@ struct Event<'a> {
     ty: &'a [u8],
     at: i64,
     job: i64,
-    /// The detail JSON of 'enqueued' and 'dead' events (the others' is not read).
+    /// The detail JSON of 'enqueued' events (the others' is not read).
     detail: Option<&'a [u8]>,
+    /// Whether the event is a failed attempt (sql/failed_attempt.sql).
+    failed: bool,
 }
 
 /// What one event adds. Every attempt ends as exactly one of completed,
 /// failed (queue_fail), expired (lease lost), released or cancelled; a last
 /// attempt that fails or is lost is recorded as 'dead' instead, and counts as
-/// a failure or a lost lease by its error.
+/// a failure or a lost lease as sql/failed_attempt.sql tells them apart.
 fn fold(c: &mut Counts, open: &mut Open, e: &Event<'_>, now: i64, histograms: bool) {
     let in_window = |counts: &mut [u64; WINDOWS_MS.len()]| {
         for (n, w) in counts.iter_mut().zip(WINDOWS_MS) {
@@ -334,20 +337,17 @@ fn fold(c: &mut Counts, open: &mut Open, e: &Event<'_>, now: i64, histograms: bo
             in_window(&mut c.completed_in);
             ran(c, open, e);
         }
-        b"failed" => {
-            c.counters[FAILED] += 1;
-            in_window(&mut c.failed_in);
-            ran(c, open, e);
-        }
-        b"dead" => {
-            c.counters[DEAD] += 1;
-            if e.detail.is_some_and(lost_lease) {
-                c.counters[EXPIRED] += 1;
-                open.claimed_at.remove(&e.job);
-            } else {
+        b"failed" | b"dead" => {
+            if e.ty == b"dead" {
+                c.counters[DEAD] += 1;
+            }
+            if e.failed {
                 c.counters[FAILED] += 1;
                 in_window(&mut c.failed_in);
                 ran(c, open, e);
+            } else {
+                c.counters[EXPIRED] += 1;
+                open.claimed_at.remove(&e.job);
             }
         }
         b"expired" => {
@@ -389,16 +389,6 @@ fn run_at_ms(detail: &[u8]) -> Option<i64> {
     seconds.is_finite().then(|| (seconds * 1000.0).round() as i64)
 }
 
-/// Whether a dead job's last lease was lost rather than failed: the errors
-/// expire.sql and worker_jobs_expire.sql give it.
-fn lost_lease(detail: &[u8]) -> bool {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(detail) else { return false };
-    match v.get("error").and_then(|e| e.as_str()) {
-        Some(e) => e == "lease expired" || (e.starts_with("worker ") && e.ends_with(" died")),
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,14 +408,6 @@ mod tests {
         assert_eq!(c[16], (f64::INFINITY, 7));
         assert_eq!(h.count, 7);
         assert_eq!(h.sum_ms, 5 + 6 + 1_000 + 3_600_000 + 3_600_001);
-    }
-
-    #[test]
-    fn lost_leases_are_told_by_their_error() {
-        assert!(lost_lease(br#"{"error":"lease expired"}"#));
-        assert!(lost_lease(br#"{"error":"worker w-1 died"}"#));
-        assert!(!lost_lease(br#"{"error":"SMTP timeout"}"#));
-        assert!(!lost_lease(br#"{"error":null}"#));
     }
 
     #[test]
