@@ -41,6 +41,8 @@ pub use error::Error;
 /// Whether an event of `queue_events` is a failed attempt: an SQL expression
 /// over its `type` and `detail` columns, the one `queue_metrics` counts by.
 pub use sql::FAILED_ATTEMPT;
+/// What a metric counts, in a sentence (`queue_metrics`' `help` column).
+pub use metrics::help as metric_help;
 
 /// The extension's version, as `orq_version()` reports it.
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));

@@ -55,6 +55,38 @@ pub const HISTOGRAMS: [&str; 2] = ["run_seconds", "wait_seconds"];
 pub const BUCKETS_MS: [i64; 16] =
     [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000];
 
+/// What each metric counts, in a sentence: `queue_metrics`' `help` column,
+/// the HELP line of a Prometheus scrape.
+pub fn help(metric: &str) -> &'static str {
+    match metric {
+        "enqueued_total" => "Jobs enqueued (counters count the events in the audit trail)",
+        "completed_total" => "Jobs completed",
+        "failed_total" => "Failed attempts (a lost lease counts as expired)",
+        "retried_total" => "Jobs made ready again by queue_retry",
+        "dead_total" => "Jobs that ended dead",
+        "cancelled_total" => "Jobs cancelled",
+        "expired_total" => "Leases that ran out",
+        "ready" => "Jobs due now",
+        "scheduled" => "Jobs ready but not yet due",
+        "running" => "Jobs leased to a worker",
+        "waiting" => "Jobs waiting for their parents",
+        "paused" => "1 while the queue is paused",
+        "oldest_ready_age_seconds" => "Seconds the oldest due job has waited",
+        "workers_alive" => "Live workers that take jobs of this queue",
+        "completed_per_second_1m" => "Jobs completed per second over the last minute",
+        "completed_per_second_5m" => "Jobs completed per second over the last 5 minutes",
+        "completed_per_second_15m" => "Jobs completed per second over the last 15 minutes",
+        "failed_per_second_1m" => "Failed attempts per second over the last minute",
+        "failed_per_second_5m" => "Failed attempts per second over the last 5 minutes",
+        "failed_per_second_15m" => "Failed attempts per second over the last 15 minutes",
+        "run_seconds" => "Seconds each attempt ran, claim to finish",
+        "wait_seconds" => "Seconds jobs waited from due to claimed",
+        // Not a row of queue_metrics: `orq serve` exports queue_alerts so.
+        "alert_firing" => "orq alert rules (queue_alerts): 1 while firing",
+        _ => "",
+    }
+}
+
 /// Whether `metric` is a counter or gauge: what an alert rule can watch.
 pub fn is_scalar(metric: &str) -> bool {
     COUNTERS.contains(&metric) || GAUGES.contains(&metric) || RATES.contains(&metric)
@@ -149,7 +181,7 @@ impl QueueMetrics {
         Some(*n as f64 / window_s)
     }
 
-    /// The rows of `queue_metrics`: queue, metric, kind, le, value.
+    /// The rows of `queue_metrics`: queue, metric, kind, le, value, help.
     pub fn rows(&self, out: &mut Vec<Vec<Value>>) {
         let row = |metric: &str, kind: &str, le: Option<f64>, value: f64| {
             vec![
@@ -158,6 +190,7 @@ impl QueueMetrics {
                 Value::Text(kind.to_string()),
                 le.map_or(Value::Null, Value::Real),
                 Value::Real(value),
+                Value::Text(help(metric).to_string()),
             ]
         };
         for m in COUNTERS {
@@ -392,6 +425,13 @@ fn run_at_ms(detail: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_metric_says_what_it_counts() {
+        for m in COUNTERS.iter().chain(&GAUGES).chain(&RATES).chain(&HISTOGRAMS) {
+            assert!(!help(m).is_empty(), "{m} has no help text");
+        }
+    }
 
     #[test]
     fn buckets_are_cumulative_and_inclusive() {

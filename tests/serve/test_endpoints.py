@@ -102,6 +102,24 @@ def test_metrics_parse_as_prometheus_text_with_every_family(conn, serve):
     assert waits[0].value == 2
 
 
+def test_every_metric_has_the_help_text_of_the_extension(conn, db, serve):
+    enqueue(conn, "email")
+    orq(db, "alert", "add", "backlog", "ready", ">", "0")
+    help_of = dict(conn.execute("SELECT DISTINCT metric, help FROM queue_metrics").fetchall())
+    s = serve()
+    families = list(text_string_to_metric_families(s.get("/metrics").text))
+    assert {f.name for f in families} >= {"orq_ready", "orq_completed", "orq_run_seconds", "orq_alert_firing"}
+    for f in families:
+        metric = f.name.removeprefix("orq_")
+        if f.type == "counter":
+            metric += "_total"
+        if metric == "alert_firing":  # from queue_alerts; its help is the extension's too
+            assert f.documentation == "orq alert rules (queue_alerts): 1 while firing"
+            continue
+        assert help_of[metric], metric
+        assert f.documentation == help_of[metric], metric
+
+
 def test_the_dashboard_and_prometheus_count_the_same_failures(conn, serve):
     """A failed attempt is one thing: the overview's chart and orq_failed_total
     both take it from the extension. Lost leases are not failures."""
