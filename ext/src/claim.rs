@@ -1,17 +1,39 @@
-//! The arguments and the JSON form of a claim, shared by the `queue_claim`
-//! table and the `queue_claim_json` scalar.
+//! A claim, shared by the `queue_claim` table and the `queue_claim_json`
+//! scalar: its arguments, the steps it takes, and its JSON form.
 
+use rusqlite::{named_params, Connection};
 use serde_json::Value;
 
 use crate::args::Args;
 use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
-use crate::ops::{ClaimRequest, Claimed};
+use crate::ops::{self, ClaimRequest, Claimed};
 use crate::options::{check_queue_name, excerpt, lease_ms};
+use crate::{deps, schedules, sql, txn};
 
 /// The most jobs one claim may lease.
 pub const MAX_CLAIM: i64 = 100_000;
 const MAX_WORKER_BYTES: usize = 256;
+
+/// Fires the schedules that are due and returns the leases that ran out in
+/// the claimed queues, then leases jobs (ops::lease).
+pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
+    if req.n == 0 {
+        return Ok(Vec::new());
+    }
+    // Usually nothing is due and no lease ran out: the claim is then one
+    // statement, and needs no savepoint.
+    let due = schedules::due(conn, now)?;
+    let expired = deps::ids(conn, sql::EXPIRE_FIND, named_params! {":queues": req.queues, ":now": now})?;
+    if due.is_empty() && expired.is_empty() {
+        return ops::lease(conn, now, req);
+    }
+    txn::atomic(conn, || {
+        schedules::fire(conn, now, due)?;
+        ops::expire(conn, now, expired)?;
+        ops::lease(conn, now, req)
+    })
+}
 
 /// Reads `(worker, n [, queue [, lease]])`.
 pub fn claim_request(a: &Args) -> Result<ClaimRequest> {

@@ -7,7 +7,7 @@ use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, Error, Result};
 use crate::options::EnqueueOptions;
-use crate::{deps, params, schedules, sql, txn};
+use crate::{deps, params, sql};
 
 /// A job leased by a claim.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,26 +166,8 @@ fn add_parents(conn: &Connection, o: &EnqueueOptions, child: i64) -> Result<()> 
     Ok(())
 }
 
-pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
-    if req.n == 0 {
-        return Ok(Vec::new());
-    }
-    // Usually nothing is due and no lease ran out: the claim is then one
-    // statement, and needs no savepoint.
-    let due = schedules::due(conn, now)?;
-    let expired = deps::ids(conn, sql::EXPIRE_FIND, named_params! {":queues": req.queues, ":now": now})?;
-    if due.is_empty() && expired.is_empty() {
-        return lease(conn, now, req);
-    }
-    txn::atomic(conn, || {
-        schedules::fire(conn, now, due)?;
-        expire(conn, now, expired)?;
-        lease(conn, now, req)
-    })
-}
-
 /// The claim itself (claim.sql, or claim_queue.sql for a single queue).
-fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
+pub fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
     let sql: &str = if req.queue.is_some() { &sql::CLAIM_QUEUE } else { &sql::CLAIM };
     let mut stmt = conn.prepare_cached(sql)?;
     // In the order the parameters appear in claim_queue.sql and claim.sql.
@@ -250,7 +232,7 @@ fn set_aside(conn: &Connection, now: i64, jobs: &[Claimed]) -> Result<()> {
 }
 
 /// Leases that ran out (`found` by expire_find.sql) become lost attempts.
-fn expire(conn: &Connection, now: i64, found: Vec<i64>) -> Result<()> {
+pub fn expire(conn: &Connection, now: i64, found: Vec<i64>) -> Result<()> {
     if found.is_empty() {
         return Ok(());
     }

@@ -143,7 +143,9 @@ mod tests {
         let writing_it: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|entry| entry.unwrap().path())
-            .filter(|path| std::fs::read_to_string(path).is_ok_and(|sql| sql.contains("only_worker = :worker")))
+            .filter(|path| {
+                std::fs::read_to_string(path).is_ok_and(|sql| sql.contains("only_worker = :worker"))
+            })
             .collect();
         assert_eq!(writing_it.len(), 1, "{writing_it:?}");
         assert!(writing_it[0].ends_with("routable.sql"), "{writing_it:?}");
