@@ -1,9 +1,7 @@
 -- queue_claim: lease up to :n due jobs from the unpaused queues in :queues (a
 -- JSON array of names, or NULL for every queue), highest priority first, then
 -- earliest run_at, then lowest id. Jobs with routing constraints go only to
--- a worker that meets them: one that has every capability in `requires`
--- (capabilities come from the worker's row in orq_workers), is `only_worker`
--- if that is set, and is not in `not_workers`.
+-- a worker that meets them: the routing rule of routable.sql, spliced in below.
 --
 -- The inner SELECT takes the first :n candidates of each queue from the
 -- orq_jobs_ready index (one seek per queue), merges them and keeps the best
@@ -29,14 +27,9 @@ WHERE id IN (
   SELECT j.id
   FROM orq_queues AS q
   CROSS JOIN orq_jobs AS j ON j.id IN (
-    SELECT id FROM orq_jobs
+    SELECT id FROM orq_jobs AS job
     WHERE queue = q.name AND state = 'ready' AND run_at <= :now
-      AND (requires IS NULL OR NOT EXISTS (
-            SELECT 1 FROM json_each(requires)
-            WHERE value NOT IN (SELECT value FROM json_each(coalesce(
-              (SELECT capabilities FROM orq_workers WHERE name = :worker), '[]')))))
-      AND (only_worker IS NULL OR only_worker = :worker)
-      AND (not_workers IS NULL OR :worker NOT IN (SELECT value FROM json_each(not_workers)))
+      AND {routable}
     ORDER BY priority DESC, run_at, id
     LIMIT CAST(:n AS INTEGER))
   WHERE q.paused = 0

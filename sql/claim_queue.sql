@@ -12,14 +12,9 @@ SET state       = 'running',
     updated_at  = :now,
     event       = 'claimed'
 WHERE id IN (
-  SELECT id FROM orq_jobs
+  SELECT id FROM orq_jobs AS job
   WHERE queue = :queue AND state = 'ready' AND run_at <= :now
-    AND (requires IS NULL OR NOT EXISTS (
-          SELECT 1 FROM json_each(requires)
-          WHERE value NOT IN (SELECT value FROM json_each(coalesce(
-            (SELECT capabilities FROM orq_workers WHERE name = :worker), '[]')))))
-    AND (only_worker IS NULL OR only_worker = :worker)
-    AND (not_workers IS NULL OR :worker NOT IN (SELECT value FROM json_each(not_workers)))
+    AND {routable}
     AND NOT EXISTS (SELECT 1 FROM orq_queues WHERE name = :queue AND paused)
   ORDER BY priority DESC, run_at, id
   LIMIT CAST(:n AS INTEGER))

@@ -1,22 +1,16 @@
 -- queue_wait: when the next job of :queues (a JSON array, or NULL for every
 -- queue) may be claimable by :worker: the earliest due ready job it could
--- claim (routing as in claim.sql; any job when :worker is NULL), the
+-- claim (the routing rule of routable.sql; any job when :worker is NULL), the
 -- earliest lease to run out, the next schedule. NULL when none is coming.
 -- Read-only; one range of the ready index per queue (short when nothing
 -- waits).
 SELECT min(t) FROM (
-  SELECT min(j.run_at) AS t
+  SELECT min(job.run_at) AS t
   FROM orq_queues AS q
-  CROSS JOIN orq_jobs AS j ON j.queue = q.name AND j.state = 'ready'
+  CROSS JOIN orq_jobs AS job ON job.queue = q.name AND job.state = 'ready'
   WHERE q.paused = 0
     AND q.name IN (SELECT value FROM json_each(coalesce(:queues, (SELECT json_group_array(name) FROM orq_queues))))
-    AND (:worker IS NULL OR (
-          (j.requires IS NULL OR NOT EXISTS (
-            SELECT 1 FROM json_each(j.requires)
-            WHERE value NOT IN (SELECT value FROM json_each(coalesce(
-              (SELECT capabilities FROM orq_workers WHERE name = :worker), '[]')))))
-          AND (j.only_worker IS NULL OR j.only_worker = :worker)
-          AND (j.not_workers IS NULL OR :worker NOT IN (SELECT value FROM json_each(j.not_workers)))))
+    AND (:worker IS NULL OR {routable})
   UNION ALL
   SELECT min(j.lease_until)
   FROM orq_queues AS q

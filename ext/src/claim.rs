@@ -1,17 +1,39 @@
-//! The arguments and the JSON form of a claim, shared by the `queue_claim`
-//! table and the `queue_claim_json` scalar.
+//! A claim, shared by the `queue_claim` table and the `queue_claim_json`
+//! scalar: its arguments, the steps it takes, and its JSON form.
 
+use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::args::Args;
 use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
-use crate::ops::{ClaimRequest, Claimed};
+use crate::ops::{self, ClaimRequest, Claimed};
 use crate::options::{check_queue_name, excerpt, lease_ms};
+use crate::maintenance::Chores;
+use crate::txn;
 
 /// The most jobs one claim may lease.
 pub const MAX_CLAIM: i64 = 100_000;
 const MAX_WORKER_BYTES: usize = 256;
+
+/// Does the chores due before a claim (maintenance::Chores: firing due
+/// schedules, returning the leases that ran out in the claimed queues),
+/// then leases jobs (ops::lease).
+pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
+    if req.n == 0 {
+        return Ok(Vec::new());
+    }
+    // Usually nothing is due and no lease ran out: the claim is then one
+    // statement, and needs no savepoint.
+    let chores = Chores::find(conn, now, req.queues.as_deref())?;
+    if chores.is_empty() {
+        return ops::lease(conn, now, req);
+    }
+    txn::atomic(conn, || {
+        chores.run(conn, now)?;
+        ops::lease(conn, now, req)
+    })
+}
 
 /// Reads `(worker, n [, queue [, lease]])`.
 pub fn claim_request(a: &Args) -> Result<ClaimRequest> {

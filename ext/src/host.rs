@@ -6,7 +6,12 @@ use std::ptr;
 
 use rusqlite::ffi;
 
-use crate::session::Handle;
+/// A host connection handle. orq only uses it on the thread SQLite calls
+/// it from, under SQLite's own connection mutex.
+#[derive(Clone, Copy, Debug)]
+pub struct Handle(pub *mut ffi::sqlite3);
+unsafe impl Send for Handle {}
+unsafe impl Sync for Handle {}
 
 /// `sqlite3_txn_state()` of the host's main database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

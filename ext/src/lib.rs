@@ -4,6 +4,25 @@
 //! `sqlite3_orq_init`); linked as a Rust library by the `orq` CLI, which
 //! calls [`register`] on its own bundled-SQLite connection. Either way the
 //! queue is driven through the same SQL functions and virtual tables.
+//!
+//! Modules depend one way, down these layers (a module uses only those
+//! below it; a test checks that no two modules reach each other):
+//!
+//! 1. `functions`, `vtab`: the SQL surface. They parse arguments and call
+//!    the layers below; `lib` hands `functions::register_helpers` down to
+//!    `session` as a plain fn, so the side connection gets the helpers
+//!    without `session` knowing the surface.
+//! 2. Operations that combine steps: `claim` (the chores of `maintenance`,
+//!    then lease), `maintenance` (firing due schedules, returning lost
+//!    leases, retention), `schedules`, `workflow`, `workers`, `alerts`,
+//!    `health`, `metrics`, `wait`.
+//! 3. `ops` and `deps`: one statement of sql/ each, the engine itself.
+//! 4. Where a write goes: `txn`, over `session` (per-connection state),
+//!    `turnstile` and `host` (raw facts about the host connection). The one
+//!    call up the layers: after a write, `txn` lets `maintenance` delete a
+//!    slice of expired jobs, so every writer shares the upkeep.
+//! 5. Leaves: `sql`, `schema`, `options`, `args`, `params`, `bounds`,
+//!    `backoff`, `cron`, `clock`, `inotify`, `error`.
 
 mod alerts;
 mod args;
@@ -39,6 +58,11 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 pub use error::Error;
+/// What a metric counts, in a sentence (`queue_metrics`' `help` column).
+pub use metrics::help as metric_help;
+/// Whether an event of `queue_events` is a failed attempt: an SQL expression
+/// over its `type` and `detail` columns, the one `queue_metrics` counts by.
+pub use sql::FAILED_ATTEMPT;
 
 /// The extension's version, as `orq_version()` reports it.
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
@@ -57,7 +81,7 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
             rusqlite::version()
         )));
     }
-    let session = Arc::new(session::Session::new(unsafe { conn.handle() }));
+    let session = Arc::new(session::Session::new(unsafe { conn.handle() }, functions::register_helpers));
     functions::register(conn, &session)?;
     vtab::register(conn, &session)?;
     // Now, while no statement of the caller is open, is the one moment the
@@ -99,6 +123,79 @@ pub unsafe extern "C" fn sqlite3_orq_init(
         })
     })
     .unwrap_or(rusqlite::ffi::SQLITE_ERROR)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Each module of src/ (a file, or a directory with mod.rs) and the
+    /// modules its code names through `crate::`.
+    fn module_uses() -> BTreeMap<String, BTreeSet<String>> {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            let module = path.file_stem().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                for inner in std::fs::read_dir(&path).unwrap() {
+                    files.push((module.clone(), inner.unwrap().path()));
+                }
+            } else if module != "lib" {
+                files.push((module, path));
+            }
+        }
+        let names: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
+        let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (module, path) in files {
+            let text = std::fs::read_to_string(path).unwrap();
+            let code: String =
+                text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+            for part in code.split("crate::").skip(1) {
+                // `crate::x::...` or `crate::{x, y::z}`
+                let head = part.strip_prefix('{').map_or(part, |p| p.split('}').next().unwrap_or(""));
+                for item in head.split(',') {
+                    let name: String =
+                        item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    if names.contains(&name) && name != module {
+                        uses.entry(module.clone()).or_default().insert(name);
+                    }
+                    if !part.starts_with('{') {
+                        break;
+                    }
+                }
+            }
+        }
+        uses
+    }
+
+    #[test]
+    fn modules_depend_one_way() {
+        let uses = module_uses();
+        let reaches = |from: &str, to: &str| {
+            let mut seen = BTreeSet::new();
+            let mut todo = vec![from.to_string()];
+            while let Some(m) = todo.pop() {
+                for next in uses.get(&m).into_iter().flatten() {
+                    if next == to {
+                        return true;
+                    }
+                    if seen.insert(next.clone()) {
+                        todo.push(next.clone());
+                    }
+                }
+            }
+            false
+        };
+        for (module, used) in &uses {
+            for other in used {
+                assert!(
+                    !reaches(other, module),
+                    "{module} uses {other}, and {other} reaches back to {module}"
+                );
+            }
+        }
+    }
 }
 
 #[cfg(feature = "loadable")]

@@ -53,10 +53,10 @@ impl Chores {
 }
 
 /// The most jobs one retention slice deletes: the slice of a purge
-/// (txn::SLICE_ROWS, about 6 ms of write lock when all are due). While
+/// (bounds::SLICE_ROWS, about 6 ms of write lock when all are due). While
 /// retention is behind, every write deletes one slice, so it catches up with
 /// any flow whose writes finish fewer jobs each than this.
-pub const RETENTION_SLICE: i64 = crate::txn::SLICE_ROWS;
+pub const RETENTION_SLICE: i64 = crate::bounds::SLICE_ROWS;
 /// How often a connection that is not behind looks for expired jobs, by its
 /// queue clock. Looking costs three index probes per queue (microseconds).
 pub const RETENTION_EVERY_MS: i64 = 1000;

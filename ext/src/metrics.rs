@@ -55,6 +55,38 @@ pub const HISTOGRAMS: [&str; 2] = ["run_seconds", "wait_seconds"];
 pub const BUCKETS_MS: [i64; 16] =
     [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000];
 
+/// What each metric counts, in a sentence: `queue_metrics`' `help` column,
+/// the HELP line of a Prometheus scrape.
+pub fn help(metric: &str) -> &'static str {
+    match metric {
+        "enqueued_total" => "Jobs enqueued (counters count the events in the audit trail)",
+        "completed_total" => "Jobs completed",
+        "failed_total" => "Failed attempts (a lost lease counts as expired)",
+        "retried_total" => "Jobs made ready again by queue_retry",
+        "dead_total" => "Jobs that ended dead",
+        "cancelled_total" => "Jobs cancelled",
+        "expired_total" => "Leases that ran out",
+        "ready" => "Jobs due now",
+        "scheduled" => "Jobs ready but not yet due",
+        "running" => "Jobs leased to a worker",
+        "waiting" => "Jobs waiting for their parents",
+        "paused" => "1 while the queue is paused",
+        "oldest_ready_age_seconds" => "Seconds the oldest due job has waited",
+        "workers_alive" => "Live workers that take jobs of this queue",
+        "completed_per_second_1m" => "Jobs completed per second over the last minute",
+        "completed_per_second_5m" => "Jobs completed per second over the last 5 minutes",
+        "completed_per_second_15m" => "Jobs completed per second over the last 15 minutes",
+        "failed_per_second_1m" => "Failed attempts per second over the last minute",
+        "failed_per_second_5m" => "Failed attempts per second over the last 5 minutes",
+        "failed_per_second_15m" => "Failed attempts per second over the last 15 minutes",
+        "run_seconds" => "Seconds each attempt ran, claim to finish",
+        "wait_seconds" => "Seconds jobs waited from due to claimed",
+        // Not a row of queue_metrics: `orq serve` exports queue_alerts so.
+        "alert_firing" => "orq alert rules (queue_alerts): 1 while firing",
+        _ => "",
+    }
+}
+
 /// Whether `metric` is a counter or gauge: what an alert rule can watch.
 pub fn is_scalar(metric: &str) -> bool {
     COUNTERS.contains(&metric) || GAUGES.contains(&metric) || RATES.contains(&metric)
@@ -149,7 +181,7 @@ impl QueueMetrics {
         Some(*n as f64 / window_s)
     }
 
-    /// The rows of `queue_metrics`: queue, metric, kind, le, value.
+    /// The rows of `queue_metrics`: queue, metric, kind, le, value, help.
     pub fn rows(&self, out: &mut Vec<Vec<Value>>) {
         let row = |metric: &str, kind: &str, le: Option<f64>, value: f64| {
             vec![
@@ -158,6 +190,7 @@ impl QueueMetrics {
                 Value::Text(kind.to_string()),
                 le.map_or(Value::Null, Value::Real),
                 Value::Real(value),
+                Value::Text(help(metric).to_string()),
             ]
         };
         for m in COUNTERS {
@@ -252,7 +285,7 @@ fn fold_events(
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut last = usize::MAX;
     let mut open = Open::default();
-    let mut stmt = conn.prepare_cached(sql::METRICS_EVENTS)?;
+    let mut stmt = conn.prepare_cached(&sql::METRICS_EVENTS)?;
     let mut rows = stmt.query(named_params! {":queue": queue})?;
     while let Some(r) = rows.next()? {
         let (ValueRef::Text(q), ValueRef::Text(ty), ValueRef::Integer(at), ValueRef::Integer(job)) =
@@ -273,13 +306,14 @@ fn fold_events(
         }
         let Some((_, c)) = queues.get_mut(last) else { continue };
         let detail = match ty {
-            b"enqueued" | b"enqueued_cancelled" | b"dead" => match r.get_ref(4)? {
+            b"enqueued" => match r.get_ref(4)? {
                 ValueRef::Text(t) => Some(t),
                 _ => None,
             },
             _ => None,
         };
-        fold(c, &mut open, &Event { ty, at, job, detail }, now, histograms);
+        let failed = matches!(ty, b"failed" | b"dead") && r.get_ref(5)? == ValueRef::Integer(1);
+        fold(c, &mut open, &Event { ty, at, job, detail, failed }, now, histograms);
     }
     Ok(queues.into_iter().collect())
 }
@@ -289,14 +323,16 @@ struct Event<'a> {
     ty: &'a [u8],
     at: i64,
     job: i64,
-    /// The detail JSON of 'enqueued' and 'dead' events (the others' is not read).
+    /// The detail JSON of 'enqueued' events (the others' is not read).
     detail: Option<&'a [u8]>,
+    /// Whether the event is a failed attempt (sql/failed_attempt.sql).
+    failed: bool,
 }
 
 /// What one event adds. Every attempt ends as exactly one of completed,
 /// failed (queue_fail), expired (lease lost), released or cancelled; a last
 /// attempt that fails or is lost is recorded as 'dead' instead, and counts as
-/// a failure or a lost lease by its error.
+/// a failure or a lost lease as sql/failed_attempt.sql tells them apart.
 fn fold(c: &mut Counts, open: &mut Open, e: &Event<'_>, now: i64, histograms: bool) {
     let in_window = |counts: &mut [u64; WINDOWS_MS.len()]| {
         for (n, w) in counts.iter_mut().zip(WINDOWS_MS) {
@@ -334,20 +370,17 @@ fn fold(c: &mut Counts, open: &mut Open, e: &Event<'_>, now: i64, histograms: bo
             in_window(&mut c.completed_in);
             ran(c, open, e);
         }
-        b"failed" => {
-            c.counters[FAILED] += 1;
-            in_window(&mut c.failed_in);
-            ran(c, open, e);
-        }
-        b"dead" => {
-            c.counters[DEAD] += 1;
-            if e.detail.is_some_and(lost_lease) {
-                c.counters[EXPIRED] += 1;
-                open.claimed_at.remove(&e.job);
-            } else {
+        b"failed" | b"dead" => {
+            if e.ty == b"dead" {
+                c.counters[DEAD] += 1;
+            }
+            if e.failed {
                 c.counters[FAILED] += 1;
                 in_window(&mut c.failed_in);
                 ran(c, open, e);
+            } else {
+                c.counters[EXPIRED] += 1;
+                open.claimed_at.remove(&e.job);
             }
         }
         b"expired" => {
@@ -389,19 +422,16 @@ fn run_at_ms(detail: &[u8]) -> Option<i64> {
     seconds.is_finite().then(|| (seconds * 1000.0).round() as i64)
 }
 
-/// Whether a dead job's last lease was lost rather than failed: the errors
-/// expire.sql and worker_jobs_expire.sql give it.
-fn lost_lease(detail: &[u8]) -> bool {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(detail) else { return false };
-    match v.get("error").and_then(|e| e.as_str()) {
-        Some(e) => e == "lease expired" || (e.starts_with("worker ") && e.ends_with(" died")),
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_metric_says_what_it_counts() {
+        for m in COUNTERS.iter().chain(&GAUGES).chain(&RATES).chain(&HISTOGRAMS) {
+            assert!(!help(m).is_empty(), "{m} has no help text");
+        }
+    }
 
     #[test]
     fn buckets_are_cumulative_and_inclusive() {
@@ -418,14 +448,6 @@ mod tests {
         assert_eq!(c[16], (f64::INFINITY, 7));
         assert_eq!(h.count, 7);
         assert_eq!(h.sum_ms, 5 + 6 + 1_000 + 3_600_000 + 3_600_001);
-    }
-
-    #[test]
-    fn lost_leases_are_told_by_their_error() {
-        assert!(lost_lease(br#"{"error":"lease expired"}"#));
-        assert!(lost_lease(br#"{"error":"worker w-1 died"}"#));
-        assert!(!lost_lease(br#"{"error":"SMTP timeout"}"#));
-        assert!(!lost_lease(br#"{"error":null}"#));
     }
 
     #[test]

@@ -6,9 +6,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, Error, Result};
-use crate::maintenance::Chores;
 use crate::options::{EnqueueOptions, Retention};
-use crate::{deps, params, sql, txn};
+use crate::{deps, params, sql};
 
 /// A job leased by a claim.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,25 +166,9 @@ fn add_parents(conn: &Connection, o: &EnqueueOptions, child: i64) -> Result<()> 
     Ok(())
 }
 
-pub fn claim(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
-    if req.n == 0 {
-        return Ok(Vec::new());
-    }
-    // Usually nothing is due and no lease ran out: the claim is then one
-    // statement, and needs no savepoint.
-    let chores = Chores::find(conn, now, req.queues.as_deref())?;
-    if chores.is_empty() {
-        return lease(conn, now, req);
-    }
-    txn::atomic(conn, || {
-        chores.run(conn, now)?;
-        lease(conn, now, req)
-    })
-}
-
 /// The claim itself (claim.sql, or claim_queue.sql for a single queue).
-fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
-    let sql = if req.queue.is_some() { sql::CLAIM_QUEUE } else { sql::CLAIM };
+pub fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
+    let sql: &str = if req.queue.is_some() { &sql::CLAIM_QUEUE } else { &sql::CLAIM };
     let mut stmt = conn.prepare_cached(sql)?;
     // In the order the parameters appear in claim_queue.sql and claim.sql.
     let mut named = named_params! {":worker": req.worker, ":now": now, ":lease_ms": req.lease_ms}.to_vec();

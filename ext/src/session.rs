@@ -26,16 +26,17 @@ const SIDE_CACHE_KIB: i64 = 1024;
 /// `SQLITE_FCNTL_VFS_POINTER`, missing from the oldest bindings.
 const FCNTL_VFS_POINTER: i32 = 27;
 
-/// A host connection handle. orq only uses it on the thread SQLite calls
-/// it from, under SQLite's own connection mutex.
-#[derive(Clone, Copy, Debug)]
-pub struct Handle(pub *mut ffi::sqlite3);
-unsafe impl Send for Handle {}
-unsafe impl Sync for Handle {}
+pub use crate::host::Handle;
+
+/// What a side connection needs before orq's statements run on it: the
+/// helper functions they call (functions.rs registers them; passed in, so
+/// that this module need not know the function layer above it).
+pub type SideSetup = fn(&Connection) -> rusqlite::Result<()>;
 
 pub struct Session {
     db: Handle,
     pub clock: Clock,
+    side_setup: SideSetup,
     resources: Mutex<Option<Resources>>,
 }
 
@@ -56,12 +57,11 @@ pub struct Resources {
 }
 
 /// The side connection to the host's database file, opened on first use.
-#[derive(Default)]
-pub struct SideConnection(Option<Connection>);
+pub struct SideConnection(Option<Connection>, SideSetup);
 
 impl Session {
-    pub fn new(db: *mut ffi::sqlite3) -> Session {
-        Session { db: Handle(db), clock: Clock::default(), resources: Mutex::new(None) }
+    pub fn new(db: *mut ffi::sqlite3, side_setup: SideSetup) -> Session {
+        Session { db: Handle(db), clock: Clock::default(), side_setup, resources: Mutex::new(None) }
     }
 
     /// The host connection's handle.
@@ -73,7 +73,7 @@ impl Session {
     pub fn with<T>(&self, f: impl FnOnce(&mut Resources) -> Result<T>) -> Result<T> {
         let mut slot = self.lock()?;
         if slot.is_none() {
-            *slot = Some(Resources::open(self.db)?);
+            *slot = Some(Resources::open(self.db, self.side_setup)?);
         }
         match slot.as_mut() {
             Some(res) => f(res),
@@ -107,7 +107,7 @@ impl Session {
 }
 
 impl Resources {
-    fn open(db: Handle) -> Result<Resources> {
+    fn open(db: Handle, side_setup: SideSetup) -> Result<Resources> {
         // SAFETY: `db` is the live host connection SQLite is calling us on; a
         // Connection from `from_handle` never closes it.
         let host = unsafe { Connection::from_handle(db.0)? };
@@ -118,7 +118,7 @@ impl Resources {
         Ok(Resources {
             db,
             host,
-            side: SideConnection::default(),
+            side: SideConnection(None, side_setup),
             rng: SmallRng::from_os_rng(),
             wal_checked: false,
             watcher: None,
@@ -138,13 +138,13 @@ impl SideConnection {
     /// mode a second connection would wait forever on the host's own read lock).
     pub fn get(&mut self, host: &Connection, db: Handle) -> Result<Option<&Connection>> {
         if self.0.is_none() {
-            self.0 = open_side(host, db)?;
+            self.0 = open_side(host, db, self.1)?;
         }
         Ok(self.0.as_ref())
     }
 }
 
-fn open_side(host: &Connection, db: Handle) -> Result<Option<Connection>> {
+fn open_side(host: &Connection, db: Handle, setup: SideSetup) -> Result<Option<Connection>> {
     let path = match host.path() {
         Some(p) if !p.is_empty() => p.to_string(),
         _ => return Ok(None),
@@ -174,7 +174,7 @@ fn open_side(host: &Connection, db: Handle) -> Result<Option<Connection>> {
     ))?;
     side.busy_timeout(std::time::Duration::ZERO)?;
     side.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    crate::functions::register_helpers(&side)?;
+    setup(&side)?;
     Ok(Some(side))
 }
 

@@ -17,9 +17,28 @@
 //! call none (migration 007); nor do they use `x IN (constants)`, which a
 //! trigger program rebuilds as a temporary b-tree each time it fires.
 
+use std::sync::LazyLock;
+
 macro_rules! sql_file {
     ($name:ident, $file:literal) => {
         pub const $name: &str = include_str!(concat!("../../sql/", $file));
+    };
+}
+
+/// The routing rule (who may take a job), written once in sql/routable.sql.
+const ROUTABLE: &str = include_str!("../../sql/routable.sql");
+
+/// Whether an event of the audit trail is a failed attempt, written once in
+/// sql/failed_attempt.sql: an SQL expression over the event's `type` and
+/// `detail`, for queue_metrics and for the CLI's charts of the trail.
+pub const FAILED_ATTEMPT: &str = include_str!("../../sql/failed_attempt.sql");
+
+/// A statement that uses a rule written once elsewhere: its file says
+/// `{marker}` where the rule goes. Spliced once per process, on first use.
+macro_rules! sql_file_spliced {
+    ($name:ident, $file:literal, $marker:literal => $rule:expr) => {
+        pub static $name: LazyLock<String> =
+            LazyLock::new(|| include_str!(concat!("../../sql/", $file)).replace($marker, $rule));
     };
 }
 
@@ -30,8 +49,8 @@ sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
 sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
 sql_file!(EXPIRE_FIND, "expire_find.sql");
 sql_file!(EXPIRE, "expire.sql");
-sql_file!(CLAIM, "claim.sql");
-sql_file!(CLAIM_QUEUE, "claim_queue.sql");
+sql_file_spliced!(CLAIM, "claim.sql", "{routable}" => ROUTABLE);
+sql_file_spliced!(CLAIM_QUEUE, "claim_queue.sql", "{routable}" => ROUTABLE);
 sql_file!(COMPLETE, "complete.sql");
 sql_file!(COMPLETE_MANY, "complete_many.sql");
 sql_file!(COMPLETE_MANY_TOKENS, "complete_many_tokens.sql");
@@ -48,7 +67,7 @@ sql_file!(RESUME, "resume.sql");
 sql_file!(PURGE, "purge.sql");
 sql_file!(STATS, "stats.sql");
 sql_file!(JOBS, "jobs.sql");
-sql_file!(WAIT_CHECK, "wait_check.sql");
+sql_file_spliced!(WAIT_CHECK, "wait_check.sql", "{routable}" => ROUTABLE);
 sql_file!(RATES, "rates.sql");
 sql_file!(RESOURCES, "resources.sql");
 sql_file!(WORKER_REGISTER, "worker_register.sql");
@@ -83,7 +102,7 @@ sql_file!(SCHEDULES_DUE, "schedules_due.sql");
 sql_file!(SCHEDULE_FIRED, "schedule_fired.sql");
 sql_file!(SCHEDULE_SET_ASIDE, "schedule_set_aside.sql");
 sql_file!(METRICS_QUEUES, "metrics_queues.sql");
-sql_file!(METRICS_EVENTS, "metrics_events.sql");
+sql_file_spliced!(METRICS_EVENTS, "metrics_events.sql", "{failed_attempt}" => FAILED_ATTEMPT);
 sql_file!(ALERTS, "alerts.sql");
 sql_file!(ALERT_UPSERT, "alert_upsert.sql");
 sql_file!(ALERT_DELETE, "alert_delete.sql");
@@ -105,3 +124,32 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/008_schedule_errors.sql"),
     include_str!("../../sql/migrations/009_retention.sql"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_routed_statement_has_the_rule_spliced_in() {
+        for sql in [&*CLAIM, &*CLAIM_QUEUE, &*WAIT_CHECK] {
+            assert!(!sql.contains("{routable}"), "{sql}");
+            assert_eq!(sql.matches("only_worker = :worker").count(), 1, "{sql}");
+        }
+        assert!(!METRICS_EVENTS.contains("{failed_attempt}"));
+        assert!(METRICS_EVENTS.contains(FAILED_ATTEMPT));
+    }
+
+    #[test]
+    fn the_routing_rule_is_written_in_one_file() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sql");
+        let writing_it: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| {
+                std::fs::read_to_string(path).is_ok_and(|sql| sql.contains("only_worker = :worker"))
+            })
+            .collect();
+        assert_eq!(writing_it.len(), 1, "{writing_it:?}");
+        assert!(writing_it[0].ends_with("routable.sql"), "{writing_it:?}");
+    }
+}

@@ -34,6 +34,7 @@ use crate::error::{invalid, Error, Result};
 use crate::host::{self, TxnState};
 use crate::session::{Resources, Session};
 use crate::turnstile::{Turn, Turnstile};
+use crate::bounds::SLICE_ROWS;
 use crate::{maintenance, schema};
 
 /// How long orq waits for the write lock when the connection sets no busy_timeout.
@@ -150,12 +151,6 @@ fn write_on<T>(res: &mut Resources, route: Route, writes: Writes, body: Body<T>)
         }
     }
 }
-
-/// How many rows one slice of a long operation touches (see `in_slices`).
-/// Measured: a purge deletes a job and its events in 9 µs in one
-/// transaction and 13 µs in slices of 500 (each slice commits), so a slice
-/// holds the write lock for about 6 ms.
-pub const SLICE_ROWS: i64 = 500;
 
 /// Runs an operation that touches many rows without holding the write lock
 /// for long: in autocommit, `slice(conn, SLICE_ROWS)` runs again and again,

@@ -95,7 +95,7 @@ pub struct WaitFor<'a> {
 /// When the next job of the queues may be claimable (unix ms), if any.
 fn next_due(conn: &Connection, w: &WaitFor) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached(sql::WAIT_CHECK)?
+        .prepare_cached(&sql::WAIT_CHECK)?
         .query_row(named_params! {":queues": w.queues, ":worker": w.worker}, |r| r.get(0))?)
 }
 

@@ -102,6 +102,62 @@ def test_metrics_parse_as_prometheus_text_with_every_family(conn, serve):
     assert waits[0].value == 2
 
 
+def test_every_metric_has_the_help_text_of_the_extension(conn, db, serve):
+    enqueue(conn, "email")
+    orq(db, "alert", "add", "backlog", "ready", ">", "0")
+    help_of = dict(conn.execute("SELECT DISTINCT metric, help FROM queue_metrics").fetchall())
+    s = serve()
+    families = list(text_string_to_metric_families(s.get("/metrics").text))
+    assert {f.name for f in families} >= {"orq_ready", "orq_completed", "orq_run_seconds", "orq_alert_firing"}
+    for f in families:
+        metric = f.name.removeprefix("orq_")
+        if f.type == "counter":
+            metric += "_total"
+        if metric == "alert_firing":  # from queue_alerts; its help is the extension's too
+            assert f.documentation == "orq alert rules (queue_alerts): 1 while firing"
+            continue
+        assert help_of[metric], metric
+        assert f.documentation == help_of[metric], metric
+
+
+def test_the_dashboard_and_prometheus_count_the_same_failures(conn, serve):
+    """A failed attempt is one thing: the overview's chart and orq_failed_total
+    both take it from the extension. Lost leases are not failures."""
+
+    def one_attempt(options, finish):
+        jid = enqueue(conn, "q", "{}", options)
+        [job] = claim(conn, "q")
+        assert job["id"] == jid
+        finish(jid, job["token"])
+
+    def fail(jid, token):
+        conn.execute("SELECT queue_fail(?, ?, 'boom')", (jid, token))
+
+    def lose_lease(jid, token):
+        time.sleep(0.06)
+        # The next claim returns the lost lease first; a job with attempts
+        # left is claimed again at once.
+        for job in claim(conn, "q"):
+            complete_it(job["id"], job["token"])
+
+    complete_it = lambda jid, token: conn.execute("SELECT queue_complete(?, ?)", (jid, token))
+    one_attempt(None, complete_it)
+    one_attempt('{"max_attempts":2,"backoff":{"base":0.001,"jitter":false}}', fail)  # failed, then ready again
+    time.sleep(0.01)
+    complete(conn, "q")
+    one_attempt('{"max_attempts":1}', fail)  # dead by its error
+    one_attempt('{"max_attempts":2,"lease":0.05}', lose_lease)  # expired, then done
+    one_attempt('{"max_attempts":1,"lease":0.05}', lose_lease)  # dead by a lost lease
+
+    s = serve()
+    families = {f.name: f for f in text_string_to_metric_families(s.get("/metrics").text)}
+    [failed_total] = [smp.value for smp in families["orq_failed"].samples if smp.name == "orq_failed_total"]
+    [expired_total] = [smp.value for smp in families["orq_expired"].samples if smp.name == "orq_expired_total"]
+    chart = s.get("/api/overview").json()["chart"]
+    assert (failed_total, expired_total) == (2, 2)
+    assert sum(chart["total"]["failed"]) == sum(chart["queues"]["q"]["failed"]) == failed_total
+
+
 def test_metrics_show_alert_rules(conn, db, serve):
     enqueue(conn, "email")
     orq(db, "alert", "add", "backlog", "ready", ">", "0", "--queue", "email")

@@ -9,6 +9,7 @@
 //! off (`queue_configure`) show a flat depth and no throughput.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
@@ -23,17 +24,23 @@ const BATCH: i64 = 20_000;
 const BATCHES_PER_UPDATE: usize = 10;
 
 /// Per (minute, queue): event counts, and the net change in jobs waiting
-/// to run (states `waiting` and `ready`).
-const AGGREGATE: &str = "
+/// to run (states `waiting` and `ready`). A failed attempt is what the
+/// extension says it is, the same rule as `queue_metrics`' failed_total.
+static AGGREGATE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "
 SELECT CAST(at / 60 AS INTEGER), queue,
        sum(type = 'completed'),
-       sum(type = 'failed' OR type = 'expired' OR type = 'dead'),
+       sum({failed}),
        sum((to_state = 'ready' OR to_state = 'waiting')
            - (coalesce(from_state, '') = 'ready' OR coalesce(from_state, '') = 'waiting')),
        max(seq), count(*)
-FROM (SELECT seq, at, queue, type, from_state, to_state FROM queue_events
+FROM (SELECT seq, at, queue, type, from_state, to_state, detail FROM queue_events
       WHERE seq >= ?1 ORDER BY seq LIMIT ?2)
-GROUP BY 1, 2";
+GROUP BY 1, 2",
+        failed = orq::FAILED_ATTEMPT
+    )
+});
 
 #[derive(Default, Clone, Copy)]
 struct Bucket {
@@ -59,7 +66,7 @@ impl History {
             None => first_seq_at_or_after(conn, (first_min * 60) as f64)?,
         };
         for _ in 0..BATCHES_PER_UPDATE {
-            let mut stmt = conn.prepare_cached(AGGREGATE)?;
+            let mut stmt = conn.prepare_cached(&AGGREGATE)?;
             let mut rows = stmt.query(params![next, BATCH])?;
             let mut seen = 0i64;
             while let Some(r) = rows.next()? {

@@ -1,7 +1,8 @@
 //! `GET /metrics`: the Prometheus text format (0.0.4), encoded by the
 //! prometheus-client crate from a collector over `queue_metrics`, read at
 //! scrape time: every process that reads the database sees the same
-//! numbers, and this server keeps no counters of its own.
+//! numbers, and this server keeps no counters of its own. Names and help
+//! texts come from the extension; this module only renders them.
 
 use std::collections::BTreeMap;
 
@@ -29,10 +30,11 @@ struct Row {
     value: Sql,
 }
 
-/// A metric's rows per queue, in first-seen order of metrics.
+/// A metric's rows per queue, in first-seen order of metrics (each with its
+/// kind and help text).
 #[derive(Debug, Default)]
 struct QueueMetrics {
-    order: Vec<(String, String)>,
+    order: Vec<(String, String, String)>,
     rows: BTreeMap<String, Vec<Row>>,
 }
 
@@ -51,7 +53,7 @@ struct AlertStates(Vec<(String, String, bool)>);
 
 impl QueueMetrics {
     fn read(conn: &Connection) -> Result<QueueMetrics> {
-        let mut stmt = conn.prepare("SELECT queue, metric, kind, le, value FROM queue_metrics")?;
+        let mut stmt = conn.prepare("SELECT queue, metric, kind, le, value, help FROM queue_metrics")?;
         let mut out = QueueMetrics::default();
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
@@ -67,7 +69,7 @@ impl QueueMetrics {
             let family = row.metric.clone();
             if !out.rows.contains_key(&family) {
                 let kind = if row.kind.starts_with("histogram") { "histogram" } else { row.kind.as_str() };
-                out.order.push((family.clone(), kind.to_string()));
+                out.order.push((family.clone(), kind.to_string(), r.get(5)?));
             }
             out.rows.entry(family).or_default().push(row);
         }
@@ -83,34 +85,6 @@ fn number(v: &Sql) -> f64 {
     }
 }
 
-/// HELP text: what each metric of `queue_metrics` counts.
-fn help(metric: &str) -> String {
-    let text = match metric {
-        "enqueued_total" => "Jobs enqueued (counters count the events in the audit trail)",
-        "completed_total" => "Jobs completed",
-        "failed_total" => "Failed attempts",
-        "retried_total" => "Jobs made ready again by queue_retry",
-        "dead_total" => "Jobs that ended dead",
-        "cancelled_total" => "Jobs cancelled",
-        "expired_total" => "Leases that ran out",
-        "ready" => "Jobs due now",
-        "scheduled" => "Jobs ready but not yet due",
-        "running" => "Jobs leased to a worker",
-        "waiting" => "Jobs waiting for their parents",
-        "paused" => "1 while the queue is paused",
-        "oldest_ready_age_seconds" => "Seconds the oldest due job has waited",
-        "workers_alive" => "Live workers that take jobs of this queue",
-        "run_seconds" => "Seconds each attempt ran, claim to finish",
-        "wait_seconds" => "Seconds jobs waited from due to claimed",
-        m if m.starts_with("completed_per_second_") => {
-            "Jobs completed per second over the window in the name"
-        }
-        m if m.starts_with("failed_per_second_") => "Failed attempts per second over the window in the name",
-        _ => "orq queue_metrics",
-    };
-    text.to_string()
-}
-
 /// Whole numbers print as integers (`3`, not `3.0`).
 fn whole(v: &Sql) -> Option<i64> {
     match v {
@@ -122,13 +96,13 @@ fn whole(v: &Sql) -> Option<i64> {
 
 impl Collector for QueueMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::result::Result<(), std::fmt::Error> {
-        for (metric, kind) in &self.order {
+        for (metric, kind, help) in &self.order {
             let rows = &self.rows[metric];
             match kind.as_str() {
                 "counter" => {
                     // The encoder appends `_total` to counters itself.
                     let name = metric.strip_suffix("_total").unwrap_or(metric);
-                    let mut m = encoder.encode_descriptor(name, &help(metric), None, MetricType::Counter)?;
+                    let mut m = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
                     for r in rows {
                         let labels = [("queue", r.queue.as_str())];
                         let mut family = m.encode_family(&labels)?;
@@ -142,7 +116,7 @@ impl Collector for QueueMetrics {
                 }
                 "histogram" => {
                     let mut m =
-                        encoder.encode_descriptor(metric, &help(metric), None, MetricType::Histogram)?;
+                        encoder.encode_descriptor(metric, help, None, MetricType::Histogram)?;
                     let mut per_queue: BTreeMap<&str, Hist> = BTreeMap::new();
                     for r in rows {
                         let h = per_queue.entry(r.queue.as_str()).or_default();
@@ -172,7 +146,7 @@ impl Collector for QueueMetrics {
                     }
                 }
                 _ => {
-                    let mut m = encoder.encode_descriptor(metric, &help(metric), None, MetricType::Gauge)?;
+                    let mut m = encoder.encode_descriptor(metric, help, None, MetricType::Gauge)?;
                     for r in rows {
                         let labels = [("queue", r.queue.as_str())];
                         let mut family = m.encode_family(&labels)?;
@@ -214,7 +188,7 @@ impl Collector for AlertStates {
         }
         let mut m = encoder.encode_descriptor(
             "alert_firing",
-            "orq alert rules (queue_alerts): 1 while firing",
+            orq::metric_help("alert_firing"),
             None,
             MetricType::Gauge,
         )?;

@@ -4,7 +4,7 @@ use serde_json::value::RawValue;
 
 use crate::args::{check_json_depth, Args};
 use crate::bounds::duration_ms;
-use crate::claim::{claim_request, claimed_json};
+use crate::claim::{self, claim_request, claimed_json};
 use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
 use crate::ops;
@@ -60,7 +60,7 @@ pub fn queue_claim_json(s: &Session, a: &Args) -> Result<String> {
     a.arity(2, 4, "(worker, n [, queue [, lease]])")?;
     let req = claim_request(a)?;
     let now = s.clock.now_ms();
-    let jobs = txn::write(s, Writes::AsNeeded, &mut |c| ops::claim(c, now, &req))?;
+    let jobs = txn::write(s, Writes::AsNeeded, &mut |c| claim::claim(c, now, &req))?;
     Ok(claimed_json(&jobs))
 }
 

@@ -15,11 +15,11 @@ use rusqlite::vtab::{sqlite3_vtab, Filters, IndexInfo, VTab, VTabConfig, VTabCon
 use super::rows::{RowSource, RowsCursor};
 use super::{arguments, bind_arguments, guarded};
 use crate::args::Args;
-use crate::claim::claim_request;
+use crate::claim::{self, claim_request};
 use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
 use crate::session::Session;
-use crate::{ops, txn};
+use crate::txn;
 
 const SCHEMA: &str = "CREATE TABLE x(id INTEGER, queue TEXT, payload TEXT, attempt INTEGER, token INTEGER, \
      lease_until REAL, priority INTEGER, max_attempts INTEGER, timeout REAL, lease REAL, \
@@ -75,7 +75,7 @@ impl RowSource for ClaimTab {
         let args = Args::new(arguments(idx_num, ARGUMENTS as usize, args));
         let req = claim_request(&args)?;
         let now = self.session.clock.now_ms();
-        let jobs = txn::write(&self.session, txn::Writes::AsNeeded, &mut |c| ops::claim(c, now, &req))?;
+        let jobs = txn::write(&self.session, txn::Writes::AsNeeded, &mut |c| claim::claim(c, now, &req))?;
         Ok(jobs
             .into_iter()
             .map(|j| {

@@ -1,5 +1,5 @@
 //! `queue_metrics`: every queue's counters, gauges and histograms in long
-//! format (queue, metric, kind, le, value), computed by metrics.rs when the
+//! format (queue, metric, kind, le, value, help), computed by metrics.rs when the
 //! table is read. `WHERE queue = ?` is handed to the computation, so the
 //! other queues' jobs are not counted.
 
@@ -17,7 +17,7 @@ use crate::schema;
 use crate::session::Session;
 
 const NAME: &str = "queue_metrics";
-const SCHEMA: &str = "CREATE TABLE x(queue TEXT, metric TEXT, kind TEXT, le REAL, value REAL)";
+const SCHEMA: &str = "CREATE TABLE x(queue TEXT, metric TEXT, kind TEXT, le REAL, value REAL, help TEXT)";
 /// idx_num bit: argv[1] holds the queue of a `queue = ?` constraint.
 const ONE_QUEUE: c_int = 1;
 
