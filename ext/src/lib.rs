@@ -38,6 +38,9 @@ use std::sync::Arc;
 use rusqlite::Connection;
 
 pub use error::Error;
+/// How long a stopping worker lets its jobs finish unless told otherwise
+/// (queue_worker_beat's `grace`), for the CLI's systemd unit.
+pub use workers::DEFAULT_GRACE_MS;
 
 /// The extension's version, as `orq_version()` reports it.
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
