@@ -38,6 +38,9 @@ class Job:
     result: Any = None
     """Set this inside ``with q.claim(...)`` to store it as the job's result."""
     finished: bool = False
+    lost: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    """Set by a worker when this job's handler must stop: its lease is lost,
+    or the worker's shutdown grace period ended. Its result is not recorded."""
     _queue: Optional["Queue"] = field(default=None, repr=False, compare=False)
 
     @classmethod
