@@ -79,6 +79,7 @@ class Worker:
         self._leases = Leases()
         self._answer: dict = {}
         self._next_beat = 0.0
+        self._beat_lock = threading.Lock()  # _next_beat: moved earlier by new leases, later by beats
 
     def run(self) -> None:
         """Work until ``stop()`` or a signal; returns when every running job has
@@ -150,9 +151,9 @@ class Worker:
             reason = f"no task named {payload.get('task')!r} is registered in worker {self.name}"
             self._end(job, "failed" if job.fail(reason) is not None else "lost", None, reason)
             return
-        self._leases.add(job)
-        # The beat that extends this lease must come by then.
-        self._next_beat = min(self._next_beat, time.monotonic() + job.lease * self._answer["extend_at"])
+        with self._beat_lock:
+            self._leases.add(job)
+            self._next_beat = min(self._next_beat, self._due(job))
         self._wake.set()
         self.log.job(job, "started")
         started = time.monotonic()
@@ -199,13 +200,24 @@ class Worker:
         """queue_worker_beat, and what its answer says: register again when the
         registry does not know this worker, stop the handlers whose leases are
         lost, beat again by ``next``."""
+        leases = self._leases.report()
         with self._count:
-            report = {"done": self.done, "failed": self.failed, "leases": self._leases.report()}
-        self._answer = json.loads(own.db.value("SELECT queue_worker_beat(?, ?)", (self.name, json.dumps(report))))
-        if not self._answer["registered"]:
+            report = {"done": self.done, "failed": self.failed, "leases": [[j.id, j.token, j.lease] for j in leases]}
+        answer = json.loads(own.db.value("SELECT queue_worker_beat(?, ?)", (self.name, json.dumps(report))))
+        if not answer["registered"]:
             self._register(own)
-        self._leases.lose(self._answer["lost"])
-        self._next_beat = time.monotonic() + self._answer["next"]
+        self._leases.lose(answer["lost"])
+        with self._beat_lock:
+            self._answer = answer
+            # Jobs claimed while this beat ran were not in it.
+            reported = {(j.id, j.token) for j in leases}
+            unreported = [self._due(j) for j in self._leases.running() if (j.id, j.token) not in reported]
+            self._next_beat = min([time.monotonic() + answer["next"], *unreported])
+
+    def _due(self, job: Job) -> float:
+        """When a beat must come to extend the lease of ``job``, claimed just now
+        or since the last beat."""
+        return job.claimed_at + job.lease * self._answer["extend_at"]
 
     def _install_signals(self):
         if threading.current_thread() is not threading.main_thread():
@@ -241,9 +253,14 @@ class Leases:
         with self._lock:
             return len(self._jobs)
 
-    def report(self) -> list:
+    def report(self) -> list[Job]:
+        """The jobs whose leases the worker holds, as far as it knows."""
         with self._lock:
-            return [[j.id, j.token, j.lease] for j in self._jobs.values() if not j.lost.is_set()]
+            return [j for j in self._jobs.values() if not j.lost.is_set()]
+
+    def running(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
 
     def lose(self, lost: list) -> None:
         """Tells the handlers of the leases a beat named lost to stop."""
