@@ -1,7 +1,7 @@
--- queue_metrics' gauges: one row per queue (:queue, or every queue when
--- NULL). Every count is a range of one partial index, as in stats.sql; the
--- worker registry is small and read whole. A worker is alive until it
--- misses three heartbeats (workers.sql); NULL queues means every queue.
+-- (after worker_states.sql) queue_metrics' gauges: one row per queue
+-- (:queue, or every queue when NULL). Every count is a range of one partial index, as in stats.sql; the
+-- worker registry is small and read whole (worker_states.sql says which
+-- workers are alive); NULL queues means every queue.
 SELECT q.name AS queue,
        (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state = 'ready' AND run_at <= :now) AS ready,
        (SELECT count(*) FROM orq_jobs WHERE queue = q.name AND state = 'ready' AND run_at > :now) AS scheduled,
@@ -10,8 +10,8 @@ SELECT q.name AS queue,
        q.paused AS paused,
        coalesce((SELECT (:now - min(run_at)) / 1000.0 FROM orq_jobs
                   WHERE queue = q.name AND state = 'ready' AND run_at <= :now), 0.0) AS oldest_ready_age_seconds,
-       (SELECT count(*) FROM orq_workers AS w
-         WHERE w.stopped_at IS NULL AND w.heartbeat_at + 3 * w.heartbeat_ms >= :now
+       (SELECT count(*) FROM worker_states AS w
+         WHERE w.state = 'alive'
            AND (w.queues IS NULL OR EXISTS (SELECT 1 FROM json_each(w.queues) WHERE value = q.name))) AS workers_alive
 FROM orq_queues AS q
 WHERE q.name = coalesce(:queue, q.name)

@@ -1,3 +1,3 @@
--- Workers that missed three heartbeats and have not stopped.
-SELECT name FROM orq_workers
-WHERE stopped_at IS NULL AND heartbeat_at + 3 * heartbeat_ms < :now
+-- (after worker_states.sql) Workers that missed three heartbeats and have
+-- not stopped: no one declared them dead yet.
+SELECT name FROM worker_states WHERE state = 'dead' AND stopped_at IS NULL

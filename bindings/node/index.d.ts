@@ -96,6 +96,10 @@ export class Job<P = any> {
   readonly lease: number;
   /** true once complete, fail or release was called */
   finished: boolean;
+  /** in a worker's handler: aborted when the handler must stop (its lease is
+   * lost, or the worker's grace period ended and the job was released); its
+   * result is then not recorded */
+  signal?: AbortSignal;
   /** true if completed; false when the token is stale */
   complete(result?: unknown): boolean;
   /** the job's new state, or null when the token is stale */
@@ -196,12 +200,14 @@ export interface WorkerOptions {
   concurrency?: number;
   /** most jobs per claim; default concurrency */
   batch?: number;
-  /** stop gracefully on SIGINT/SIGTERM (a second signal releases running jobs and exits); default true */
+  /** stop gracefully on SIGINT/SIGTERM (a second signal ends the grace period at once); default true */
   handleSignals?: boolean;
   /** seconds one idle queue_wait may block the event loop; default 0.5 */
   idleWait?: number;
-  /** seconds between heartbeats; default 5 */
+  /** seconds between heartbeats, as registered; default orq's (5) */
   heartbeat?: number;
+  /** seconds running handlers may take to finish once stopped, then their jobs are released; default orq's (30) */
+  grace?: number;
   /** the stderr log, as `orq worker --log-format`; default $ORQ_LOG_FORMAT, else 'human' */
   logFormat?: 'human' | 'json' | 'quiet';
 }
@@ -214,7 +220,8 @@ export class Worker {
   readonly batch: number;
   readonly handleSignals: boolean;
   readonly idleWait: number;
-  readonly heartbeat: number;
+  readonly heartbeat: number | undefined;
+  readonly grace: number | undefined;
   /** jobs completed */
   readonly done: number;
   /** handler failures */

@@ -132,6 +132,48 @@ fn past_the_grace_period_jobs_are_killed_and_released_at_once() {
 }
 
 #[test]
+fn jobs_that_end_together_complete_in_one_statement() {
+    let db = Db::new("together");
+    let go = db.dir().join("go");
+    for _ in 0..4 {
+        db.ok(
+            &["enqueue", "q", "--cmd", &format!("while [ ! -e {} ]; do sleep 0.01; done", go.display())],
+            0,
+        );
+    }
+    // Which statement completed each job: inside a trigger, total_changes()
+    // counts the rows the worker's connection changed in earlier statements
+    // and the rows triggers inserted so far (events, and this log). Less
+    // those, it is the same for every row of one statement, and grows with
+    // each statement.
+    db.conn()
+        .execute_batch(
+            "CREATE TABLE completed_by (job INTEGER, statement INTEGER);
+             CREATE TRIGGER completed_by AFTER UPDATE OF state ON orq_jobs WHEN NEW.state = 'done'
+             BEGIN
+               INSERT INTO completed_by VALUES (NEW.id, total_changes()
+                 - (SELECT count(*) FROM orq_events) - (SELECT count(*) FROM completed_by));
+             END;",
+        )
+        .unwrap();
+    let child = db.spawn(&["worker", "-c", "4", "--poll-max", "0.05"]);
+    db.wait_for("SELECT running = 4 FROM queue_stats");
+    // Every job ends while this connection holds the write lock: the
+    // worker's next write waits for it, then finishes what ended meanwhile.
+    let conn = db.conn();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    std::fs::write(&go, "").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    conn.execute_batch("COMMIT").unwrap();
+    db.wait_for("SELECT done = 4 FROM queue_stats");
+    signal(&child, libc::SIGTERM);
+    finish(child, Duration::from_secs(10));
+    let together: i64 =
+        db.one("SELECT max(n) FROM (SELECT count(*) AS n FROM completed_by GROUP BY statement)");
+    assert!(together >= 2, "each job completed by a statement of its own");
+}
+
+#[test]
 fn a_second_signal_stops_at_once() {
     let db = Db::new("twice");
     db.ok(&["enqueue", "q", "--cmd", "sleep 60"], 0);

@@ -63,6 +63,9 @@ pub use metrics::help as metric_help;
 /// Whether an event of `queue_events` is a failed attempt: an SQL expression
 /// over its `type` and `detail` columns, the one `queue_metrics` counts by.
 pub use sql::FAILED_ATTEMPT;
+/// How long a stopping worker lets its jobs finish unless told otherwise
+/// (queue_worker_beat's `grace`), for the CLI's systemd unit.
+pub use workers::DEFAULT_GRACE_MS;
 
 /// The extension's version, as `orq_version()` reports it.
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));

@@ -23,6 +23,12 @@ macro_rules! sql_file {
     ($name:ident, $file:literal) => {
         pub const $name: &str = include_str!(concat!("../../sql/", $file));
     };
+    // A statement that reads worker states: the one rule of whether a
+    // worker is alive (worker_states.sql, a CTE) goes in front of it.
+    ($name:ident, worker_states + $file:literal) => {
+        pub const $name: &str =
+            concat!(include_str!("../../sql/worker_states.sql"), include_str!(concat!("../../sql/", $file)));
+    };
 }
 
 /// The routing rule (who may take a job), written once in sql/routable.sql.
@@ -74,8 +80,11 @@ sql_file!(WORKER_REGISTER, "worker_register.sql");
 sql_file!(WORKER_HEARTBEAT, "worker_heartbeat.sql");
 sql_file!(WORKER_STOP, "worker_stop.sql");
 sql_file!(WORKER_JOBS_EXPIRE, "worker_jobs_expire.sql");
-sql_file!(WORKERS_DEAD, "workers_dead.sql");
-sql_file!(WORKERS, "workers.sql");
+sql_file!(WORKERS_DEAD, worker_states + "workers_dead.sql");
+sql_file!(WORKERS, worker_states + "workers.sql");
+sql_file!(WORKER_STATE, worker_states + "worker_state.sql");
+sql_file!(WORKER_LEASES_EXTEND, "worker_leases_extend.sql");
+sql_file!(WORKER_LEASES, "worker_leases.sql");
 sql_file!(RUN_RECORD, "run_record.sql");
 sql_file!(DEPS_ADD, "deps_add.sql");
 sql_file!(DEPS_PARENTS, "deps_parents.sql");
@@ -101,7 +110,7 @@ sql_file!(SCHEDULE_DELETE, "schedule_delete.sql");
 sql_file!(SCHEDULES_DUE, "schedules_due.sql");
 sql_file!(SCHEDULE_FIRED, "schedule_fired.sql");
 sql_file!(SCHEDULE_SET_ASIDE, "schedule_set_aside.sql");
-sql_file!(METRICS_QUEUES, "metrics_queues.sql");
+sql_file!(METRICS_QUEUES, worker_states + "metrics_queues.sql");
 sql_file_spliced!(METRICS_EVENTS, "metrics_events.sql", "{failed_attempt}" => FAILED_ATTEMPT);
 sql_file!(ALERTS, "alerts.sql");
 sql_file!(ALERT_UPSERT, "alert_upsert.sql");

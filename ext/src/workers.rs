@@ -11,6 +11,12 @@ use crate::sql;
 
 /// How often a worker heartbeats unless it says otherwise.
 pub const DEFAULT_HEARTBEAT_MS: i64 = 5_000;
+/// A beat extends a lease once this fraction of it has passed: half, so a
+/// beat that comes late by up to half a lease still keeps the job.
+pub const EXTEND_AT: f64 = 0.5;
+/// How long a stopping worker lets its running jobs finish before it stops
+/// them and releases their leases, unless its owner chose otherwise.
+pub const DEFAULT_GRACE_MS: i64 = 30_000;
 
 /// What `queue_worker_register` is told.
 #[derive(Debug, Default)]
@@ -92,11 +98,16 @@ pub fn register(conn: &Connection, now: i64, worker: &str, w: &WorkerInfo) -> Re
     Ok(())
 }
 
-/// Records that `worker` is alive, then finds the workers that stopped
-/// heartbeating and frees their jobs. False when `worker` is not registered
-/// (or has stopped).
-pub fn heartbeat(conn: &Connection, now: i64, worker: &str, stats: Option<&str>) -> Result<bool> {
-    let (done, failed) = heartbeat_stats(stats)?;
+/// Records that `worker` is alive (again, if it was declared dead), then
+/// finds the workers that stopped heartbeating and frees their jobs. False
+/// when `worker` is not registered (or has stopped cleanly).
+pub fn heartbeat(
+    conn: &Connection,
+    now: i64,
+    worker: &str,
+    done: Option<i64>,
+    failed: Option<i64>,
+) -> Result<bool> {
     let alive = conn
         .prepare_cached(sql::WORKER_HEARTBEAT)?
         .execute(named_params! {":name": worker, ":done": done, ":failed": failed, ":now": now})?
@@ -115,15 +126,113 @@ pub fn heartbeat(conn: &Connection, now: i64, worker: &str, stats: Option<&str>)
 pub fn heartbeat_stats(stats: Option<&str>) -> Result<(Option<i64>, Option<i64>)> {
     let (mut done, mut failed) = (None, None);
     for (key, v) in object("stats", stats)? {
-        let n =
-            v.as_i64().filter(|n| *n >= 0).ok_or_else(|| invalid(format!("{key} must be a count, got {v}")));
         match key.as_str() {
-            "done" => done = Some(n?),
-            "failed" => failed = Some(n?),
+            "done" => done = Some(count(&key, &v)?),
+            "failed" => failed = Some(count(&key, &v)?),
             other => return Err(invalid(format!("unknown key '{other}' (known: done, failed)"))),
         }
     }
     Ok((done, failed))
+}
+
+/// What a worker tells `queue_worker_beat`: its counters, and the leases it
+/// holds as (id, token, the claim's lease length in ms when it knows it).
+#[derive(Debug, Default)]
+pub struct BeatReport {
+    pub done: Option<i64>,
+    pub failed: Option<i64>,
+    pub leases: Vec<(i64, i64, Option<i64>)>,
+}
+
+impl BeatReport {
+    pub fn parse(text: Option<&str>) -> Result<BeatReport> {
+        let mut r = BeatReport::default();
+        for (key, v) in object("report", text)? {
+            match key.as_str() {
+                "done" => r.done = Some(count(&key, &v)?),
+                "failed" => r.failed = Some(count(&key, &v)?),
+                "leases" => r.leases = leases(&v)?,
+                other => return Err(invalid(format!("unknown key '{other}' (known: done, failed, leases)"))),
+            }
+        }
+        Ok(r)
+    }
+}
+
+fn count(key: &str, v: &Value) -> Result<i64> {
+    v.as_i64().filter(|n| *n >= 0).ok_or_else(|| invalid(format!("{key} must be a count, got {v}")))
+}
+
+/// `leases`: an array of [id, token] or [id, token, lease seconds].
+fn leases(v: &Value) -> Result<Vec<(i64, i64, Option<i64>)>> {
+    let shape = || {
+        invalid(format!(
+            "leases must be an array of [id, token] or [id, token, lease], got {}",
+            excerpt(&v.to_string())
+        ))
+    };
+    let Value::Array(items) = v else { return Err(shape()) };
+    items
+        .iter()
+        .map(|item| match item.as_array().map(Vec::as_slice) {
+            Some([id, token, rest @ ..]) if rest.len() <= 1 => {
+                let (id, token) = (id.as_i64().ok_or_else(shape)?, token.as_i64().ok_or_else(shape)?);
+                let lease = match rest.first() {
+                    None | Some(Value::Null) => None,
+                    Some(l) => Some(duration_ms("lease", l.as_f64().ok_or_else(shape)?)?.max(1)),
+                };
+                Ok((id, token, lease))
+            }
+            _ => Err(shape()),
+        })
+        .collect()
+}
+
+/// A worker's beat: it is alive (revived if it was declared dead), the
+/// leases it holds that are due are extended, and the answer says what it
+/// must do, as JSON text: when to beat next, which of its leases are lost
+/// (stop those jobs, record nothing of them), whether it must register.
+/// The worker protocol's policy lives here, so every runtime obeys the same.
+pub fn beat(conn: &Connection, now: i64, worker: &str, report: &BeatReport) -> Result<String> {
+    let before: Option<(bool, i64)> = conn
+        .prepare_cached(sql::WORKER_STATE)?
+        .query_map(named_params! {":name": worker, ":now": now}, |r| Ok((r.get::<_, bool>(1)?, r.get(2)?)))?
+        .next()
+        .transpose()?;
+    let registered = heartbeat(conn, now, worker, report.done, report.failed)?;
+    let leases = Value::from(
+        report
+            .leases
+            .iter()
+            .map(|(id, token, lease)| {
+                Value::from(vec![Value::from(*id), Value::from(*token), Value::from(*lease)])
+            })
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
+    let lease_params = named_params! {":leases": leases, ":extend_at": EXTEND_AT, ":now": now};
+    conn.prepare_cached(sql::WORKER_LEASES_EXTEND)?.execute(lease_params)?;
+    let heartbeat_ms = before.map_or(DEFAULT_HEARTBEAT_MS, |(_, ms)| ms);
+    let (mut next_ms, mut lost) = (heartbeat_ms, Vec::new());
+    let mut stmt = conn.prepare_cached(sql::WORKER_LEASES)?;
+    let mut rows = stmt.query(lease_params)?;
+    while let Some(row) = rows.next()? {
+        if row.get::<_, bool>(2)? {
+            next_ms = next_ms.min(row.get::<_, i64>(3)?);
+        } else {
+            lost.push(Value::from(vec![row.get::<_, i64>(0)?, row.get::<_, i64>(1)?]));
+        }
+    }
+    Ok(serde_json::json!({
+        "registered": registered,
+        "revived": registered && before.is_some_and(|(dead, _)| dead),
+        "heartbeat": heartbeat_ms as f64 / 1000.0,
+        "next": next_ms.max(1) as f64 / 1000.0,
+        "extend_at": EXTEND_AT,
+        "grace": DEFAULT_GRACE_MS as f64 / 1000.0,
+        "lost": lost,
+    })
+    .to_string())
 }
 
 /// Marks `worker` stopped; when `dead`, the jobs it held are lost attempts

@@ -831,6 +831,100 @@ fn queue_worker_register_and_heartbeat_keep_the_registry() {
     }
 }
 
+/// queue_worker_beat's answer, parsed.
+fn beat(conn: &Connection, worker: &str, report: &str) -> serde_json::Value {
+    let text: String =
+        conn.query_row("SELECT queue_worker_beat(?1, ?2)", [worker, report], |r| r.get(0)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn queue_worker_beat_extends_leases_past_half_and_says_when_to_beat_next() {
+    let conn = db();
+    register(&conn, "w", r#"{"heartbeat":5}"#);
+    let id = enqueue(&conn, "q", r#"{"lease":10}"#);
+    let (_, t) = claim(&conn, "w", "q").unwrap();
+    let leases = format!(r#"{{"leases":[[{id},{t}]]}}"#);
+    let answer = beat(&conn, "w", &leases);
+    assert_eq!(answer["registered"], true);
+    assert_eq!(answer["heartbeat"], 5.0);
+    assert_eq!(answer["extend_at"], 0.5);
+    assert_eq!(answer["grace"], 30.0);
+    assert_eq!(answer["lost"], serde_json::json!([]));
+    assert_eq!(answer["next"], 5.0, "the lease is due at 1005, the heartbeat too");
+    let until = || one::<f64>(&conn, &format!("SELECT lease_until FROM queue_jobs WHERE id = {id}"));
+    assert_eq!(until(), 1010.0, "not extended before half of it passed");
+    conn.query_row("SELECT orq_clock(1005)", [], |_| Ok(())).unwrap();
+    beat(&conn, "w", &leases);
+    assert_eq!(until(), 1015.0, "extended by a lease length at half of it");
+    // A claim's own lease length, when the worker reports it, is the one used.
+    let id2 = enqueue(&conn, "q", "{}");
+    let t2: i64 = one(&conn, "SELECT token FROM queue_claim('w', 1, 'q', 2)");
+    let both = format!(r#"{{"leases":[[{id},{t}],[{id2},{t2},2]]}}"#);
+    assert_eq!(beat(&conn, "w", &both)["next"], 1.0, "the 2 s lease is due in 1 s");
+    conn.query_row("SELECT orq_clock(1006)", [], |_| Ok(())).unwrap();
+    assert_eq!(beat(&conn, "w", &both)["next"], 1.0);
+    assert_eq!(one::<f64>(&conn, &format!("SELECT lease_until FROM queue_jobs WHERE id = {id2}")), 1008.0);
+}
+
+#[test]
+fn queue_worker_beat_names_the_leases_a_worker_lost() {
+    let conn = db();
+    register(&conn, "w", "{}");
+    let (a, b, c) =
+        (enqueue(&conn, "q", r#"{"lease":2}"#), enqueue(&conn, "q", "{}"), enqueue(&conn, "q", "{}"));
+    let ta: i64 = one(&conn, &format!("SELECT token FROM queue_claim('w', 1, 'q') WHERE id = {a}"));
+    let (_, tb) = claim(&conn, "w", "q").unwrap();
+    let (_, tc) = claim(&conn, "w", "q").unwrap();
+    one::<i64>(&conn, &format!("SELECT queue_cancel({b})"));
+    one::<i64>(&conn, &format!("SELECT queue_complete({c}, {tc})"));
+    // a's lease ran out and another worker took it.
+    conn.query_row("SELECT orq_clock(1003)", [], |_| Ok(())).unwrap();
+    assert_eq!(claim(&conn, "other", "q").map(|(i, _)| i), Some(a));
+    let answer = beat(&conn, "w", &format!(r#"{{"leases":[[{a},{ta}],[{b},{tb}],[{c},{tc}]]}}"#));
+    assert_eq!(answer["lost"], serde_json::json!([[a, ta], [b, tb], [c, tc]]));
+    assert_eq!(answer["next"], 5.0, "no lease held: the heartbeat interval");
+    assert_eq!(state(&conn, a), "running", "the other worker's lease is untouched");
+    for (report, needle) in [
+        ("{\"leases\":[[1]]}", "queue_worker_beat: leases must be an array of [id, token]"),
+        ("{\"leases\":[[1,2,-1]]}", "queue_worker_beat: lease must be a number of seconds >= 0"),
+        ("{\"done\":-1}", "queue_worker_beat: done must be a count"),
+        ("{\"lease\":[]}", "queue_worker_beat: unknown key 'lease'"),
+        ("[]", "queue_worker_beat: report must be a JSON object"),
+    ] {
+        assert_error(&conn, &format!("SELECT queue_worker_beat('w', '{report}')"), needle);
+    }
+    assert_error(&conn, "SELECT queue_worker_beat(NULL)", "queue_worker_beat: name must not be NULL");
+}
+
+#[test]
+fn a_worker_declared_dead_is_alive_again_when_it_beats_and_learns_its_leases_are_lost() {
+    let conn = db();
+    register(&conn, "slow", r#"{"heartbeat":1}"#);
+    register(&conn, "other", r#"{"heartbeat":100}"#);
+    let id = enqueue(&conn, "q", r#"{"lease":3600}"#);
+    let (_, t) = claim(&conn, "slow", "q").unwrap();
+    conn.query_row("SELECT orq_clock(1004)", [], |_| Ok(())).unwrap();
+    one::<i64>(&conn, "SELECT queue_worker_heartbeat('other')");
+    assert_eq!(rows(&conn, "SELECT state FROM queue_workers WHERE name = 'slow'"), vec!["dead"]);
+    assert_eq!(state(&conn, id), "ready", "declared dead: its job is free");
+    let answer = beat(&conn, "slow", &format!(r#"{{"leases":[[{id},{t}]]}}"#));
+    assert_eq!((answer["registered"].clone(), answer["revived"].clone()), (true.into(), true.into()));
+    assert_eq!(answer["lost"], serde_json::json!([[id, t]]));
+    assert_eq!(rows(&conn, "SELECT state FROM queue_workers WHERE name = 'slow'"), vec!["alive"]);
+    assert_eq!(beat(&conn, "slow", "{}")["revived"], false, "revived once");
+    // queue_worker_heartbeat follows the same rule.
+    conn.query_row("SELECT orq_clock(1010)", [], |_| Ok(())).unwrap();
+    one::<i64>(&conn, "SELECT queue_worker_heartbeat('other')");
+    assert_eq!(one::<i64>(&conn, "SELECT queue_worker_heartbeat('slow')"), 1);
+    assert_eq!(rows(&conn, "SELECT state FROM queue_workers WHERE name = 'slow'"), vec!["alive"]);
+    // A worker that stopped cleanly, or never registered, must register.
+    one::<i64>(&conn, "SELECT queue_worker_stop('slow')");
+    assert_eq!(beat(&conn, "slow", "{}")["registered"], false);
+    assert_eq!(beat(&conn, "nobody", "{}")["registered"], false);
+    assert_eq!(rows(&conn, "SELECT state FROM queue_workers WHERE name = 'slow'"), vec!["stopped"]);
+}
+
 #[test]
 fn a_worker_that_stops_heartbeating_is_dead_and_loses_its_jobs() {
     let conn = db();

@@ -54,6 +54,7 @@ const FUNCTIONS: &[&str] = &[
     "queue_purge",
     "queue_worker_register",
     "queue_worker_heartbeat",
+    "queue_worker_beat",
     "queue_worker_stop",
     "queue_worker_dead",
     "queue_record_run",

@@ -50,6 +50,7 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "queue_schedule|-1|directonly ",
             "queue_unschedule|-1|directonly ",
             "queue_wait|-1|directonly ",
+            "queue_worker_beat|-1|directonly ",
             "queue_worker_dead|-1|directonly ",
             "queue_worker_heartbeat|-1|directonly ",
             "queue_worker_register|-1|directonly ",
@@ -304,23 +305,29 @@ fn sql_files() -> Vec<(String, String)> {
     files
 }
 
-/// The files other statements splice in where they say `{stem}` (as the
-/// extension's sql.rs does): parts of statements, not statements.
+/// The files that are parts of statements, as the extension's sql.rs uses
+/// them: those spliced in where another file says `{stem}`, and the
+/// worker_states CTE, put in front of the statements that read it.
 fn fragments(files: &[(String, String)]) -> std::collections::HashMap<String, String> {
     files
         .iter()
         .filter(|(name, _)| {
             let mark = format!("{{{}}}", name.trim_end_matches(".sql"));
-            files.iter().any(|(_, text)| text.contains(&mark))
+            name == "worker_states.sql" || files.iter().any(|(_, text)| text.contains(&mark))
         })
         .cloned()
         .collect()
 }
 
+/// `sql` whole, as sql.rs builds it from its fragments.
 fn splice(sql: &str, fragments: &std::collections::HashMap<String, String>) -> String {
-    fragments.iter().fold(sql.to_string(), |sql, (name, text)| {
+    let spliced = fragments.iter().fold(sql.to_string(), |sql, (name, text)| {
         sql.replace(&format!("{{{}}}", name.trim_end_matches(".sql")), text)
-    })
+    });
+    if spliced.contains("FROM worker_states") {
+        return fragments["worker_states.sql"].clone() + &spliced;
+    }
+    spliced
 }
 
 /// Released migrations never change: two databases "at v7" must hold the same

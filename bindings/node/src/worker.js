@@ -1,6 +1,9 @@
 'use strict';
 
 const os = require('node:os');
+const path = require('node:path');
+const { randomUUID } = require('node:crypto');
+const { spawn } = require('node:child_process');
 const { performance } = require('node:perf_hooks');
 const { toJson, settle, immediate } = require('./util');
 const { Log, chosenFormat } = require('./log');
@@ -10,26 +13,43 @@ const BUSY_POLL_MS = 50;
 const SIGNALS = ['SIGINT', 'SIGTERM'];
 /** The error of a job whose lease ran out before it finished: another worker has it now. */
 const LEASE_LOST = 'lease lost; not finished';
+/** The environment variable that marks the processes handlers start (see watchdog.js). */
+const WATCH_VAR = 'ORQ_WORKER_WATCH';
 
 /**
  * Runs the handlers registered with `queue.task(...)` for claimed jobs, up to
  * `concurrency` at once, on the Queue's own connection. Claims and completions
  * are synchronous SQLite calls; only the handlers run concurrently.
+ * It follows orq's worker protocol, as `orq worker` and the Python worker do:
+ * it calls queue_worker_beat when the last beat said to, which extends the
+ * leases of running jobs, and aborts `job.signal` of the handlers whose
+ * leases are lost, without recording their results. Once stopped (stop(),
+ * SIGINT/SIGTERM), running handlers may finish within `grace` seconds
+ * (default: orq's, 30); then their signals are aborted and their jobs
+ * released for another worker at once. A second signal ends the grace period
+ * now. Processes a handler starts do not outlive the worker, even when it is
+ * killed (see watchdog.js).
  * It logs to stderr as `orq worker` does (`logFormat`: human, json or quiet;
  * default $ORQ_LOG_FORMAT, else human).
  */
 class Worker {
   #queue;
   #log;
-  #running = new Map(); // job id → { job, timer }
+  #running = new Map(); // job id → { job, controller, started, ending }
   #completions = []; // { job, result } waiting for one queue_complete_many
   #wake = null;
   #run = null;
   #error = null;
   #unhook = () => {};
+  #answer = null; // queue_worker_beat's last answer
+  #beatTimer = null;
+  #nextBeat = 0; // performance.now() of the next beat
+  #drainUntil = null;
+  #signal = null; // the signal that stopped the worker
+  #handlers = 0; // handlers not settled yet, released or lost ones included
 
   constructor(queue, options = {}) {
-    const { queues, concurrency = 4, batch, handleSignals = true, idleWait = 0.5, heartbeat = 5, logFormat } = options;
+    const { queues, concurrency = 4, batch, handleSignals = true, idleWait = 0.5, heartbeat, grace, logFormat } = options;
     this.#queue = queue;
     this.#log = new Log(chosenFormat(logFormat));
     this.name = queue.name;
@@ -38,7 +58,8 @@ class Worker {
     this.batch = count('batch', batch ?? concurrency);
     this.handleSignals = handleSignals;
     this.idleWait = idleWait;
-    this.heartbeat = heartbeat;
+    this.heartbeat = heartbeat; // undefined: orq's default interval
+    this.grace = grace; // undefined: orq's default grace period
     this.done = 0;
     this.failed = 0;
     this.lost = 0;
@@ -51,11 +72,12 @@ class Worker {
     return this.#run;
   }
 
-  /** No new claims; running handlers finish. Resolves when run() does. */
+  /** No new claims; running handlers may finish within the grace period. Resolves when run() does. */
   stop() {
     if (!this.stopping && this.#run) {
       this.#log.worker('stopping', `letting ${this.#running.size} running job(s) finish`);
     }
+    if (!this.stopping) this.#drainUntil = performance.now() + 1000 * (this.grace ?? this.#answer?.grace ?? 0);
     this.stopping = true;
     this.#wakeUp();
     return this.#run ?? Promise.resolve();
@@ -67,36 +89,40 @@ class Worker {
 
   async #work() {
     this.#unhook = this.#hookSignals();
+    const watchdog = startWatchdog(this.name);
     let error = null;
-    let beat = null;
     try {
       this.#register();
+      this.#beat();
       const queues = JSON.stringify(this.queues);
       this.#log.worker('started', `${this.name} (concurrency ${this.concurrency}, queues ${queues})`);
-      beat = setInterval(() => this.#attempt(() => this.#heartbeat()), this.heartbeat * 1000);
       await this.#loop();
     } catch (err) {
       error = err;
     }
-    this.stopping = true;
+    if (!this.stopping) this.stop();
     try {
       await this.#drain();
-      this.#heartbeat();
+      clearTimeout(this.#beatTimer);
+      this.#beat(); // the last counts
       this.#queue.value('SELECT queue_worker_stop(?)', this.name);
       this.#log.worker('stopped', `${this.done} done, ${this.failed} failed`);
     } catch (err) {
       error ??= err;
     } finally {
-      clearInterval(beat);
+      clearTimeout(this.#beatTimer);
       this.#unhook();
+      watchdog.stop();
     }
+    // Released handlers that ignore their signal would keep a stopped process alive.
+    if (this.#signal && this.#handlers) process.kill(process.pid, this.#signal);
     if (error ?? this.#error) throw error ?? this.#error;
   }
 
   async #loop() {
     while (!this.stopping) {
       this.#flush();
-      const free = this.concurrency - this.#running.size;
+      const free = this.concurrency - this.#handlers;
       if (free === 0) {
         await this.#nextEvent();
         continue;
@@ -120,10 +146,16 @@ class Worker {
     }
   }
 
+  /** Waits for running handlers until the grace period ends, then releases their jobs. */
   async #drain() {
     while (this.#running.size) {
       this.#flush();
-      await this.#nextEvent();
+      const left = this.#drainUntil - performance.now();
+      if (left <= 0) {
+        this.#stopHandlers([...this.#running.values()], 'released');
+        break;
+      }
+      await this.#nextEvent(left);
     }
     this.#flush();
   }
@@ -131,9 +163,13 @@ class Worker {
   #start(job) {
     const handler = this.#queue.handler(job.queue);
     // No handler: the job fails without having started, and its line says so (no duration).
-    const entry = { job, timer: null, started: handler ? performance.now() : null };
+    const controller = new AbortController();
+    const entry = { job, controller, started: handler ? performance.now() : null, ending: null };
+    job.signal = controller.signal;
     this.#running.set(job.id, entry);
-    this.#keepLeased(entry);
+    this.#handlers++;
+    // The beat that extends this lease must come by then.
+    this.#scheduleBeat(Math.min(this.#nextBeat, performance.now() + job.lease * 1000 * this.#answer.extend_at));
     if (handler) this.#log.job(job, 'started');
     const outcome = handler
       ? settle(handler, job.payload, job)
@@ -146,11 +182,17 @@ class Worker {
       });
   }
 
-  #finish({ job, timer, started }, outcome) {
-    clearTimeout(timer);
-    this.#running.delete(job.id);
+  #finish({ job, started, ending }, outcome) {
+    this.#handlers--;
+    if (this.#running.get(job.id)?.job === job) this.#running.delete(job.id);
     this.#wakeUp();
     const duration = started == null ? null : (performance.now() - started) / 1000;
+    if (ending) {
+      // Lost or released: this run's outcome does not count, whatever it was.
+      if (ending === 'lost') this.lost++;
+      this.#log.job(job, ending, duration, ending === 'lost' ? LEASE_LOST : null);
+      return;
+    }
     const settled = outcome.ok ? encodeResult(outcome.result) : outcome;
     if (!settled.ok) this.failed++;
     if (job.finished) {
@@ -202,16 +244,6 @@ class Worker {
     return this.#queue.value('SELECT queue_complete_many(?)', `[${items.join(',')}]`);
   }
 
-  /** Halfway through each lease, extend it; a lease that cannot be extended is someone else's now. */
-  #keepLeased(entry) {
-    const { job } = entry;
-    entry.timer = setTimeout(() => {
-      if (this.#running.get(job.id) !== entry) return;
-      const until = this.#attempt(() => job.extend(job.lease));
-      if (until !== null) this.#keepLeased(entry); // undefined: an error, try again later
-    }, job.lease * 500);
-  }
-
   #register() {
     const info = {
       host: os.hostname(),
@@ -223,28 +255,57 @@ class Worker {
     this.#queue.value('SELECT queue_worker_register(?, ?)', this.name, JSON.stringify(info));
   }
 
-  /** A worker that was declared dead (missed heartbeats) registers again. */
-  #heartbeat() {
-    const stats = JSON.stringify({ done: this.done, failed: this.failed });
-    if (this.#queue.value('SELECT queue_worker_heartbeat(?, ?)', this.name, stats) === 0) this.#register();
+  /**
+   * queue_worker_beat, and what its answer says: register again when the
+   * registry does not know this worker, abort the handlers whose leases are
+   * lost, beat again by `next`.
+   */
+  #beat() {
+    const leases = [];
+    for (const { job, ending } of this.#running.values()) if (!ending) leases.push([job.id, job.token, job.lease]);
+    const report = JSON.stringify({ done: this.done, failed: this.failed, leases });
+    const answer = JSON.parse(this.#queue.value('SELECT queue_worker_beat(?, ?)', this.name, report));
+    this.#answer = answer;
+    if (!answer.registered) this.#register();
+    const lost = new Set(answer.lost.map(([id, token]) => `${id}:${token}`));
+    this.#stopHandlers([...this.#running.values()].filter(({ job }) => lost.has(`${job.id}:${job.token}`)), 'lost');
+    this.#scheduleBeat(performance.now() + answer.next * 1000);
+  }
+
+  /** The next beat at `at` (performance.now() time); a failed beat is tried again then. */
+  #scheduleBeat(at) {
+    clearTimeout(this.#beatTimer);
+    this.#nextBeat = at;
+    this.#beatTimer = setTimeout(() => {
+      if (this.#attempt(() => this.#beat()) === undefined && this.#nextBeat <= performance.now()) {
+        this.#scheduleBeat(performance.now() + 1000);
+      }
+    }, Math.max(at - performance.now(), 0));
+  }
+
+  /** Tells handlers to stop (their job.signal aborts); a released job is handed back now. */
+  #stopHandlers(entries, ending) {
+    for (const entry of entries) {
+      if (entry.ending) continue;
+      entry.ending = ending;
+      if (ending === 'released' && !entry.job.finished) this.#attempt(() => entry.job.release());
+      entry.controller.abort(new Error(ending === 'lost' ? LEASE_LOST : 'released: the worker stopped'));
+      this.#running.delete(entry.job.id);
+      this.#wakeUp();
+    }
   }
 
   #hookSignals() {
     if (!this.handleSignals) return () => {};
-    const onSignal = (signal) => (this.stopping ? this.#abandon(signal) : this.stop());
+    const onSignal = (signal) => {
+      this.#signal ??= signal;
+      if (this.stopping) this.#drainUntil = performance.now(); // a second signal: now
+      this.stop();
+    };
     for (const signal of SIGNALS) process.on(signal, onSignal);
     return () => {
       for (const signal of SIGNALS) process.off(signal, onSignal);
     };
-  }
-
-  /** A second signal means "now": hand the running jobs back (attempt not counted) and die of the signal. */
-  #abandon(signal) {
-    for (const { job } of this.#running.values()) {
-      if (!job.finished) this.#attempt(() => job.release());
-    }
-    this.#unhook();
-    process.kill(process.pid, signal);
   }
 
   /** Timer callbacks must not throw (that would crash the process); a failure is retried next time. */
@@ -288,6 +349,25 @@ function encodeResult(result) {
   } catch (err) {
     return { ok: false, error: `result is not JSON: ${err.message}` };
   }
+}
+
+/** Starts watchdog.js beside the worker and marks the environment handlers' processes inherit. */
+function startWatchdog(name) {
+  const marker = `${name}-${process.pid}-${randomUUID()}`;
+  const child = spawn(process.execPath, [path.join(__dirname, 'watchdog.js'), `${WATCH_VAR}=${marker}`, String(process.pid)], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+    detached: true,
+  });
+  child.unref();
+  const previous = process.env[WATCH_VAR];
+  process.env[WATCH_VAR] = marker;
+  return {
+    stop() {
+      if (previous === undefined) delete process.env[WATCH_VAR];
+      else process.env[WATCH_VAR] = previous;
+      child.stdin.end();
+    },
+  };
 }
 
 function queueList(queues) {

@@ -17,7 +17,7 @@ from ._load import LoadError, load, loadable_path
 from .jobs import Claim, Job
 from .queue import Queue
 from .tasks import JobFailed, Task, TaskResult
-from .worker import Worker
+from .worker import Worker, current_job
 
-__all__ = ["Claim", "Job", "JobFailed", "LoadError", "Queue", "Task", "TaskResult", "Worker", "load", "loadable_path"]
+__all__ = ["Claim", "Job", "JobFailed", "LoadError", "Queue", "Task", "TaskResult", "Worker", "current_job", "load", "loadable_path"]
 __version__ = "0.1.0"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -38,6 +39,10 @@ class Job:
     result: Any = None
     """Set this inside ``with q.claim(...)`` to store it as the job's result."""
     finished: bool = False
+    claimed_at: float = field(default_factory=time.monotonic, repr=False, compare=False)
+    lost: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    """Set by a worker when this job's handler must stop: its lease is lost,
+    or the worker's shutdown grace period ended. Its result is not recorded."""
     _queue: Optional["Queue"] = field(default=None, repr=False, compare=False)
 
     @classmethod

@@ -182,14 +182,18 @@ class Queue:
 
     def worker(
         self, queues: Queues = None, *, concurrency: int = 4, name: Optional[str] = None, idle_wait: float = 1.0,
-        log_format: Optional[str] = None,
+        log_format: Optional[str] = None, grace: Optional[float] = None,
     ):
         """A worker running this Queue's tasks: ``q.worker(concurrency=8).run()``.
         It logs to stderr like ``orq worker``; ``log_format``: human, json or
-        quiet (default: ``$ORQ_LOG_FORMAT``, else human)."""
+        quiet (default: ``$ORQ_LOG_FORMAT``, else human). ``grace``: seconds
+        running jobs may take to finish once stopped (default: orq's, 30)."""
         from .worker import Worker
 
-        return Worker(self, queues, concurrency=concurrency, name=name or self.name, idle_wait=idle_wait, log_format=log_format)
+        return Worker(
+            self, queues, concurrency=concurrency, name=name or self.name, idle_wait=idle_wait,
+            log_format=log_format, grace=grace,
+        )
 
     # -- connections ------------------------------------------------------------
 

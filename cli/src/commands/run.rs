@@ -75,7 +75,7 @@ pub fn work_through(conn: &Connection, db: &std::path::Path, b: &Batch, started:
         concurrency: b.workers,
         batch: b.workers,
         timeout: b.timeout.map(from_secs),
-        grace: Duration::from_secs(10),
+        grace: Some(Duration::from_secs(10)),
         capabilities: Vec::new(),
         command: b.command.clone(),
         noop: false,

@@ -26,8 +26,9 @@ pub struct WorkerArgs {
     timeout: Option<f64>,
     /// On SIGTERM or SIGINT, how long running jobs may take to finish before
     /// they are killed and released (a second signal: at once)
-    #[arg(long, value_parser = parse_seconds, default_value = "30")]
-    grace: f64,
+    /// [default: 30, orq's default]
+    #[arg(long, value_parser = parse_seconds)]
+    grace: Option<f64>,
     /// A capability of this worker, for jobs that require it (repeatable)
     #[arg(long = "cap")]
     caps: Vec<String>,
@@ -81,7 +82,7 @@ impl WorkerArgs {
             concurrency: self.concurrency,
             batch: self.batch.unwrap_or(self.concurrency),
             timeout: self.timeout.map(from_secs),
-            grace: from_secs(self.grace),
+            grace: self.grace.map(from_secs),
             capabilities: self.caps.clone(),
             command: self.command.clone(),
             noop: self.builtin.is_some(),
@@ -165,7 +166,7 @@ WantedBy=multi-user.target
         exe = exe.display(),
         db = shell_quote(&db.display().to_string()),
         args = quoted.join(" "),
-        stop = check.worker.grace.ceil() as u64 + 10,
+        stop = check.worker.grace.unwrap_or(orq::DEFAULT_GRACE_MS as f64 / 1000.0).ceil() as u64 + 10,
     );
     Ok(Code::Ok)
 }

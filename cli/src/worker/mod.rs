@@ -22,8 +22,6 @@ use log::{JobLine, Log, LogFormat};
 use notify::Notifier;
 use signals::Wakeups;
 
-/// How often a worker tells the registry (and systemd) it is alive.
-pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// While jobs run, wait for new ones at most this long at a time: a job
 /// that ends just before the wait starts is then noticed this late at most.
 const WAIT_WHILE_RUNNING: Duration = Duration::from_millis(50);
@@ -36,7 +34,9 @@ pub struct Config {
     pub concurrency: usize,
     pub batch: usize,
     pub timeout: Option<Duration>,
-    pub grace: Duration,
+    /// How long running jobs may finish after a stop signal; None: what
+    /// queue_worker_beat says.
+    pub grace: Option<Duration>,
     pub capabilities: Vec<String>,
     /// The command to run per job; empty: the payload's "cmd" through `sh -c`.
     pub command: Vec<String>,
@@ -63,7 +63,6 @@ struct Job {
     max_attempts: i64,
     token: i64,
     lease: Duration,
-    next_extend: Instant,
     deadline: Option<Instant>,
     child: Child,
     ending: Option<Ending>,
@@ -87,6 +86,26 @@ struct Claimed {
     lease: f64,
 }
 
+/// The policy queue_worker_beat gives every runtime: how often to beat,
+/// when a lease is due to be extended, and the shutdown grace period.
+#[derive(serde::Deserialize)]
+struct Protocol {
+    heartbeat: f64,
+    extend_at: f64,
+    grace: f64,
+}
+
+/// queue_worker_beat's answer.
+#[derive(serde::Deserialize)]
+struct Beat {
+    registered: bool,
+    next: f64,
+    /// [id, token] of each lease this worker lost.
+    lost: Vec<(i64, i64)>,
+    #[serde(flatten)]
+    protocol: Protocol,
+}
+
 /// Counters of a worker's life, for heartbeats, status lines and reports.
 #[derive(Default, Clone, Copy)]
 pub struct Counts {
@@ -105,7 +124,9 @@ pub struct Engine<'c> {
     /// Whether a claim may find a job (queue_wait said so, or we have not
     /// looked yet); an idle worker claims nothing until then.
     maybe_work: bool,
-    next_heartbeat: Instant,
+    /// What the last queue_worker_beat answered; the next beat is due then.
+    protocol: Protocol,
+    next_beat: Instant,
     next_watchdog: Instant,
     /// Set once a stop signal arrived: when running jobs must be done by.
     drain_until: Option<Instant>,
@@ -121,18 +142,7 @@ impl<'c> Engine<'c> {
         let wake = Wakeups::install().map_err(|e| usage(format!("cannot install signal handlers: {e}")))?;
         let log = Log { format: cfg.log };
         reap_local_dead_workers(conn, &log)?;
-        let info = json!({
-            "host": hostname(),
-            "pid": std::process::id(),
-            "queues": cfg.queues.as_deref().map(|q| serde_json::from_str::<Value>(q).unwrap_or(Value::Null)),
-            "capabilities": cfg.capabilities,
-            "concurrency": cfg.concurrency,
-            "heartbeat": HEARTBEAT.as_secs_f64(),
-            "info": {"version": env!("CARGO_PKG_VERSION"), "command": cfg.command},
-        });
-        conn.query_row("SELECT queue_worker_register(?1, ?2)", params![cfg.name, info.to_string()], |_| {
-            Ok(())
-        })?;
+        register(conn, &cfg)?;
         let notify = Notifier::from_env();
         notify.send("READY=1\nSTATUS=waiting for jobs");
         log.worker(
@@ -145,7 +155,7 @@ impl<'c> Engine<'c> {
             ),
         );
         let now = Instant::now();
-        Ok(Engine {
+        let mut engine = Engine {
             conn,
             cfg,
             wake,
@@ -154,10 +164,13 @@ impl<'c> Engine<'c> {
             jobs: Vec::new(),
             counts: Counts::default(),
             maybe_work: true,
-            next_heartbeat: now + HEARTBEAT,
+            protocol: Protocol { heartbeat: 5.0, extend_at: 0.5, grace: 30.0 },
+            next_beat: now,
             next_watchdog: now,
             drain_until: None,
-        })
+        };
+        engine.beat()?; // learns the protocol before the first claim
+        Ok(engine)
     }
 
     /// Runs until a stop signal has drained every job, or until `finished`
@@ -175,7 +188,6 @@ impl<'c> Engine<'c> {
             // when their leases run out.
             let turn = self.reap().and_then(|_| {
                 self.enforce_limits();
-                self.extend_leases()?;
                 self.heartbeat()?;
                 self.claim()
             });
@@ -201,11 +213,12 @@ impl<'c> Engine<'c> {
     fn on_signals(&mut self) {
         let stops = self.wake.stops();
         if stops >= 1 && self.drain_until.is_none() {
-            self.drain_until = Some(Instant::now() + self.cfg.grace);
+            let grace = self.cfg.grace.unwrap_or_else(|| from_secs(self.protocol.grace));
+            self.drain_until = Some(Instant::now() + grace);
             self.notify.send("STOPPING=1");
             self.log.worker(
                 "stopping",
-                &format!("letting {} running job(s) finish within {:?}", self.jobs.len(), self.cfg.grace),
+                &format!("letting {} running job(s) finish within {grace:?}", self.jobs.len()),
             );
         }
         if stops >= 2 {
@@ -241,9 +254,8 @@ impl<'c> Engine<'c> {
     /// How long the loop may sleep before something is due.
     fn sleep_for(&self) -> Duration {
         let now = Instant::now();
-        let mut due = vec![self.next_heartbeat, self.next_watchdog];
+        let mut due = vec![self.next_beat, self.next_watchdog];
         for job in &self.jobs {
-            due.push(job.next_extend);
             due.extend(job.deadline);
         }
         due.extend(self.drain_until);
@@ -295,15 +307,9 @@ impl<'c> Engine<'c> {
     }
 
     /// The built-in no-op handler: every claimed job completes at once, in
-    /// one transaction.
+    /// one statement.
     fn complete_noop(&mut self, claimed: &[Claimed]) -> Result<()> {
-        in_transaction(self.conn, || {
-            for job in claimed {
-                self.conn
-                    .query_row("SELECT queue_complete(?1, ?2)", params![job.id, job.token], |_| Ok(()))?;
-            }
-            Ok(())
-        })?;
+        complete_many(self.conn, claimed.iter().map(|job| completion(job.id, job.token, None)).collect())?;
         self.counts.done += claimed.len() as u64;
         for job in claimed {
             let line = JobLine {
@@ -344,6 +350,8 @@ impl<'c> Engine<'c> {
             Ok(child) => {
                 self.log.job(&line, "started", None, None);
                 let lease = from_secs(c.lease.max(0.001));
+                // The beat that extends this lease must come by then.
+                self.next_beat = self.next_beat.min(child.started + lease.mul_f64(self.protocol.extend_at));
                 let limit = match (self.cfg.timeout, c.timeout.map(from_secs)) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -355,7 +363,6 @@ impl<'c> Engine<'c> {
                     max_attempts: c.max_attempts,
                     token: c.token,
                     lease,
-                    next_extend: child.started + lease / 2,
                     deadline: limit.map(|l| child.started + l),
                     child,
                     ending: None,
@@ -427,31 +434,8 @@ impl<'c> Engine<'c> {
         }
     }
 
-    /// Extends each running job's lease halfway through it; a job whose lease
-    /// is lost (it expired and someone else took the job, or it was
-    /// cancelled) is killed and never completed by this worker.
-    fn extend_leases(&mut self) -> Result<()> {
-        let now = Instant::now();
-        for job in &mut self.jobs {
-            if job.ending.is_some() || now < job.next_extend {
-                continue;
-            }
-            let until: Option<f64> = self.conn.query_row(
-                "SELECT queue_extend(?1, ?2, ?3)",
-                params![job.id, job.token, job.lease.as_secs_f64()],
-                |r| r.get(0),
-            )?;
-            if until.is_some() {
-                job.next_extend = now + job.lease / 2;
-            } else {
-                job.ending = Some(Ending::LeaseLost);
-                job.child.kill();
-            }
-        }
-        Ok(())
-    }
-
-    /// Finishes every job whose process ended, all in one transaction.
+    /// Finishes every job whose process ended, all in one transaction; the
+    /// jobs that succeeded complete in one statement (queue_complete_many).
     fn reap(&mut self) -> Result<()> {
         let mut ended = Vec::new();
         let mut i = 0;
@@ -466,10 +450,15 @@ impl<'c> Engine<'c> {
         }
         let mut lines = Vec::new();
         in_transaction(self.conn, || {
+            let mut completions = Vec::new();
             for (job, exit) in &ended {
-                lines.push(self.finish(job, exit)?);
+                let line = self.finish(job, exit)?;
+                if line.0 == "done" {
+                    completions.push(completion(job.id, job.token, job_result(exit)));
+                }
+                lines.push(line);
             }
-            Ok(())
+            complete_many(self.conn, completions)
         })?;
         for ((job, exit), (outcome, detail)) in ended.iter().zip(lines) {
             match outcome {
@@ -482,8 +471,9 @@ impl<'c> Engine<'c> {
         Ok(())
     }
 
-    /// Records one ended run and completes, fails or releases its job.
-    /// Returns the outcome and the error to log.
+    /// Records one ended run and fails or releases its job (the caller
+    /// completes the jobs that are done, together). Returns the outcome and
+    /// the error to log.
     fn finish(&self, job: &Job, exit: &Exit) -> Result<(&'static str, Option<String>)> {
         let (outcome, error) = match (job.ending, exit.code) {
             (Some(Ending::LeaseLost), _) => {
@@ -510,14 +500,7 @@ impl<'c> Engine<'c> {
             |_| Ok(()),
         )?;
         match outcome {
-            "done" => {
-                let result = job_result(exit);
-                self.conn.query_row(
-                    "SELECT queue_complete(?1, ?2, ?3)",
-                    params![job.id, job.token, result],
-                    |_| Ok(()),
-                )?
-            }
+            "done" => {}
             "released" => {
                 self.conn.query_row("SELECT queue_release(?1, ?2)", params![job.id, job.token], |_| Ok(()))?
             }
@@ -530,16 +513,12 @@ impl<'c> Engine<'c> {
         Ok((outcome, error))
     }
 
+    /// Beats when the last beat said to (or a new lease needs it), and
+    /// tells systemd's watchdog the worker is alive.
     fn heartbeat(&mut self) -> Result<()> {
         let now = Instant::now();
-        if now >= self.next_heartbeat {
-            let stats = json!({"done": self.counts.done, "failed": self.counts.failed});
-            self.conn.query_row(
-                "SELECT queue_worker_heartbeat(?1, ?2)",
-                params![self.cfg.name, stats.to_string()],
-                |_| Ok(()),
-            )?;
-            self.next_heartbeat = now + HEARTBEAT;
+        if now >= self.next_beat {
+            self.beat()?;
             self.notify.send(&format!(
                 "STATUS=running {} job(s); {} done, {} failed",
                 self.jobs.len(),
@@ -549,19 +528,48 @@ impl<'c> Engine<'c> {
         }
         if now >= self.next_watchdog {
             self.notify.send("WATCHDOG=1");
-            let every = self.notify.watchdog.map_or(HEARTBEAT, |w| (w / 2).min(HEARTBEAT));
+            let heartbeat = from_secs(self.protocol.heartbeat);
+            let every = self.notify.watchdog.map_or(heartbeat, |w| (w / 2).min(heartbeat));
             self.next_watchdog = now + every;
         }
         Ok(())
     }
 
-    fn stop(&mut self) -> Result<()> {
-        let stats = json!({"done": self.counts.done, "failed": self.counts.failed});
-        self.conn.query_row(
-            "SELECT queue_worker_heartbeat(?1, ?2)",
-            params![self.cfg.name, stats.to_string()],
-            |_| Ok(()),
+    /// queue_worker_beat, and what its answer says: register again when the
+    /// registry does not know this worker, kill the jobs whose leases are
+    /// lost (they are never completed by this worker), beat again by `next`.
+    /// The leases of running jobs are extended by the beat itself.
+    fn beat(&mut self) -> Result<()> {
+        let leases: Vec<Value> = self
+            .jobs
+            .iter()
+            .filter(|j| j.ending.is_none())
+            .map(|j| json!([j.id, j.token, j.lease.as_secs_f64()]))
+            .collect();
+        let report = json!({"done": self.counts.done, "failed": self.counts.failed, "leases": leases});
+        let answer: String = self.conn.query_row(
+            "SELECT queue_worker_beat(?1, ?2)",
+            params![self.cfg.name, report.to_string()],
+            |r| r.get(0),
         )?;
+        let beat: Beat = serde_json::from_str(&answer)
+            .map_err(|e| usage(format!("queue_worker_beat answered {answer}: {e}")))?;
+        if !beat.registered {
+            register(self.conn, &self.cfg)?;
+        }
+        for job in &mut self.jobs {
+            if job.ending.is_none() && beat.lost.contains(&(job.id, job.token)) {
+                job.ending = Some(Ending::LeaseLost);
+                job.child.kill();
+            }
+        }
+        self.next_beat = Instant::now() + from_secs(beat.next);
+        self.protocol = beat.protocol;
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        self.beat()?; // the last counts
         self.conn.query_row("SELECT queue_worker_stop(?1)", [&self.cfg.name], |_| Ok(()))?;
         self.log.worker("stopped", &format!("{} done, {} failed", self.counts.done, self.counts.failed));
         Ok(())
@@ -600,6 +608,34 @@ fn failure_message(exit: &Exit) -> String {
     } else {
         format!("{how}: {tail}")
     }
+}
+
+/// Announces the worker in the registry.
+fn register(conn: &Connection, cfg: &Config) -> Result<()> {
+    let info = json!({
+        "host": hostname(),
+        "pid": std::process::id(),
+        "queues": cfg.queues.as_deref().map(|q| serde_json::from_str::<Value>(q).unwrap_or(Value::Null)),
+        "capabilities": cfg.capabilities,
+        "concurrency": cfg.concurrency,
+        "info": {"version": env!("CARGO_PKG_VERSION"), "command": cfg.command},
+    });
+    conn.query_row("SELECT queue_worker_register(?1, ?2)", params![cfg.name, info.to_string()], |_| Ok(()))?;
+    Ok(())
+}
+
+/// One item of queue_complete_many: [id, token, result]. The result is
+/// JSON text already, put in as it is (parsing it again could reorder it).
+fn completion(id: i64, token: i64, result: Option<String>) -> String {
+    format!("[{id},{token},{}]", result.as_deref().unwrap_or("null"))
+}
+
+/// Completes jobs (`completion` items) in one statement.
+fn complete_many(conn: &Connection, jobs: Vec<String>) -> Result<()> {
+    if !jobs.is_empty() {
+        conn.query_row("SELECT queue_complete_many(?1)", [format!("[{}]", jobs.join(","))], |_| Ok(()))?;
+    }
+    Ok(())
 }
 
 /// Runs `f` inside BEGIN IMMEDIATE ... COMMIT (rolled back on error).

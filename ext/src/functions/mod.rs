@@ -52,6 +52,7 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_purge", WRITES, queue_purge)?;
     def(conn, s, "queue_worker_register", WRITES, queue_worker_register)?;
     def(conn, s, "queue_worker_heartbeat", WRITES, queue_worker_heartbeat)?;
+    def(conn, s, "queue_worker_beat", WRITES, queue_worker_beat)?;
     def(conn, s, "queue_worker_stop", WRITES, queue_worker_stop)?;
     def(conn, s, "queue_worker_dead", WRITES, queue_worker_dead)?;
     def(conn, s, "queue_record_run", WRITES, queue_record_run)?;

@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::options::{name, MAX_NAME_BYTES};
 use crate::session::Session;
 use crate::txn::{self, Writes};
-use crate::workers::{self, RunUsage, WorkerInfo};
+use crate::workers::{self, BeatReport, RunUsage, WorkerInfo};
 
 fn worker_name(a: &Args) -> Result<String> {
     let text = a.text(0, "name")?;
@@ -26,11 +26,18 @@ pub fn queue_worker_register(s: &Session, a: &Args) -> Result<i64> {
 pub fn queue_worker_heartbeat(s: &Session, a: &Args) -> Result<i64> {
     a.arity(1, 2, "(name [, stats])")?;
     let worker = worker_name(a)?;
-    let stats = a.opt_text(1, "stats")?;
     // Checked before the write, so bad input changes nothing.
-    workers::heartbeat_stats(stats)?;
+    let (done, failed) = workers::heartbeat_stats(a.opt_text(1, "stats")?)?;
     let now = s.clock.now_ms();
-    Ok(txn::write(s, Writes::Many, &mut |c| workers::heartbeat(c, now, &worker, stats))? as i64)
+    Ok(txn::write(s, Writes::Many, &mut |c| workers::heartbeat(c, now, &worker, done, failed))? as i64)
+}
+
+pub fn queue_worker_beat(s: &Session, a: &Args) -> Result<String> {
+    a.arity(1, 2, "(name [, report])")?;
+    let worker = worker_name(a)?;
+    let report = BeatReport::parse(a.opt_text(1, "report")?)?;
+    let now = s.clock.now_ms();
+    txn::write(s, Writes::Many, &mut |c| workers::beat(c, now, &worker, &report))
 }
 
 pub fn queue_worker_stop(s: &Session, a: &Args) -> Result<i64> {
