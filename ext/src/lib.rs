@@ -11,27 +11,38 @@ mod backoff;
 pub mod bounds;
 mod claim;
 mod clock;
+#[cfg(target_os = "linux")]
+mod commit_watch;
 mod cron;
 mod deps;
+#[cfg(not(target_os = "linux"))]
+mod elsewhere;
 mod error;
 mod functions;
 mod health;
 mod host;
+#[cfg(target_os = "linux")]
 pub mod inotify;
 mod metrics;
 mod ops;
 mod options;
 mod params;
+pub mod platform;
 mod schedules;
 mod schema;
 mod session;
 mod sql;
+#[cfg(target_os = "linux")]
 mod turnstile;
 mod txn;
 mod vtab;
 mod wait;
 mod workers;
 mod workflow;
+
+// Elsewhere the Linux-only modules are stubs that decline (platform.rs).
+#[cfg(not(target_os = "linux"))]
+use elsewhere::{commit_watch, turnstile};
 
 use std::sync::Arc;
 

@@ -46,6 +46,7 @@ pub fn orq_debug(s: &Session, a: &Args) -> Result<String> {
             "clock_fixed": s.clock.fixed_ms().map(ms_to_secs),
             "side_connection": res.side.is_open(),
             "turn_file": res.turnstile.as_ref().map(Option::is_some),
+            "platform": crate::platform::name(),
         })
         .to_string())
     })
