@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
@@ -31,10 +31,17 @@ fn lines_of(from: impl std::io::Read + Send + 'static) -> Receiver<String> {
 
 impl Watcher {
     fn start(db: &Db, dir: &Path, more: &[&str]) -> Watcher {
+        Watcher::start_with(&[], db, dir, more)
+    }
+
+    /// start, with `env` added to its environment.
+    fn start_with(env: &[(&str, &str)], db: &Db, dir: &Path, more: &[&str]) -> Watcher {
         let dir = dir.to_str().unwrap();
         let mut args = vec!["enqueue", "files", "--watch", dir];
         args.extend_from_slice(more);
-        let mut child = db.spawn(&args);
+        let mut cmd = db.cmd(&args);
+        let mut child =
+            cmd.envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let lines = lines_of(child.stdout.take().unwrap());
         let errors = lines_of(child.stderr.take().unwrap());
         // The start line comes once the directory is watched.
@@ -162,6 +169,26 @@ fn a_restart_does_not_enqueue_a_file_twice_even_after_its_job_finished() {
     assert_eq!(w.next(), line(4, &dir.join("a.txt")));
     w.stop(libc::SIGTERM);
     assert_eq!(db.one::<i64>("SELECT count(*) FROM queue_jobs"), 4);
+}
+
+#[test]
+fn with_orq_portable_it_scans_the_directory_and_still_enqueues_each_file_once() {
+    let db = Db::new("watch-portable");
+    let dir = inbox(&db);
+    std::fs::write(dir.join("a.txt"), "a").unwrap();
+    let w = Watcher::start_with(&[("ORQ_PORTABLE", "1")], &db, &dir, &[]);
+    assert_eq!(w.next(), line(1, &dir.join("a.txt")));
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", w.child.id())).unwrap();
+    let inotify = fds
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .find(|target| target.to_string_lossy().contains("inotify"));
+    assert_eq!(inotify, None, "the portable way watches with no inotify descriptor");
+    move_in(&dir, "b.txt", "b");
+    assert_eq!(w.next(), line(2, &dir.join("b.txt")));
+    // Each scan offers every file again: their keys make that one job each.
+    w.quiet_for(Duration::from_millis(2500));
+    w.stop(libc::SIGTERM);
+    assert_eq!(db.one::<i64>("SELECT count(*) FROM queue_jobs"), 2);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{finish, processes_with, signal, Db};
@@ -324,6 +325,28 @@ fn a_timeout_kills_the_whole_process_group() {
         walls[0] >= 450 && walls[0] < 2000 && walls[1] >= 250 && walls[1] < 450,
         "{walls:?}: the shorter limit wins"
     );
+}
+
+#[test]
+fn with_orq_portable_jobs_run_without_a_keeper_and_a_timeout_kills_their_process_group() {
+    let db = Db::new("portable");
+    let marker = format!("orq-portable-grandchild-{}", std::process::id());
+    // The job's parent: the keeper on Linux, the worker itself the portable way.
+    db.ok(&["enqueue", "q", "--cmd", "tr '\\0' ' ' < /proc/$PPID/cmdline"], 0);
+    db.ok(
+        &["enqueue", "q", "--cmd", &format!("sh -c 'sleep 300 # {marker}' & wait"), "--max-attempts", "1"],
+        0,
+    );
+    let mut worker = db.cmd(&["worker", "--poll-max", "0.05", "--timeout", "0.5"]);
+    let child =
+        worker.env("ORQ_PORTABLE", "1").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    db.wait_for("SELECT done = 1 AND dead = 1 FROM queue_stats");
+    signal(&child, libc::SIGTERM);
+    let (code, stderr) = finish(child, Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{stderr}");
+    let parent = db.one::<String>("SELECT result ->> '$' FROM queue_jobs WHERE id = 1");
+    assert!(parent.contains(" worker ") && !parent.contains("__job-keeper"), "the job's parent: {parent}");
+    assert_eq!(processes_with(&marker), 0, "the grandchild was killed with the job's process group");
 }
 
 #[test]

@@ -30,28 +30,39 @@ mod backoff;
 pub mod bounds;
 mod claim;
 mod clock;
+#[cfg(target_os = "linux")]
+mod commit_watch;
 mod cron;
 mod deps;
+#[cfg(not(target_os = "linux"))]
+mod elsewhere;
 mod error;
 mod functions;
 mod health;
 mod host;
+#[cfg(target_os = "linux")]
 pub mod inotify;
 mod maintenance;
 mod metrics;
 mod ops;
 mod options;
 mod params;
+pub mod platform;
 mod schedules;
 mod schema;
 mod session;
 mod sql;
+#[cfg(target_os = "linux")]
 mod turnstile;
 mod txn;
 mod vtab;
 mod wait;
 mod workers;
 mod workflow;
+
+// Elsewhere the Linux-only modules are stubs that decline (platform.rs).
+#[cfg(not(target_os = "linux"))]
+use elsewhere::{commit_watch, turnstile};
 
 use std::sync::Arc;
 
@@ -106,10 +117,11 @@ pub unsafe extern "C" fn sqlite3_orq_init(
     p_api: *mut rusqlite::ffi::sqlite3_api_routines,
 ) -> std::os::raw::c_int {
     use std::sync::atomic::Ordering;
-    // rusqlite reaches SQLite through one global API table per process, so
-    // orq can serve one SQLite library per process. A second one (apsw's
-    // own SQLite beside the stdlib's, say) would have its calls routed into
-    // the first library and crash: refuse it instead.
+    // rusqlite reaches SQLite through one global API table per loaded copy
+    // of liborq, so a copy serves one SQLite library. A second library
+    // (apsw's own SQLite beside the stdlib's, say) would have its calls
+    // routed into the first and crash: refuse it instead. A copy of the file
+    // under another path is mapped anew, with globals of its own.
     match host::API.compare_exchange(std::ptr::null_mut(), p_api, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {}
         Err(first) if first == p_api => {}
@@ -204,7 +216,9 @@ mod tests {
 #[cfg(feature = "loadable")]
 const SECOND_LIBRARY: &std::ffi::CStr = c"orq: this process already uses orq through another SQLite library \
 (for example the stdlib sqlite3 module and apsw, which carries its own SQLite); \
-one process can load orq into connections of one SQLite library only";
+one copy of liborq serves one SQLite library: load a copy of the file, under another path \
+but the same name, into the other library (the Python package does), and never open one \
+database file through two SQLite libraries in one process";
 
 /// Reports a failed load: the message, allocated with the host's
 /// sqlite3_malloc as SQLite requires, and SQLITE_ERROR.

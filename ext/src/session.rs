@@ -48,8 +48,8 @@ pub struct Resources {
     /// Whether `schema::prefer_wal` already ran for this connection.
     pub wal_checked: bool,
     /// The inotify watch of queue_wait, made on first use (None: not made
-    /// yet; Some(None): the database has no file to watch).
-    pub watcher: Option<Option<crate::wait::Watcher>>,
+    /// yet; Some(None): none, queue_wait polls: no file, or not Linux).
+    pub watcher: Option<Option<crate::commit_watch::Watcher>>,
     /// The turn file of txn.rs, made on first write (Some(None): none can be made).
     pub turnstile: Option<Option<crate::turnstile::Turnstile>>,
     /// When this connection's writes next apply retention (maintenance.rs).

@@ -16,8 +16,8 @@
 //! before it looks again (a wake-up that was missed, or a process that died
 //! with the turn, costs that much and no more: the kernel drops a dead
 //! process's flock), and the caller's deadline is kept. Where the file cannot
-//! be made (a read-only directory, an in-memory database, not Linux) orq
-//! waits the old way.
+//! be made (a read-only directory, an in-memory database, not Linux or
+//! ORQ_PORTABLE set: platform.rs) orq waits the old way.
 //!
 //! One waiter at a time spins instead of sleeping: waking a sleeper costs
 //! tens of microseconds on a virtual machine (the idle CPU has to be woken
@@ -78,7 +78,7 @@ pub struct Turn<'t> {
 impl Turnstile {
     /// The turn file of the database at `db_path`; None where there can be none.
     pub fn open(db_path: &str) -> Option<Turnstile> {
-        if db_path.is_empty() || !cfg!(target_os = "linux") {
+        if db_path.is_empty() || !crate::platform::linux() {
             return None;
         }
         let file =

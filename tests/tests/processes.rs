@@ -38,9 +38,22 @@ fn spawn_shell(db: &Path, script: &Path, sql: &str) -> Child {
 }
 
 fn spawn_drain(db: &Path, worker: &str, batch: usize, log: &Path, hold_ms: u64) -> Child {
+    spawn_drain_with(&[], db, worker, batch, log, hold_ms)
+}
+
+/// spawn_drain with `env` added to the process's environment.
+fn spawn_drain_with(
+    env: &[(&str, &str)],
+    db: &Path,
+    worker: &str,
+    batch: usize,
+    log: &Path,
+    hold_ms: u64,
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_orq-test-drain"))
         .args([db.to_str().unwrap(), worker, &batch.to_string(), log.to_str().unwrap(), &hold_ms.to_string()])
         .env("ORQ_EXT", orq_tests::ext_path())
+        .envs(env.iter().copied())
         .spawn()
         .expect("start orq-test-drain")
 }
@@ -62,6 +75,17 @@ fn read_log(log: &Path) -> (Vec<i64>, Option<usize>) {
 }
 
 fn drain_together(processes: usize, jobs: usize, batch: usize) {
+    drain_together_with(&[], processes, jobs, batch);
+}
+
+/// drain_together with `env` in each draining process's environment; the
+/// scratch directory and the database, for a closer look.
+fn drain_together_with(
+    env: &[(&str, &str)],
+    processes: usize,
+    jobs: usize,
+    batch: usize,
+) -> (Scratch, std::path::PathBuf) {
     let scratch = Scratch::new("drain");
     let db = scratch.path("q.db");
     enqueue_many(&db, jobs, "{}");
@@ -69,7 +93,7 @@ fn drain_together(processes: usize, jobs: usize, batch: usize) {
     let children: Vec<(Child, std::path::PathBuf)> = (0..processes)
         .map(|i| {
             let log = scratch.path(&format!("w{i}.log"));
-            (spawn_drain(&db, &format!("w{i}"), batch, &log, 0), log)
+            (spawn_drain_with(env, &db, &format!("w{i}"), batch, &log, 0), log)
         })
         .collect();
     let mut all = Vec::new();
@@ -92,11 +116,22 @@ fn drain_together(processes: usize, jobs: usize, batch: usize) {
     assert_eq!(rows(&conn, "SELECT done, ready, running FROM queue_stats"), vec![format!("{jobs}|0|0")]);
     assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs WHERE state = 'done'"), jobs as i64);
     assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_events WHERE type = 'completed'"), jobs as i64);
+    drop(conn);
+    (scratch, db)
 }
 
 #[test]
 fn eight_processes_drain_20000_jobs_one_at_a_time() {
     drain_together(8, 20_000, 1);
+}
+
+#[test]
+fn four_processes_drain_10000_jobs_the_portable_way() {
+    // No turn file (and no futex): the writers wait for SQLite's lock with
+    // orq's short random sleeps, as on every platform but Linux.
+    let (_scratch, db) = drain_together_with(&[("ORQ_PORTABLE", "1")], 4, 10_000, 1);
+    let turn_file = format!("{}-orqlock", db.display());
+    assert!(!Path::new(&turn_file).exists(), "{turn_file} was made: the turnstile was used");
 }
 
 #[test]

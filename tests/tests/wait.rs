@@ -189,3 +189,40 @@ fn a_commit_that_becomes_visible_long_after_its_last_file_event_still_wakes_it()
     let late = woke.saturating_duration_since(committed);
     assert!(late < Duration::from_millis(500), "woke {late:?} after the commit");
 }
+
+#[test]
+fn with_orq_portable_it_polls_and_a_commit_from_another_process_still_wakes_it() {
+    let scratch = Scratch::new("wait-portable");
+    let path = scratch.path("q.db");
+    let conn = open(&path);
+    one::<i64>(&conn, "SELECT orq_migrate()");
+    // The waiter is a sqlite3 shell of its own: ORQ_PORTABLE is read once per process.
+    let script = scratch.path("wait.sql");
+    std::fs::write(
+        &script,
+        format!(
+            ".load {}\n.timeout 5000\nSELECT json_extract(orq_debug(), '$.platform');\nSELECT queue_wait('q', 10);\n",
+            orq_tests::ext_path().display()
+        ),
+    )
+    .unwrap();
+    let mut waiter = std::process::Command::new("sqlite3")
+        .args(["-batch", "-init", "/dev/null", path.to_str().unwrap()])
+        .env("ORQ_PORTABLE", "1")
+        .stdin(std::fs::File::open(&script).unwrap())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sqlite3");
+    std::thread::sleep(Duration::from_millis(300));
+    one::<i64>(&conn, "SELECT queue_enqueue('noise', '{}')"); // not its queue
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(waiter.try_wait().unwrap().is_none(), "it waits until a job of its queue comes");
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    let committed = Instant::now();
+    let out = waiter.wait_with_output().unwrap();
+    let late = committed.elapsed();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "portable\n1\n");
+    // Polling sees a commit 50 ms late at worst; the rest is the shell exiting.
+    assert!(late < Duration::from_millis(500), "woke {late:?} after the commit");
+    eprintln!("the polling waiter ended {late:?} after the commit");
+}

@@ -40,7 +40,11 @@ class Db:
             conn = apsw.Connection(path)
         else:
             raise ValueError(f"driver must be 'sqlite3' or 'apsw', got {driver!r}")
-        db = cls(load(conn))
+        try:
+            db = cls(load(conn))
+        except BaseException:
+            conn.close()
+            raise
         db.rows(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         for pragma in PRAGMAS:
             db.rows(pragma)

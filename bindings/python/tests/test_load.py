@@ -68,12 +68,61 @@ def python(script, *args):
     return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60)
 
 
-def test_a_second_sqlite_library_in_one_process_is_refused_not_crashed():
+def test_the_stdlib_and_apsw_run_orq_side_by_side_in_one_process(tmp_path):
+    # Two SQLite libraries: Debian's 3.40.1 behind the stdlib, apsw's own.
+    script = """
+import json, sys, sqlite3, apsw, orq
+a = orq.Queue(sqlite3.connect(sys.argv[1], isolation_level=None))
+b = orq.Queue(apsw.Connection(sys.argv[2]))
+a2 = orq.Queue(sys.argv[1], driver="sqlite3")
+b2 = orq.Queue(sys.argv[2], driver="apsw")
+a.enqueue("q", "from the stdlib")
+b.enqueue("q", "from apsw")
+print(a2.claim_many("q")[0].payload, "|", b2.claim_many("q")[0].payload)
+versions = [json.loads(q.db.rows("SELECT orq_debug()")[0][0])["sqlite_version"] for q in (a, b)]
+print(versions == [sqlite3.sqlite_version, apsw.sqlite_lib_version()], versions[0] != versions[1])
+print(orq._load._library_file["sqlite3"] == orq.loadable_path(), orq._load._library_file["apsw"] != orq.loadable_path())
+"""
+    out = python(script, str(tmp_path / "a.db"), str(tmp_path / "b.db"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["from the stdlib | from apsw", "True True", "True True"]
+
+
+def test_one_database_file_through_both_sqlite_libraries_is_refused_and_changes_nothing(db_path):
+    script = """
+import sys, sqlite3, apsw, orq
+first = orq.Queue(sys.argv[1], driver="apsw")
+first.enqueue("q", 1)
+for second in (lambda: orq.Queue(sys.argv[1], driver="sqlite3"),
+               lambda: orq.load(sqlite3.connect(sys.argv[1]))):
+    try:
+        second()
+    except orq.LoadError as e:
+        print(e)
+print(first.stats()[0]["ready"], first.claim_many("q")[0].payload)
+"""
+    out = python(script, db_path)
+    assert out.returncode == 0, out.stderr
+    *refusals, last = out.stdout.splitlines()
+    assert len(refusals) == 2
+    for refusal in refusals:
+        assert refusal.startswith(
+            "orq.load: this database file is open through apsw's SQLite library in this process"
+        ), refusal
+        assert "driver='apsw'" in refusal
+    assert last == "1 1"
+
+
+def test_one_liborq_file_in_two_sqlite_libraries_is_refused_by_the_extension_not_crashed():
+    # What a host that loads the same file into both libraries gets (the
+    # package itself loads a copy for the second).
     script = """
 import sqlite3, apsw, orq
 first = orq.load(sqlite3.connect(":memory:"))
+other = apsw.Connection(":memory:")
+other.enable_load_extension(True)
 try:
-    orq.load(apsw.Connection(":memory:"))
+    other.load_extension(orq.loadable_path(), "sqlite3_orq_init")
 except apsw.Error as e:
     print(e)
 print(first.execute("SELECT queue_enqueue('a', 1)").fetchone()[0])
@@ -81,6 +130,7 @@ print(first.execute("SELECT queue_enqueue('a', 1)").fetchone()[0])
     out = python(script)
     assert out.returncode == 0, out.stderr
     assert "already uses orq through another SQLite library" in out.stdout
+    assert "load a copy of the file" in out.stdout
     assert out.stdout.strip().endswith("1")
 
 

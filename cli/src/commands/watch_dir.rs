@@ -1,6 +1,6 @@
 //! `orq enqueue QUEUE --watch DIR`: a producer that enqueues a job for each
 //! file that appears in a directory (inotify on Linux, a scan every second
-//! elsewhere), until SIGINT or SIGTERM.
+//! elsewhere and with ORQ_PORTABLE), until SIGINT or SIGTERM.
 //!
 //! One job per file, even across restarts: a file's key is made of its
 //! path, inode and modification time, enqueued with key_scope "all", so
@@ -120,10 +120,26 @@ fn scan(dir: &Path, offer: &mut impl FnMut(&OsStr) -> Result<()>) -> Result<()> 
     names.iter().try_for_each(|name| offer(name))
 }
 
-/// Offers the files in `dir` now, then each file written and closed there
-/// or moved in, until a stop signal; calls `watching` once nothing is missed.
-#[cfg(target_os = "linux")]
+/// Offers the files in `dir` now, then each file that arrives, until a stop
+/// signal; calls `watching` once nothing is missed. On Linux inotify tells
+/// (unless ORQ_PORTABLE asks for the portable way: orq::platform);
+/// elsewhere a scan every second finds them.
 fn follow(
+    dir: &Path,
+    wake: &Wakeups,
+    watching: impl FnOnce(),
+    offer: impl FnMut(&OsStr) -> Result<()>,
+) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    if orq::platform::linux() {
+        return follow_events(dir, wake, watching, offer);
+    }
+    follow_by_scanning(dir, wake, watching, offer)
+}
+
+/// Each file written and closed in `dir`, or moved in, as inotify reports it.
+#[cfg(target_os = "linux")]
+fn follow_events(
     dir: &Path,
     wake: &Wakeups,
     watching: impl FnOnce(),
@@ -151,10 +167,9 @@ fn follow(
     Ok(())
 }
 
-/// Elsewhere, a scan every second: every file is offered again, and its key
-/// makes that a read. Files must be moved in whole (no close events here).
-#[cfg(not(target_os = "linux"))]
-fn follow(
+/// A scan every second: every file is offered again, and its key makes
+/// that a read. Files must be moved in whole (no close events here).
+fn follow_by_scanning(
     dir: &Path,
     wake: &Wakeups,
     watching: impl FnOnce(),

@@ -1,5 +1,5 @@
 //! One job's process: started in a process group of its own, on Linux under
-//! a keeper (see keeper.rs) that ends everything the job started when the
+//! a keeper (see keeper.rs; not with ORQ_PORTABLE, see orq::platform) that ends everything the job started when the
 //! job ends, is killed, or its worker dies; fed the payload on stdin, its
 //! output collected by threads so a chatty job never blocks on a full pipe,
 //! and reaped with wait4 for its resource usage.
@@ -120,11 +120,11 @@ impl Child {
     }
 
     /// Kills the job and everything it started: its keeper does that on
-    /// SIGTERM (Linux); elsewhere its process group is killed.
+    /// SIGTERM; without one, its process group is killed.
     pub fn kill(&self) {
         // SAFETY: signals our own, not yet reaped, child (or its group).
         unsafe {
-            if cfg!(target_os = "linux") {
+            if under_keeper() {
                 libc::kill(self.pid, libc::SIGTERM);
             } else {
                 libc::kill(-self.pid, libc::SIGKILL);
@@ -133,15 +133,19 @@ impl Child {
     }
 }
 
-#[cfg(target_os = "linux")]
-fn job_command(argv: &[String]) -> Command {
-    super::keeper::command(argv)
+/// Whether jobs run under a keeper: on Linux, unless ORQ_PORTABLE asks for
+/// the portable way (orq::platform), which every other platform takes.
+fn under_keeper() -> bool {
+    orq::platform::linux()
 }
 
 /// Without a keeper, what a job starts outside its process group, or after
 /// its worker died, is not killed.
-#[cfg(not(target_os = "linux"))]
 fn job_command(argv: &[String]) -> Command {
+    #[cfg(target_os = "linux")]
+    if under_keeper() {
+        return super::keeper::command(argv);
+    }
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     cmd

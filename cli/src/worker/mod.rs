@@ -662,7 +662,8 @@ fn reap_local_dead_workers(conn: &Connection, log: &Log) -> Result<()> {
     for (name, pid) in local {
         let gone = pid.is_some_and(|p| {
             // SAFETY: signal 0 only checks that the process exists.
-            unsafe { libc::kill(p as libc::pid_t, 0) != 0 && *libc::__errno_location() == libc::ESRCH }
+            let failed = unsafe { libc::kill(p as libc::pid_t, 0) } != 0;
+            failed && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
         });
         if gone {
             conn.query_row("SELECT queue_worker_dead(?1)", [&name], |_| Ok(()))?;

@@ -1,7 +1,6 @@
 //! systemd's notification protocol (sd_notify): datagrams of `KEY=value`
 //! lines to the socket named by $NOTIFY_SOCKET ("@name" is abstract).
 
-use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ impl Notifier {
     pub fn from_env() -> Notifier {
         let socket = std::env::var("NOTIFY_SOCKET").ok().and_then(|path| {
             let addr = match path.strip_prefix('@') {
-                Some(name) => SocketAddr::from_abstract_name(name.as_bytes()).ok()?,
+                Some(name) => abstract_address(name)?,
                 None => SocketAddr::from_pathname(&path).ok()?,
             };
             Some((UnixDatagram::unbound().ok()?, addr))
@@ -33,4 +32,16 @@ impl Notifier {
             let _ = socket.send_to_addr(message.as_bytes(), addr);
         }
     }
+}
+
+/// An abstract socket address: Linux only (as is systemd).
+#[cfg(target_os = "linux")]
+fn abstract_address(name: &str) -> Option<SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    SocketAddr::from_abstract_name(name.as_bytes()).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn abstract_address(_name: &str) -> Option<SocketAddr> {
+    None
 }

@@ -2,6 +2,7 @@
 //! SIGTERM and SIGINT (shut down; a second one: now) each write a byte to
 //! the pipe, so the main loop sleeps in poll() and wakes at once.
 
+use std::os::fd::IntoRawFd;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
@@ -27,11 +28,17 @@ pub struct Wakeups {
 
 impl Wakeups {
     pub fn install() -> std::io::Result<Wakeups> {
-        let mut fds = [0; 2];
-        // SAFETY: plain pipe2/sigaction calls with valid arguments.
+        // std's pipe is close-on-exec everywhere (pipe2 is not on macOS);
+        // both ends must not block: the handler writes, the waiter drains.
+        let (read, write) = std::io::pipe()?;
+        let fds = [read.into_raw_fd(), write.into_raw_fd()];
+        // SAFETY: plain fcntl/sigaction calls with valid arguments.
         unsafe {
-            if libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) != 0 {
-                return Err(std::io::Error::last_os_error());
+            for fd in fds {
+                let flags = libc::fcntl(fd, libc::F_GETFL);
+                if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             WAKE_FD.store(fds[1], Ordering::SeqCst);
             for sig in [libc::SIGCHLD, libc::SIGTERM, libc::SIGINT] {

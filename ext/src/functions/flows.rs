@@ -115,7 +115,8 @@ pub fn queue_wait(s: &Session, a: &Args) -> Result<i64> {
     let worker = a.opt_text(2, "worker")?;
     s.with(|res| {
         if res.watcher.is_none() {
-            res.watcher = Some(res.host.path().filter(|p| !p.is_empty()).and_then(crate::wait::Watcher::new));
+            res.watcher =
+                Some(res.host.path().filter(|p| !p.is_empty()).and_then(crate::commit_watch::Watcher::new));
         }
         let watcher = res.watcher.as_ref().and_then(|w| w.as_ref());
         let w = crate::wait::WaitFor { queues: queues.as_deref(), worker };

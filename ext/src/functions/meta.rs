@@ -48,6 +48,7 @@ pub fn orq_debug(s: &Session, a: &Args) -> Result<String> {
             "turn_file": res.turnstile.as_ref().map(Option::is_some),
             // Why this connection's last retention slice failed (the write went on).
             "retention_error": res.retention.last_error,
+            "platform": crate::platform::name(),
         })
         .to_string())
     })
