@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::inotify;
-use crate::wait::Ears;
+use crate::ears::Ears;
 
 /// After a file event, while a commit may be in flight: the first pause
 /// before looking again; each next one doubles, up to the second.

@@ -27,7 +27,7 @@ pub mod turnstile {
 pub mod commit_watch {
     //! No file watch: queue_wait polls data_version.
 
-    use crate::wait::Ears;
+    use crate::ears::Ears;
 
     pub enum Watcher {}
 

@@ -22,7 +22,7 @@
 //!    call up the layers: after a write, `txn` lets `maintenance` delete a
 //!    slice of expired jobs, so every writer shares the upkeep.
 //! 5. Leaves: `sql`, `schema`, `options`, `args`, `params`, `bounds`,
-//!    `backoff`, `cron`, `clock`, `inotify`, `error`.
+//!    `backoff`, `cron`, `clock`, `inotify`, `ears`, `platform`, `error`.
 
 mod alerts;
 mod args;
@@ -34,6 +34,7 @@ mod clock;
 mod commit_watch;
 mod cron;
 mod deps;
+mod ears;
 #[cfg(not(target_os = "linux"))]
 mod elsewhere;
 mod error;

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{named_params, Connection};
 
 use crate::commit_watch::Watcher;
+use crate::ears::Ears;
 use crate::error::{invalid, Result};
 use crate::sql;
 
@@ -24,16 +25,6 @@ use crate::sql;
 /// shared memory, a few microseconds); a commit is seen 50 ms late at worst.
 const POLL_FIRST: Duration = Duration::from_millis(1);
 const POLL_MAX: Duration = Duration::from_millis(50);
-
-/// How a waiter hears of other connections' commits.
-pub trait Ears {
-    /// Called before each read of the database.
-    fn before_read(&mut self);
-    /// Sleeps `nap` at most, less when it hears a commit; `changed` says
-    /// the last read saw data_version move. False when a signal interrupted
-    /// the sleep (the caller may have work to do).
-    fn sleep(&mut self, nap: Duration, changed: bool) -> bool;
-}
 
 /// The portable way: nothing tells of a commit, so data_version is read on
 /// a backoff (POLL_FIRST to POLL_MAX).
