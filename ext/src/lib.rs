@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-pub use error::Error;
+pub use error::{Error, Kind};
 
 /// The extension's version, as `orq_version()` reports it.
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
