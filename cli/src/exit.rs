@@ -39,27 +39,15 @@ pub fn usage(message: impl Into<String>) -> Failure {
 }
 
 impl From<rusqlite::Error> for Failure {
-    /// Errors orq's functions raise for bad input are usage errors; SQLite's
-    /// own trouble (locks, I/O, a file that is not a database) is a
-    /// database error.
+    /// By the error's kind (docs/errors.md), never its text: bad input,
+    /// an unknown job and a refused key are usage errors; SQLite's trouble
+    /// (locks, I/O, a full disk, a read-only, corrupt or unopenable file, a
+    /// schema from a newer orq) is a database error.
     fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode::*;
-        let code = match e.sqlite_error_code() {
-            Some(
-                DatabaseBusy
-                | DatabaseLocked
-                | SystemIoFailure
-                | DatabaseCorrupt
-                | DiskFull
-                | CannotOpen
-                | FileLockingProtocolFailed
-                | ReadOnly
-                | NotADatabase
-                | OutOfMemory
-                | PermissionDenied,
-            ) => Code::Database,
-            _ if e.to_string().contains("database is locked") => Code::Database,
-            _ => Code::Usage,
+        use orq::Kind::*;
+        let code = match orq::Kind::of_rusqlite(&e) {
+            Invalid | NotFound | Conflict => Code::Usage,
+            Schema | Busy | ReadOnly | Full | Corrupt | CannotOpen | Io | Other => Code::Database,
         };
         let message = match &e {
             rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),

@@ -37,9 +37,12 @@ impl From<Failure> for ApiError {
     }
 }
 
+/// An orq function's `not_found` (an unknown job id) is a 404, by its kind.
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
-        Failure::from(e).into()
+        let not_found = orq::Kind::of_rusqlite(&e) == orq::Kind::NotFound;
+        let ApiError(status, message) = Failure::from(e).into();
+        ApiError(if not_found { StatusCode::NOT_FOUND } else { status }, message)
     }
 }
 
