@@ -7,9 +7,11 @@ a read transaction open, which blocks orq's writes on this connection.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Optional, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, Sequence
 
 from ._load import LoadError, is_apsw, load, pick_driver
+from .errors import from_driver
 
 # The PRAGMAs the README recommends for a queue database (the cache stays
 # at SQLite's default: a larger one only grows with the backlog).
@@ -40,7 +42,8 @@ class Db:
             conn = apsw.Connection(path)
         else:
             raise ValueError(f"driver must be 'sqlite3' or 'apsw', got {driver!r}")
-        db = cls(load(conn))
+        with orq_errors():
+            db = cls(load(conn))
         db.rows(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         for pragma in PRAGMAS:
             db.rows(pragma)
@@ -48,18 +51,20 @@ class Db:
         return db
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        cursor = self.conn.cursor()
-        cursor.execute(sql, params)
-        return list(cursor)
+        with orq_errors():
+            cursor = self.conn.cursor()
+            cursor.execute(sql, params)
+            return list(cursor)
 
     def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        cursor = self.conn.cursor()
-        cursor.execute(sql, params)
-        try:
-            names = [d[0] for d in cursor.description]
-        except Exception:  # apsw: a statement that returned no row has none
-            return []
-        return [dict(zip(names, row)) for row in cursor]
+        with orq_errors():
+            cursor = self.conn.cursor()
+            cursor.execute(sql, params)
+            try:
+                names = [d[0] for d in cursor.description]
+            except Exception:  # apsw: a statement that returned no row has none
+                return []
+            return [dict(zip(names, row)) for row in cursor]
 
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self.rows(sql, params)
@@ -79,3 +84,20 @@ class Db:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _driver_errors() -> tuple:
+    try:
+        import apsw  # type: ignore[import-not-found]
+    except ImportError:
+        return (sqlite3.Error,)
+    return (sqlite3.Error, apsw.Error)
+
+
+@contextmanager
+def orq_errors() -> Iterator[None]:
+    """Raises the driver's SQLite errors as orq's (errors.py), by kind."""
+    try:
+        yield
+    except _driver_errors() as e:
+        raise from_driver(e) from e
