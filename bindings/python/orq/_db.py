@@ -33,13 +33,15 @@ class Db:
         if driver == "sqlite3":
             # isolation_level=None: no implicit BEGIN; orq's calls are their own
             # transactions unless the caller opens one (Queue.transaction).
-            conn: Any = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+            with orq_errors():
+                conn: Any = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
         elif driver == "apsw":
             try:
                 import apsw  # type: ignore[import-not-found]
             except ImportError as e:
                 raise LoadError(f"driver='apsw' needs the apsw package, which cannot be imported ({e}): pip install apsw") from None
-            conn = apsw.Connection(path)
+            with orq_errors():
+                conn = apsw.Connection(path)
         else:
             raise ValueError(f"driver must be 'sqlite3' or 'apsw', got {driver!r}")
         with orq_errors():

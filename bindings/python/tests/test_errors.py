@@ -89,6 +89,12 @@ def test_a_schema_from_a_newer_orq_is_a_schema_mismatch(q):
         q.enqueue("q", {})
 
 
+def test_a_file_that_cannot_be_opened_is_cannot_open(tmp_path, driver):
+    with pytest.raises(orq.CannotOpen) as e:
+        orq.Queue(str(tmp_path / "no" / "such" / "dir" / "q.db"), driver=driver)
+    assert e.value.code & 0xFF == 14  # SQLITE_CANTOPEN
+
+
 def test_the_driver_error_is_the_cause(q):
     with pytest.raises(orq.NotFound) as e:
         q.cancel(5)
