@@ -8,6 +8,9 @@ pub enum Code {
     Database = 3,
     /// `orq run`: some items ended dead or cancelled.
     JobsFailed = 4,
+    /// An orq function's `not_found` (no job with that id): bad usage
+    /// (status 2) to the command line, 404 to `orq serve`.
+    NotFound,
     /// `orq health`: a check warns (status 1, as the issue asks: shared
     /// with NoChange, which health never returns).
     HealthWarning,
@@ -20,7 +23,7 @@ impl Code {
     pub fn status(self) -> i32 {
         match self {
             Code::HealthWarning => 1,
-            Code::HealthCritical => 2,
+            Code::HealthCritical | Code::NotFound => 2,
             other => other as i32,
         }
     }
@@ -46,7 +49,8 @@ impl From<rusqlite::Error> for Failure {
     fn from(e: rusqlite::Error) -> Self {
         use orq::Kind::*;
         let code = match orq::Kind::of_rusqlite(&e) {
-            Invalid | NotFound | Conflict => Code::Usage,
+            NotFound => Code::NotFound,
+            Invalid | Conflict => Code::Usage,
             Schema | Busy | ReadOnly | Full | Corrupt | CannotOpen | Io | Other => Code::Database,
         };
         let message = match &e {

@@ -12,7 +12,7 @@ use super::Shared;
 use crate::duration::parse_seconds;
 
 /// `function(id)` on a job; 404 for a job that does not exist (the
-/// function's `not_found`, see error.rs).
+/// function's `not_found`: Code::NotFound, see error.rs).
 async fn on_job(app: &Shared, function: &'static str, id: i64) -> ApiResult<Json<Value>> {
     app.pool
         .run(move |conn| {

@@ -25,24 +25,23 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// orq's argument errors are the client's fault (400); SQLite's trouble
-/// (locked, I/O, cannot open) is the server's (503: worth retrying).
+/// By the error's kind: orq's argument errors are the client's fault
+/// (400), an unknown job id is 404; SQLite's trouble (locked, I/O, cannot
+/// open) is the server's (503: worth retrying).
 impl From<Failure> for ApiError {
     fn from(f: Failure) -> Self {
         let status = match f.code {
             Code::Database => StatusCode::SERVICE_UNAVAILABLE,
+            Code::NotFound => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError(status, f.message)
     }
 }
 
-/// An orq function's `not_found` (an unknown job id) is a 404, by its kind.
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
-        let not_found = orq::Kind::of_rusqlite(&e) == orq::Kind::NotFound;
-        let ApiError(status, message) = Failure::from(e).into();
-        ApiError(if not_found { StatusCode::NOT_FOUND } else { status }, message)
+        Failure::from(e).into()
     }
 }
 
