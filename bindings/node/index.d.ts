@@ -279,11 +279,51 @@ export function getLoadablePath(): string;
 /** loads orq into a better-sqlite3 Database and returns it */
 export function load<D extends Database>(db: D): D;
 
+/**
+ * Every SQLite error of a Queue call is thrown as the class of its kind
+ * (docs/errors.md), read from SQLite's result code and orq's token; `code`
+ * is better-sqlite3's ('SQLITE_BUSY', ...), `cause` its error.
+ */
+export class OrqError extends Error {
+  code: string | undefined;
+}
+/** bad input (SQLITE_ERROR without a token): nothing was changed */
+export class InvalidArgument extends OrqError {}
+/** no job (or workflow) with that id (SQLITE_ERROR, `[not_found]`) */
+export class NotFound extends OrqError {}
+/** an orq schema this orq cannot use, e.g. from a newer orq (`[schema]`) */
+export class SchemaMismatch extends OrqError {}
+/** a constraint refused the change, e.g. another live job holds the key (SQLITE_CONSTRAINT) */
+export class Conflict extends OrqError {}
+/** another connection held the lock too long (SQLITE_BUSY, SQLITE_LOCKED) */
+export class DatabaseBusy extends OrqError {}
+/** the database cannot be written (SQLITE_READONLY, SQLITE_PERM) */
+export class ReadOnly extends OrqError {}
+/** the disk, or the database's max_page_count, is full (SQLITE_FULL) */
+export class DatabaseFull extends OrqError {}
+/** the database is damaged or is no database (SQLITE_CORRUPT, SQLITE_NOTADB) */
+export class Corrupt extends OrqError {}
+/** the database file cannot be opened (SQLITE_CANTOPEN) */
+export class CannotOpen extends OrqError {}
+/** the operating system failed a read, write or lock (SQLITE_IOERR, SQLITE_PROTOCOL) */
+export class DiskError extends OrqError {}
+
 declare const orq: {
   getLoadablePath: typeof getLoadablePath;
   load: typeof load;
   Queue: typeof Queue;
   Job: typeof Job;
   Worker: typeof Worker;
+  OrqError: typeof OrqError;
+  InvalidArgument: typeof InvalidArgument;
+  NotFound: typeof NotFound;
+  SchemaMismatch: typeof SchemaMismatch;
+  Conflict: typeof Conflict;
+  DatabaseBusy: typeof DatabaseBusy;
+  ReadOnly: typeof ReadOnly;
+  DatabaseFull: typeof DatabaseFull;
+  Corrupt: typeof Corrupt;
+  CannotOpen: typeof CannotOpen;
+  DiskError: typeof DiskError;
 };
 export default orq;

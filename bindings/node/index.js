@@ -9,8 +9,26 @@ const { getLoadablePath, load } = require('./src/load');
 const { Queue } = require('./src/queue');
 const { Job } = require('./src/job');
 const { Worker } = require('./src/worker');
+const errors = require('./src/errors');
 
-const orq = { getLoadablePath, load, Queue, Job, Worker };
+const orq = {
+  getLoadablePath,
+  load,
+  Queue,
+  Job,
+  Worker,
+  OrqError: errors.OrqError,
+  InvalidArgument: errors.InvalidArgument,
+  NotFound: errors.NotFound,
+  SchemaMismatch: errors.SchemaMismatch,
+  Conflict: errors.Conflict,
+  DatabaseBusy: errors.DatabaseBusy,
+  ReadOnly: errors.ReadOnly,
+  DatabaseFull: errors.DatabaseFull,
+  Corrupt: errors.Corrupt,
+  CannotOpen: errors.CannotOpen,
+  DiskError: errors.DiskError,
+};
 // So that `require('orq').default` matches `import orq from 'orq'` (and the .d.ts).
 orq.default = orq;
 module.exports = orq;

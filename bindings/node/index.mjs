@@ -2,5 +2,22 @@
 // `import orq from 'orq'` and `require('orq')` share one copy of it.
 import orq from './index.js';
 
-export const { getLoadablePath, load, Queue, Job, Worker } = orq;
+export const {
+  getLoadablePath,
+  load,
+  Queue,
+  Job,
+  Worker,
+  OrqError,
+  InvalidArgument,
+  NotFound,
+  SchemaMismatch,
+  Conflict,
+  DatabaseBusy,
+  ReadOnly,
+  DatabaseFull,
+  Corrupt,
+  CannotOpen,
+  DiskError,
+} = orq;
 export default orq;

@@ -8,6 +8,9 @@ pub enum Code {
     Database = 3,
     /// `orq run`: some items ended dead or cancelled.
     JobsFailed = 4,
+    /// An orq function's `not_found` (no job with that id): bad usage
+    /// (status 2) to the command line, 404 to `orq serve`.
+    NotFound,
     /// `orq health`: a check warns (status 1, as the issue asks: shared
     /// with NoChange, which health never returns).
     HealthWarning,
@@ -20,7 +23,7 @@ impl Code {
     pub fn status(self) -> i32 {
         match self {
             Code::HealthWarning => 1,
-            Code::HealthCritical => 2,
+            Code::HealthCritical | Code::NotFound => 2,
             other => other as i32,
         }
     }
@@ -39,27 +42,16 @@ pub fn usage(message: impl Into<String>) -> Failure {
 }
 
 impl From<rusqlite::Error> for Failure {
-    /// Errors orq's functions raise for bad input are usage errors; SQLite's
-    /// own trouble (locks, I/O, a file that is not a database) is a
-    /// database error.
+    /// By the error's kind (docs/errors.md), never its text: bad input,
+    /// an unknown job and a refused key are usage errors; SQLite's trouble
+    /// (locks, I/O, a full disk, a read-only, corrupt or unopenable file, a
+    /// schema from a newer orq) is a database error.
     fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode::*;
-        let code = match e.sqlite_error_code() {
-            Some(
-                DatabaseBusy
-                | DatabaseLocked
-                | SystemIoFailure
-                | DatabaseCorrupt
-                | DiskFull
-                | CannotOpen
-                | FileLockingProtocolFailed
-                | ReadOnly
-                | NotADatabase
-                | OutOfMemory
-                | PermissionDenied,
-            ) => Code::Database,
-            _ if e.to_string().contains("database is locked") => Code::Database,
-            _ => Code::Usage,
+        use orq::Kind::*;
+        let code = match orq::Kind::of_rusqlite(&e) {
+            NotFound => Code::NotFound,
+            Invalid | Conflict => Code::Usage,
+            Schema | Busy | ReadOnly | Full | Corrupt | CannotOpen | Io | Other => Code::Database,
         };
         let message = match &e {
             rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),

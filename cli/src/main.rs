@@ -22,7 +22,7 @@ Exit status:
   0  done
   1  nothing changed (e.g. cancelling a job that already finished)
   2  bad usage or input (unknown job id, invalid JSON, unknown option)
-  3  database problem (cannot open, locked, I/O error)
+  3  database problem (cannot open, locked, full, read-only, corrupt, I/O error)
   4  orq run: some items ended dead
 orq health: 0 ok, 1 warning, 2 critical (a database that cannot be opened too)
 

@@ -124,7 +124,7 @@ fn exit_status_tells_done_unchanged_bad_input_and_database_trouble() {
     assert_eq!(db.ok(&["purge", "--older-than", "0"], 1), "purged 0 jobs\n");
     for (args, message) in [
         (vec!["show", "99"], "orq: no job with id 99\n"),
-        (vec!["cancel", "99"], "orq: queue_cancel: no job with id 99\n"),
+        (vec!["cancel", "99"], "orq: queue_cancel: [not_found] no job with id 99\n"),
         (vec!["enqueue", "q", "{oops"], "orq: queue_enqueue: payload is not valid JSON"),
         (vec!["enqueue", "bad queue"], "orq: queue_enqueue: invalid queue name 'bad queue'"),
         (vec!["enqueue", "q", "--options", "[]"], "orq: --options must be a JSON object"),

@@ -17,10 +17,6 @@ impl<'a> Args<'a> {
         Args { values }
     }
 
-    pub fn from_context(ctx: &'a rusqlite::functions::Context<'a>) -> Self {
-        Args::new((0..ctx.len()).map(|i| ctx.get_raw(i)).collect())
-    }
-
     /// Checks the argument count against the function's signature.
     pub fn arity(&self, min: usize, max: usize, signature: &str) -> Result<()> {
         let n = self.values.len();

@@ -69,7 +69,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
-pub use error::Error;
+pub use error::{Error, Kind};
 /// What a metric counts, in a sentence (`queue_metrics`' `help` column).
 pub use metrics::help as metric_help;
 /// Whether an event of `queue_events` is a failed attempt: an SQL expression

@@ -5,7 +5,7 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{named_params, Connection, OptionalExtension};
 
-use crate::error::{invalid, Error, Result};
+use crate::error::{invalid, not_found, Error, Result};
 use crate::options::{EnqueueOptions, Retention};
 use crate::{deps, params, sql};
 
@@ -60,7 +60,7 @@ fn initial_state(conn: &Connection, o: &EnqueueOptions) -> Result<(&'static str,
         .query_map(named_params! {":ids": ids}, |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if let Some(missing) = o.depends_on.iter().find(|id| !parents.iter().any(|(p, _)| p == *id)) {
-        return Err(invalid(format!("depends_on: no job with id {missing}")));
+        return Err(not_found(format!("depends_on: no job with id {missing}")));
     }
     let failed = parents.iter().find(|(_, s)| s == "dead" || s == "cancelled");
     if let (Some((id, state)), false) = (failed, o.run_on_parent_failure) {
@@ -329,7 +329,7 @@ pub fn retry(conn: &Connection, now: i64, id: i64) -> Result<bool> {
     let changed = conn.prepare_cached(sql::RETRY)?.execute(named_params! {":id": id, ":now": now}).map_err(
         |e| match e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                invalid(format!("job {id} cannot be retried: another live job of its queue holds its key"))
+                Error::Conflict(format!("job {id} cannot be retried: another live job of its queue holds its key"))
             }
             e => Error::from(e),
         },
@@ -445,7 +445,7 @@ pub fn job_state(conn: &Connection, id: i64) -> Result<String> {
     conn.prepare_cached(sql::JOB_STATE)?
         .query_row(named_params! {":id": id}, |r| r.get(0))
         .optional()?
-        .ok_or_else(|| invalid(format!("no job with id {id}")))
+        .ok_or_else(|| not_found(format!("no job with id {id}")))
 }
 
 /// After an update that matched `changed` rows of job `id`: true when it

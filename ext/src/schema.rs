@@ -6,7 +6,7 @@
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 
-use crate::error::{invalid, Error, Result};
+use crate::error::{Error, Result};
 use crate::options::excerpt;
 use crate::sql::MIGRATIONS;
 
@@ -82,14 +82,14 @@ pub fn readable(conn: &Connection) -> Result<bool> {
         0 => Ok(false),
         LATEST => Ok(true),
         v if v > LATEST => Err(newer_than_us(v)),
-        v => Err(invalid(format!(
+        v => Err(Error::Schema(format!(
             "this database has orq schema v{v}; any orq write, or SELECT orq_migrate(), upgrades it to v{LATEST}"
         ))),
     }
 }
 
 fn newer_than_us(v: i64) -> Error {
-    invalid(format!(
+    Error::Schema(format!(
         "this database has orq schema v{v}, newer than this orq {} understands (v{LATEST}); upgrade orq",
         crate::VERSION
     ))

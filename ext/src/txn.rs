@@ -28,9 +28,9 @@
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{ffi, Connection, ErrorCode};
 
-use crate::error::{invalid, Error, Result};
+use crate::error::{Error, Result};
 use crate::host::{self, TxnState};
 use crate::session::{Resources, Session};
 use crate::turnstile::{Turn, Turnstile};
@@ -178,13 +178,13 @@ fn beside_a_read<T>(res: &mut Resources, deadline: &Deadline, body: Body<T>) -> 
     if on_host.is_ok() {
         return in_begun_transaction(&res.host, deadline, &mut res.rng, body);
     }
-    let side = res.side.get(&res.host, res.db)?.ok_or_else(|| {
-        invalid(
-            "database is locked: this connection has a read open (the SELECT that called orq, or \
-             an unfinished cursor), another connection is writing, and this database is not in \
-             WAL mode, where orq could write beside the read; use PRAGMA journal_mode=WAL, or \
-             call orq inside BEGIN IMMEDIATE ... COMMIT",
-        )
+    let side = res.side.get(&res.host, res.db)?.ok_or_else(|| Error::Busy {
+        code: ffi::SQLITE_BUSY,
+        message: "database is locked: this connection has a read open (the SELECT that called orq, or \
+                  an unfinished cursor), another connection is writing, and this database is not in \
+                  WAL mode, where orq could write beside the read; use PRAGMA journal_mode=WAL, or \
+                  call orq inside BEGIN IMMEDIATE ... COMMIT"
+            .into(),
     })?;
     begin_immediate(side, deadline, &mut res.rng, Tries::UntilDeadline)?;
     in_begun_transaction(side, deadline, &mut res.rng, body)
@@ -265,7 +265,7 @@ fn begin_immediate(conn: &Connection, deadline: &Deadline, rng: &mut impl Rng, t
         match run(conn, "BEGIN IMMEDIATE") {
             Err(Error::Sqlite(e)) if busy_code(&e).is_some() => {
                 if tries == Tries::Once || deadline.passed() {
-                    return Err(Error::Locked { waited_ms: deadline.waited_ms() });
+                    return Err(Error::locked(deadline.waited_ms()));
                 }
                 pause(rng, &mut sleep);
             }
@@ -282,7 +282,7 @@ fn commit(conn: &Connection, deadline: &Deadline, rng: &mut impl Rng) -> Result<
         match run(conn, "COMMIT") {
             Err(Error::Sqlite(e)) if busy_code(&e).is_some() && !deadline.passed() => pause(rng, &mut sleep),
             Err(Error::Sqlite(e)) if busy_code(&e).is_some() => {
-                return Err(Error::Locked { waited_ms: deadline.waited_ms() })
+                return Err(Error::locked(deadline.waited_ms()))
             }
             other => return other,
         }
@@ -308,13 +308,16 @@ fn busy_code(e: &rusqlite::Error) -> Option<i32> {
 }
 
 /// Inside the caller's transaction, a busy error means the transaction was
-/// started the wrong way; say how to start it.
+/// started the wrong way; say how to start it (the code stays SQLite's).
 fn busy_in_transaction(e: Error) -> Error {
     match &e {
-        Error::Sqlite(inner) if busy_code(inner).is_some() => invalid(format!(
-            "{e}; inside an explicit transaction orq writes with the caller's locks: \
-             start transactions that call orq with BEGIN IMMEDIATE"
-        )),
+        Error::Sqlite(inner) if busy_code(inner).is_some() => Error::Busy {
+            code: e.code(),
+            message: format!(
+                "{e}; inside an explicit transaction orq writes with the caller's locks: \
+                 start transactions that call orq with BEGIN IMMEDIATE"
+            ),
+        },
         _ => e,
     }
 }

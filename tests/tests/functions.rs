@@ -248,7 +248,7 @@ fn queue_enqueue_many_rejects_bad_input_and_stores_nothing() {
         ("SELECT queue_enqueue_many('bad name', '[]')", "queue_enqueue_many: invalid queue name 'bad name'"),
         (r#"SELECT queue_enqueue_many('q', '[1]', '{"key":"k"}')"#, "queue_enqueue_many: option 'key' names one job"),
         (r#"SELECT queue_enqueue_many('q', '[1]', '{"prio":1}')"#, "queue_enqueue_many: unknown option 'prio'"),
-        (r#"SELECT queue_enqueue_many('q', '[1, 2]', '{"depends_on":[99]}')"#, "queue_enqueue_many: depends_on: no job with id 99"),
+        (r#"SELECT queue_enqueue_many('q', '[1, 2]', '{"depends_on":[99]}')"#, "queue_enqueue_many: [not_found] depends_on: no job with id 99"),
         ("SELECT queue_enqueue_many('q')", "queue_enqueue_many: takes (queue, payloads [, options]), got 1 argument"),
     ] {
         assert_error(&conn, sql, needle);
@@ -450,7 +450,7 @@ fn queue_complete_needs_the_current_token() {
     let id2 = enqueue(&conn, "q", "{}");
     claim(&conn, "w", "q").unwrap();
     assert_eq!(one::<i64>(&conn, &format!("SELECT queue_complete({id2})")), 1);
-    assert_error(&conn, "SELECT queue_complete(99)", "queue_complete: no job with id 99");
+    assert_error(&conn, "SELECT queue_complete(99)", "queue_complete: [not_found] no job with id 99");
     assert_error(&conn, "SELECT queue_complete('1')", "queue_complete: id must be an integer, got text '1'");
     assert_error(&conn, "SELECT queue_complete(NULL)", "queue_complete: id must not be NULL");
     assert_error(
@@ -492,7 +492,7 @@ fn queue_fail_retries_with_backoff_then_dead_letters() {
         None,
         "not running: NULL"
     );
-    assert_error(&conn, "SELECT queue_fail(99)", "queue_fail: no job with id 99");
+    assert_error(&conn, "SELECT queue_fail(99)", "queue_fail: [not_found] no job with id 99");
     assert_error(
         &conn,
         &format!("SELECT queue_fail({id}, {t}, 'x', -1)"),
@@ -523,7 +523,7 @@ fn queue_extend_moves_the_lease_for_its_holder_only() {
     ] {
         assert_error(&conn, &format!("SELECT queue_extend({id}, {t}, {args})"), needle);
     }
-    assert_error(&conn, "SELECT queue_extend(99, 1, 5)", "queue_extend: no job with id 99");
+    assert_error(&conn, "SELECT queue_extend(99, 1, 5)", "queue_extend: [not_found] no job with id 99");
     assert_error(
         &conn,
         "SELECT queue_extend(1, 1)",
@@ -545,7 +545,7 @@ fn queue_release_gives_a_job_back_without_counting_the_attempt() {
     let (_, t2) = claim(&conn, "w2", "q").unwrap();
     assert_eq!(one::<i64>(&conn, &format!("SELECT queue_release({id}, {t2}, 30)")), 1);
     assert_eq!(one::<f64>(&conn, &format!("SELECT run_at FROM queue_jobs WHERE id = {id}")), 1030.0);
-    assert_error(&conn, "SELECT queue_release(99)", "queue_release: no job with id 99");
+    assert_error(&conn, "SELECT queue_release(99)", "queue_release: [not_found] no job with id 99");
     assert_error(
         &conn,
         &format!("SELECT queue_release({id}, NULL, -1)"),
@@ -569,7 +569,7 @@ fn queue_cancel_stops_unfinished_jobs_and_fences_their_worker() {
         "the worker's token is stale"
     );
     assert_eq!(state(&conn, running), "cancelled");
-    assert_error(&conn, "SELECT queue_cancel(99)", "queue_cancel: no job with id 99");
+    assert_error(&conn, "SELECT queue_cancel(99)", "queue_cancel: [not_found] no job with id 99");
     assert_error(&conn, "SELECT queue_cancel()", "queue_cancel: takes (id), got 0 arguments");
 }
 
@@ -591,7 +591,7 @@ fn queue_retry_revives_dead_and_cancelled_jobs() {
     assert_ne!(twin, id);
     assert_error(&conn, &format!("SELECT queue_retry({id})"), "another live job of its queue holds its key");
     assert_eq!(state(&conn, id), "cancelled");
-    assert_error(&conn, "SELECT queue_retry(99)", "queue_retry: no job with id 99");
+    assert_error(&conn, "SELECT queue_retry(99)", "queue_retry: [not_found] no job with id 99");
 }
 
 #[test]
@@ -1003,7 +1003,7 @@ fn queue_record_run_keeps_what_each_run_used() {
     assert_error(
         &conn,
         "SELECT queue_record_run(99, 1, '{\"outcome\":\"done\"}')",
-        "queue_record_run: no job with id 99",
+        "queue_record_run: [not_found] no job with id 99",
     );
 }
 

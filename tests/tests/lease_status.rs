@@ -323,6 +323,6 @@ fn bad_arguments_are_refused_with_the_functions_name() {
     assert_error(
         &memory(),
         "SELECT queue_lease_status(1, 1048577)",
-        "queue_lease_status: this database has no orq schema: no job was ever enqueued here",
+        "queue_lease_status: [not_found] this database has no orq schema: no job was ever enqueued here",
     );
 }

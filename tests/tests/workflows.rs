@@ -276,7 +276,7 @@ fn depends_on_by_id_with_either_failure_policy() {
     assert_error(
         &conn,
         "SELECT queue_enqueue('q', '{}', '{\"depends_on\":[424242]}')",
-        "queue_enqueue: depends_on: no job with id 424242",
+        "queue_enqueue: [not_found] depends_on: no job with id 424242",
     );
     assert_error(
         &conn,
@@ -315,5 +315,5 @@ fn cancelling_a_workflow_cancels_what_is_unfinished() {
     );
     assert_eq!(one::<i64>(&conn, &format!("SELECT queue_workflow_cancel({w})")), 0);
     assert_error(&conn, "SELECT * FROM queue_workflow_jobs()", "queue_workflow_jobs: takes 1 argument(s)");
-    assert_error(&conn, "SELECT queue_parent_results(999)", "queue_parent_results: no job with id 999");
+    assert_error(&conn, "SELECT queue_parent_results(999)", "queue_parent_results: [not_found] no job with id 999");
 }

@@ -6,6 +6,7 @@ const { load, isLoaded } = require('./load');
 const { Job } = require('./job');
 const { Worker } = require('./worker');
 const { payloadJson, optionsJson, queuesArg, parseJson, settle } = require('./util');
+const { orqErrors } = require('./errors');
 
 /** The PRAGMAs orq's README recommends for a queue database (the orq CLI's own); the cache stays at SQLite's default. */
 const PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'temp_store = MEMORY'];
@@ -24,7 +25,7 @@ class Queue {
 
   constructor(pathOrDb, { name, busyTimeout = 5000 } = {}) {
     if (typeof pathOrDb === 'string') {
-      this.db = open(pathOrDb, busyTimeout);
+      this.db = orqErrors(() => open(pathOrDb, busyTimeout));
       this.#owned = true;
     } else if (pathOrDb && typeof pathOrDb.prepare === 'function') {
       this.db = pathOrDb;
@@ -38,9 +39,11 @@ class Queue {
 
   /** The first column of the first row of `sql`: what every orq function returns. */
   value(sql, ...params) {
-    let stmt = this.#values.get(sql);
-    if (!stmt) this.#values.set(sql, (stmt = this.db.prepare(sql).pluck()));
-    return stmt.get(...params);
+    return orqErrors(() => {
+      let stmt = this.#values.get(sql);
+      if (!stmt) this.#values.set(sql, (stmt = this.db.prepare(sql).pluck()));
+      return stmt.get(...params);
+    });
   }
 
   /** A cached statement, for row-returning SQL (queue_stats, queue_jobs, your own). */
@@ -66,7 +69,7 @@ class Queue {
    * cannot take the write lock after another connection wrote.
    */
   transaction(fn) {
-    return this.db.transaction(() => fn(this)).immediate();
+    return orqErrors(() => this.db.transaction(() => fn(this)).immediate());
   }
 
   claimOne(queues, { lease } = {}) {
@@ -113,11 +116,11 @@ class Queue {
   }
 
   stats() {
-    return this.statement('SELECT * FROM queue_stats').all();
+    return orqErrors(() => this.statement('SELECT * FROM queue_stats').all());
   }
 
   job(id) {
-    const row = this.statement('SELECT * FROM queue_jobs WHERE id = ?').get(id);
+    const row = orqErrors(() => this.statement('SELECT * FROM queue_jobs WHERE id = ?').get(id));
     if (!row) return null;
     return { ...row, payload: parseJson(row.payload), result: parseJson(row.result) };
   }

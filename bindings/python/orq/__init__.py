@@ -14,10 +14,46 @@ connection, after which the whole SQL API (``queue_enqueue``,
 """
 
 from ._load import LoadError, load, loadable_path
+from .errors import (
+    CannotOpen,
+    Conflict,
+    Corrupt,
+    DatabaseBusy,
+    DatabaseFull,
+    DiskError,
+    Error,
+    InvalidArgument,
+    NotFound,
+    ReadOnly,
+    SchemaMismatch,
+)
 from .jobs import Claim, Job
 from .queue import Queue
 from .tasks import JobFailed, Task, TaskResult
 from .worker import Worker, current_job
 
-__all__ = ["Claim", "Job", "JobFailed", "LoadError", "Queue", "Task", "TaskResult", "Worker", "current_job", "load", "loadable_path"]
+__all__ = [
+    "CannotOpen",
+    "Claim",
+    "Conflict",
+    "Corrupt",
+    "DatabaseBusy",
+    "DatabaseFull",
+    "DiskError",
+    "Error",
+    "InvalidArgument",
+    "Job",
+    "JobFailed",
+    "LoadError",
+    "NotFound",
+    "Queue",
+    "ReadOnly",
+    "SchemaMismatch",
+    "Task",
+    "TaskResult",
+    "Worker",
+    "current_job",
+    "load",
+    "loadable_path",
+]
 __version__ = "0.1.0"

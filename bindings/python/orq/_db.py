@@ -7,9 +7,11 @@ a read transaction open, which blocks orq's writes on this connection.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Optional, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional, Sequence
 
 from ._load import LoadError, is_apsw, load, pick_driver
+from .errors import from_driver
 
 # The PRAGMAs the README recommends for a queue database (the cache stays
 # at SQLite's default: a larger one only grows with the backlog).
@@ -31,17 +33,20 @@ class Db:
         if driver == "sqlite3":
             # isolation_level=None: no implicit BEGIN; orq's calls are their own
             # transactions unless the caller opens one (Queue.transaction).
-            conn: Any = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+            with orq_errors():
+                conn: Any = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
         elif driver == "apsw":
             try:
                 import apsw  # type: ignore[import-not-found]
             except ImportError as e:
                 raise LoadError(f"driver='apsw' needs the apsw package, which cannot be imported ({e}): pip install apsw") from None
-            conn = apsw.Connection(path)
+            with orq_errors():
+                conn = apsw.Connection(path)
         else:
             raise ValueError(f"driver must be 'sqlite3' or 'apsw', got {driver!r}")
         try:
-            db = cls(load(conn))
+            with orq_errors():
+                db = cls(load(conn))
         except BaseException:
             conn.close()
             raise
@@ -52,18 +57,20 @@ class Db:
         return db
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        cursor = self.conn.cursor()
-        cursor.execute(sql, params)
-        return list(cursor)
+        with orq_errors():
+            cursor = self.conn.cursor()
+            cursor.execute(sql, params)
+            return list(cursor)
 
     def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        cursor = self.conn.cursor()
-        cursor.execute(sql, params)
-        try:
-            names = [d[0] for d in cursor.description]
-        except Exception:  # apsw: a statement that returned no row has none
-            return []
-        return [dict(zip(names, row)) for row in cursor]
+        with orq_errors():
+            cursor = self.conn.cursor()
+            cursor.execute(sql, params)
+            try:
+                names = [d[0] for d in cursor.description]
+            except Exception:  # apsw: a statement that returned no row has none
+                return []
+            return [dict(zip(names, row)) for row in cursor]
 
     def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self.rows(sql, params)
@@ -83,3 +90,20 @@ class Db:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _driver_errors() -> tuple:
+    try:
+        import apsw  # type: ignore[import-not-found]
+    except ImportError:
+        return (sqlite3.Error,)
+    return (sqlite3.Error, apsw.Error)
+
+
+@contextmanager
+def orq_errors() -> Iterator[None]:
+    """Raises the driver's SQLite errors as orq's (errors.py), by kind."""
+    try:
+        yield
+    except _driver_errors() as e:
+        raise from_driver(e) from e

@@ -2,7 +2,6 @@
 //! token and `--read-only` before these run). Each calls one orq function.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use rusqlite::params;
 use serde::Deserialize;
@@ -12,23 +11,17 @@ use super::error::{ApiError, ApiResult};
 use super::Shared;
 use crate::duration::parse_seconds;
 
-/// `function(id)` on a job; 404 for a job that does not exist.
+/// `function(id)` on a job; 404 for a job that does not exist (the
+/// function's `not_found`: Code::NotFound, see error.rs).
 async fn on_job(app: &Shared, function: &'static str, id: i64) -> ApiResult<Json<Value>> {
-    let result = app
-        .pool
+    app.pool
         .run(move |conn| {
             let changed: i64 = conn.query_row(&format!("SELECT {function}(?1)"), [id], |r| r.get(0))?;
             let state: Option<String> =
                 conn.query_row("SELECT state FROM queue_jobs WHERE id = ?1", [id], |r| r.get(0)).ok();
-            Ok(json!({ "id": id, "changed": changed == 1, "state": state }))
+            Ok(Json(json!({ "id": id, "changed": changed == 1, "state": state })))
         })
-        .await;
-    match result {
-        Err(ApiError(StatusCode::BAD_REQUEST, m)) if m.contains("no job with id") => {
-            Err(ApiError::not_found(m))
-        }
-        other => other.map(Json),
-    }
+        .await
 }
 
 /// `POST /api/jobs/{id}/retry`: a dead or cancelled job is ready again.

@@ -25,12 +25,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// orq's argument errors are the client's fault (400); SQLite's trouble
-/// (locked, I/O, cannot open) is the server's (503: worth retrying).
+/// By the error's kind: orq's argument errors are the client's fault
+/// (400), an unknown job id is 404; SQLite's trouble (locked, I/O, cannot
+/// open) is the server's (503: worth retrying).
 impl From<Failure> for ApiError {
     fn from(f: Failure) -> Self {
         let status = match f.code {
             Code::Database => StatusCode::SERVICE_UNAVAILABLE,
+            Code::NotFound => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError(status, f.message)

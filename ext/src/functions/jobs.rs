@@ -6,7 +6,7 @@ use crate::args::{check_json_depth, Args};
 use crate::bounds::duration_ms;
 use crate::claim::{self, claim_request, claimed_json};
 use crate::clock::ms_to_secs;
-use crate::error::{invalid, Result};
+use crate::error::{invalid, not_found, Result};
 use crate::ops;
 use crate::options::excerpt;
 use crate::options::{check_queue_name, lease_ms, EnqueueOptions};
@@ -147,7 +147,7 @@ pub fn queue_lease_status(s: &Session, a: &Args) -> Result<String> {
     let now = s.clock.now_ms();
     s.with(|res| {
         if !schema::readable(&res.host)? {
-            return Err(invalid("this database has no orq schema: no job was ever enqueued here"));
+            return Err(not_found("this database has no orq schema: no job was ever enqueued here"));
         }
         ops::lease_status(&res.host, now, id, token)
     })

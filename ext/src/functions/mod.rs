@@ -16,6 +16,7 @@ mod flows;
 mod jobs;
 mod meta;
 mod observe;
+mod scalar;
 mod workers;
 
 use flows::*;
@@ -76,9 +77,7 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
 /// Pure functions orq's own statements call; also registered on the side
 /// connection, which has none of the others.
 pub fn register_helpers(conn: &Connection) -> rusqlite::Result<()> {
-    conn.create_scalar_function("orq_backoff_ms", -1, PURE, |ctx| {
-        orq_backoff_ms(&Args::from_context(ctx)).map_err(|e| e.into_function_error("orq_backoff_ms"))
-    })
+    scalar::create(conn, "orq_backoff_ms", PURE, orq_backoff_ms)
 }
 
 /// Registers `name` with any number of arguments: each handler checks its
@@ -91,7 +90,5 @@ fn def<T: ToSql + 'static>(
     handler: Handler<T>,
 ) -> rusqlite::Result<()> {
     let session = Arc::clone(session);
-    conn.create_scalar_function(name, -1, flags, move |ctx| {
-        handler(&session, &Args::from_context(ctx)).map_err(|e| e.into_function_error(name))
-    })
+    scalar::create(conn, name, flags, move |args| handler(&session, args))
 }

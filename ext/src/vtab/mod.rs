@@ -99,11 +99,14 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
     Ok(())
 }
 
-/// Runs a callback body; a panic becomes an error message instead of
-/// unwinding into SQLite.
+/// Runs a callback body; a panic becomes an error (SQLITE_INTERNAL)
+/// instead of unwinding into SQLite.
 pub fn guarded<T>(name: &str, f: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(rusqlite::Error::ModuleError(format!("{name}: internal error (a panic was caught)")))
+        Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERNAL),
+            Some(format!("{name}: internal error (a panic was caught)")),
+        ))
     })
 }
 
