@@ -1,10 +1,22 @@
 //! Retry delays: exponential backoff with jitter drawn from a PRNG seeded by
 //! (job id, attempt), so the same history always gives the same schedule.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::bounds::duration_ms;
 use crate::error::{invalid, Result};
+use crate::fields::{self, Given, Problem};
+
+/// The keys of a `backoff` option.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct BackoffKeys {
+    base: Given,
+    factor: Given,
+    max: Given,
+    jitter: Given,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
@@ -27,30 +39,29 @@ impl Default for Backoff {
 impl Backoff {
     /// Reads a `backoff` option: an object whose keys override the defaults.
     pub fn from_json(value: &Value) -> Result<Backoff> {
-        let obj = value.as_object().ok_or_else(|| {
-            invalid(format!("backoff must be an object like {{\"base\":1,\"factor\":2}}, got {value}"))
+        let keys: BackoffKeys = fields::read(value).map_err(|p| match p {
+            Problem::Unknown { key, known } => {
+                invalid(format!("unknown backoff key '{key}' (known: {known})"))
+            }
+            _ => invalid(format!("backoff must be an object like {{\"base\":1,\"factor\":2}}, got {value}")),
         })?;
         let mut b = Backoff::default();
-        for (key, v) in obj {
-            match key.as_str() {
-                "base" => b.base = seconds("backoff.base", v)?,
-                "max" => b.max = seconds("backoff.max", v)?,
-                "factor" => {
-                    b.factor = v.as_f64().filter(|f| (1.0..=100.0).contains(f)).ok_or_else(|| {
-                        invalid(format!("backoff.factor must be a number from 1 to 100, got {v}"))
-                    })?
-                }
-                "jitter" => {
-                    b.jitter = v
-                        .as_bool()
-                        .ok_or_else(|| invalid(format!("backoff.jitter must be true or false, got {v}")))?
-                }
-                other => {
-                    return Err(invalid(format!(
-                        "unknown backoff key '{other}' (known: base, factor, max, jitter)"
-                    )))
-                }
-            }
+        if let Some(v) = &keys.base.0 {
+            b.base = seconds("backoff.base", v)?;
+        }
+        if let Some(v) = &keys.factor.0 {
+            b.factor = v
+                .as_f64()
+                .filter(|f| (1.0..=100.0).contains(f))
+                .ok_or_else(|| invalid(format!("backoff.factor must be a number from 1 to 100, got {v}")))?;
+        }
+        if let Some(v) = &keys.max.0 {
+            b.max = seconds("backoff.max", v)?;
+        }
+        if let Some(v) = &keys.jitter.0 {
+            b.jitter = v
+                .as_bool()
+                .ok_or_else(|| invalid(format!("backoff.jitter must be true or false, got {v}")))?;
         }
         if b.base <= 0.0 {
             return Err(invalid("backoff.base must be more than 0 seconds: a retry delay is never zero"));

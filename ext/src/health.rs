@@ -6,9 +6,11 @@
 use std::path::Path;
 
 use rusqlite::{named_params, Connection};
-use serde_json::{Map, Value as Json};
+use serde::Deserialize;
+use serde_json::Value as Json;
 
 use crate::error::{invalid, Result};
+use crate::fields::{self, Given, Problem};
 use crate::options::excerpt;
 use crate::{schema, sql};
 
@@ -43,7 +45,16 @@ pub struct Options {
     pub quick_check: bool,
 }
 
-const KNOWN: &str = "disk_warn_mb, disk_crit_mb, wal_warn_mb, dead_warn, quick_check";
+/// The keys of queue_health's options.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct OptionKeys {
+    disk_warn_mb: Given,
+    disk_crit_mb: Given,
+    wal_warn_mb: Given,
+    dead_warn: Given,
+    quick_check: Given,
+}
 
 impl Options {
     pub fn parse(text: Option<&str>) -> Result<Options> {
@@ -55,28 +66,29 @@ impl Options {
             quick_check: true,
         };
         let Some(text) = text else { return Ok(o) };
-        let map: Map<String, Json> = match serde_json::from_str(text) {
-            Ok(Json::Object(m)) => m,
-            _ => return Err(invalid(format!("options must be a JSON object, got {}", excerpt(text)))),
-        };
-        for (key, v) in &map {
-            match key.as_str() {
-                "disk_warn_mb" => o.disk_warn_mb = megabytes(key, v)?,
-                "disk_crit_mb" => o.disk_crit_mb = megabytes(key, v)?,
-                "wal_warn_mb" => o.wal_warn_mb = megabytes(key, v)?,
-                "dead_warn" => {
-                    o.dead_warn = v
-                        .as_i64()
-                        .filter(|n| *n >= 0)
-                        .ok_or_else(|| invalid(format!("dead_warn must be an integer >= 0, got {v}")))?
-                }
-                "quick_check" => {
-                    o.quick_check = v
-                        .as_bool()
-                        .ok_or_else(|| invalid(format!("quick_check must be true or false, got {v}")))?
-                }
-                other => return Err(invalid(format!("unknown option '{other}' (known: {KNOWN})"))),
-            }
+        let keys: OptionKeys = fields::parse(text).map_err(|p| match p {
+            Problem::Unknown { key, known } => invalid(format!("unknown option '{key}' (known: {known})")),
+            Problem::Twice(key) => invalid(format!("option '{key}' is given twice")),
+            _ => invalid(format!("options must be a JSON object, got {}", excerpt(text))),
+        })?;
+        if let Some(v) = &keys.disk_warn_mb.0 {
+            o.disk_warn_mb = megabytes("disk_warn_mb", v)?;
+        }
+        if let Some(v) = &keys.disk_crit_mb.0 {
+            o.disk_crit_mb = megabytes("disk_crit_mb", v)?;
+        }
+        if let Some(v) = &keys.wal_warn_mb.0 {
+            o.wal_warn_mb = megabytes("wal_warn_mb", v)?;
+        }
+        if let Some(v) = &keys.dead_warn.0 {
+            o.dead_warn = v
+                .as_i64()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| invalid(format!("dead_warn must be an integer >= 0, got {v}")))?;
+        }
+        if let Some(v) = &keys.quick_check.0 {
+            o.quick_check =
+                v.as_bool().ok_or_else(|| invalid(format!("quick_check must be true or false, got {v}")))?;
         }
         Ok(o)
     }

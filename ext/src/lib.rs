@@ -21,7 +21,7 @@
 //!    `turnstile` and `host` (raw facts about the host connection). The one
 //!    call up the layers: after a write, `txn` lets `maintenance` delete a
 //!    slice of expired jobs, so every writer shares the upkeep.
-//! 5. Leaves: `sql`, `schema`, `options`, `args`, `params`, `bounds`,
+//! 5. Leaves: `sql`, `schema`, `options`, `fields`, `args`, `params`, `bounds`,
 //!    `backoff`, `cron`, `clock`, `inotify`, `ears`, `platform`, `error`.
 
 mod alerts;
@@ -38,6 +38,7 @@ mod ears;
 #[cfg(not(target_os = "linux"))]
 mod elsewhere;
 mod error;
+mod fields;
 mod functions;
 mod health;
 mod host;

@@ -1,10 +1,12 @@
 //! The options object of `queue_enqueue`, validated key by key.
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::backoff::Backoff;
 use crate::bounds::{duration_ms, later, time_ms};
 use crate::error::{invalid, Result};
+use crate::fields::{self, Given, Problem};
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 5;
 pub const DEFAULT_LEASE_MS: i64 = 30_000;
@@ -13,8 +15,6 @@ pub const MAX_ATTEMPTS_LIMIT: i64 = 1_000_000;
 pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_QUEUE_NAME_BYTES: usize = 128;
 
-const KNOWN_KEYS: &str = "priority, delay, run_at, max_attempts, lease, backoff, key, key_scope, timeout, \
-                          requires, worker, not_workers, depends_on, on_parent_failure";
 /// The most parents one job may have.
 pub const MAX_PARENTS: usize = 100_000;
 pub const MAX_NAME_BYTES: usize = 256;
@@ -65,56 +65,102 @@ impl EnqueueOptions {
 
     /// Parses the JSON options text (`None`: all defaults).
     pub fn parse(text: Option<&str>, now_ms: i64) -> Result<Self> {
-        let mut opts = Self::defaults(now_ms);
-        let Some(text) = text else { return Ok(opts) };
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| invalid(format!("options are not valid JSON ({e}): {}", excerpt(text))))?;
-        let Value::Object(map) = value else {
-            return Err(invalid(format!("options must be a JSON object, got {}", excerpt(text))));
-        };
-        opts.apply(&map, now_ms)?;
-        Ok(opts)
+        match text {
+            None => Ok(Self::defaults(now_ms)),
+            Some(text) => EnqueueKeys::parse(text)?.resolve(now_ms),
+        }
+    }
+}
+
+/// The keys of queue_enqueue's options, in the order the reference lists
+/// them (and checks them).
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnqueueKeys {
+    priority: Given,
+    delay: Given,
+    run_at: Given,
+    max_attempts: Given,
+    lease: Given,
+    backoff: Given,
+    key: Given,
+    key_scope: Given,
+    timeout: Given,
+    requires: Given,
+    worker: Given,
+    not_workers: Given,
+    pub depends_on: Given,
+    on_parent_failure: Given,
+}
+
+impl EnqueueKeys {
+    pub fn parse(text: &str) -> Result<Self> {
+        fields::parse(text).map_err(|p| match p {
+            Problem::NotJson(e) => invalid(format!("options are not valid JSON ({e}): {}", excerpt(text))),
+            Problem::NotObject => invalid(format!("options must be a JSON object, got {}", excerpt(text))),
+            Problem::Unknown { key, known } => invalid(format!("unknown option '{key}' (known: {known})")),
+            Problem::Twice(key) => invalid(format!("option '{key}' is given twice")),
+        })
     }
 
-    fn apply(&mut self, map: &Map<String, Value>, now_ms: i64) -> Result<()> {
-        if map.contains_key("delay") && map.contains_key("run_at") {
+    /// The options these keys give, each value checked by its kind.
+    pub fn resolve(&self, now_ms: i64) -> Result<EnqueueOptions> {
+        let mut o = EnqueueOptions::defaults(now_ms);
+        if self.delay.0.is_some() && self.run_at.0.is_some() {
             return Err(invalid("give either delay or run_at, not both"));
         }
-        for (key, v) in map {
-            match key.as_str() {
-                "priority" => self.priority = integer("priority", v, -(1 << 31), (1 << 31) - 1)?,
-                "delay" => {
-                    self.run_at_ms = later("delay", now_ms, duration_ms("delay", number("delay", v)?)?)?
-                }
-                "run_at" => self.run_at_ms = time_ms("run_at", number("run_at", v)?)?,
-                "max_attempts" => self.max_attempts = integer("max_attempts", v, 1, MAX_ATTEMPTS_LIMIT)?,
-                "lease" => self.lease_ms = lease_ms("lease", number("lease", v)?)?,
-                "backoff" => self.backoff = Backoff::from_json(v)?.to_stored(),
-                "key" => self.key = Some(job_key(v)?),
-                "key_scope" => self.key_for_all = key_scope(v)?,
-                "timeout" => self.timeout_ms = Some(lease_ms("timeout", number("timeout", v)?)?),
-                "requires" => self.requires = name_list("requires", v)?,
-                "worker" => self.only_worker = Some(name("worker", v)?),
-                "not_workers" => self.not_workers = name_list("not_workers", v)?,
-                "depends_on" => self.depends_on = job_ids(v)?,
-                "on_parent_failure" => {
-                    self.run_on_parent_failure = match v.as_str() {
-                        Some("cancel") => false,
-                        Some("run") => true,
-                        _ => {
-                            return Err(invalid(format!(
-                                "on_parent_failure must be \"cancel\" or \"run\", got {v}"
-                            )))
-                        }
-                    }
-                }
-                other => return Err(invalid(format!("unknown option '{other}' (known: {KNOWN_KEYS})"))),
-            }
+        if let Some(v) = &self.priority.0 {
+            o.priority = integer("priority", v, -(1 << 31), (1 << 31) - 1)?;
         }
-        if self.key_for_all && self.key.is_none() {
+        if let Some(v) = &self.delay.0 {
+            o.run_at_ms = later("delay", now_ms, duration_ms("delay", number("delay", v)?)?)?;
+        }
+        if let Some(v) = &self.run_at.0 {
+            o.run_at_ms = time_ms("run_at", number("run_at", v)?)?;
+        }
+        if let Some(v) = &self.max_attempts.0 {
+            o.max_attempts = integer("max_attempts", v, 1, MAX_ATTEMPTS_LIMIT)?;
+        }
+        if let Some(v) = &self.lease.0 {
+            o.lease_ms = lease_ms("lease", number("lease", v)?)?;
+        }
+        if let Some(v) = &self.backoff.0 {
+            o.backoff = Backoff::from_json(v)?.to_stored();
+        }
+        if let Some(v) = &self.key.0 {
+            o.key = Some(job_key(v)?);
+        }
+        if let Some(v) = &self.key_scope.0 {
+            o.key_for_all = key_scope(v)?;
+        }
+        if let Some(v) = &self.timeout.0 {
+            o.timeout_ms = Some(lease_ms("timeout", number("timeout", v)?)?);
+        }
+        if let Some(v) = &self.requires.0 {
+            o.requires = name_list("requires", v)?;
+        }
+        if let Some(v) = &self.worker.0 {
+            o.only_worker = Some(name("worker", v)?);
+        }
+        if let Some(v) = &self.not_workers.0 {
+            o.not_workers = name_list("not_workers", v)?;
+        }
+        if let Some(v) = &self.depends_on.0 {
+            o.depends_on = job_ids(v)?;
+        }
+        if let Some(v) = &self.on_parent_failure.0 {
+            o.run_on_parent_failure = match v.as_str() {
+                Some("cancel") => false,
+                Some("run") => true,
+                _ => {
+                    return Err(invalid(format!("on_parent_failure must be \"cancel\" or \"run\", got {v}")));
+                }
+            };
+        }
+        if o.key_for_all && o.key.is_none() {
             return Err(invalid("key_scope needs a key"));
         }
-        Ok(())
+        Ok(o)
     }
 }
 
@@ -132,37 +178,44 @@ pub struct Retention {
 /// Reads `{"done": seconds or null, "dead": ..., "cancelled": ...}`, any of
 /// them; `null` for the whole setting keeps every finished job forever.
 pub fn retention(v: &Value) -> Result<Retention> {
-    const FOREVER: Option<Option<i64>> = Some(None);
-    let map = match v {
-        Value::Null => return Ok(Retention { done: FOREVER, dead: FOREVER, cancelled: FOREVER }),
-        Value::Object(map) => map,
-        other => {
-            return Err(invalid(format!(
-                "retention must be an object like {{\"done\": 3600}} (seconds, or null: forever), got {}",
-                excerpt(&other.to_string())
-            )))
-        }
-    };
-    let mut r = Retention::default();
-    for (state, keep) in map {
-        let what = format!("retention.{state}");
-        let ms = match keep {
-            Value::Null => None,
-            v => Some(duration_ms(&what, number(&what, v)?)?),
-        };
-        match state.as_str() {
-            "done" => r.done = Some(ms),
-            "dead" => r.dead = Some(ms),
-            "cancelled" => r.cancelled = Some(ms),
-            other => {
-                return Err(invalid(format!(
-                    "retention: unknown state '{}' (known: done, dead, cancelled)",
-                    excerpt(other)
-                )))
-            }
-        }
+    if v.is_null() {
+        let forever = Some(None);
+        return Ok(Retention { done: forever, dead: forever, cancelled: forever });
     }
-    Ok(r)
+    let states: RetentionKeys = fields::read(v).map_err(|p| match p {
+        Problem::Unknown { key, known } => {
+            invalid(format!("retention: unknown state '{}' (known: {known})", excerpt(&key)))
+        }
+        _ => invalid(format!(
+            "retention must be an object like {{\"done\": 3600}} (seconds, or null: forever), got {}",
+            excerpt(&v.to_string())
+        )),
+    })?;
+    let keep = |state: &str, given: &Given| -> Result<Option<Option<i64>>> {
+        let what = format!("retention.{state}");
+        given
+            .0
+            .as_ref()
+            .map(|v| match v {
+                Value::Null => Ok(None),
+                v => Ok(Some(duration_ms(&what, number(&what, v)?)?)),
+            })
+            .transpose()
+    };
+    Ok(Retention {
+        done: keep("done", &states.done)?,
+        dead: keep("dead", &states.dead)?,
+        cancelled: keep("cancelled", &states.cancelled)?,
+    })
+}
+
+/// The final states a retention setting may name.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RetentionKeys {
+    done: Given,
+    dead: Given,
+    cancelled: Given,
 }
 
 /// A lease length in seconds as milliseconds: more than zero.

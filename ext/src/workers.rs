@@ -2,10 +2,12 @@
 //! database about itself and about each run of a job.
 
 use rusqlite::{named_params, Connection};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
 use crate::bounds::duration_ms;
 use crate::error::{invalid, Result};
+use crate::fields::{self, Given, Problem};
 use crate::options::{check_queue_name, excerpt, name, name_list};
 use crate::sql;
 
@@ -30,36 +32,56 @@ pub struct WorkerInfo {
     pub info: Option<String>,
 }
 
+/// The keys of queue_worker_register's info.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct WorkerKeys {
+    host: Given,
+    pid: Given,
+    queues: Given,
+    capabilities: Given,
+    concurrency: Given,
+    heartbeat: Given,
+    info: Given,
+}
+
 impl WorkerInfo {
     pub fn parse(text: Option<&str>) -> Result<WorkerInfo> {
+        let keys: WorkerKeys = object("info", text)?;
         let mut w = WorkerInfo {
             capabilities: "[]".into(),
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
             ..Default::default()
         };
-        for (key, v) in object("info", text)? {
-            match key.as_str() {
-                "host" => w.host = Some(name("host", &v)?),
-                "pid" => w.pid = Some(v.as_i64().filter(|p| *p > 0).ok_or_else(|| invalid(format!("pid must be a positive integer, got {v}")))?),
-                "queues" => w.queues = queue_list(&v)?,
-                "capabilities" => w.capabilities = name_list("capabilities", &v)?.unwrap_or_else(|| "[]".into()),
-                "concurrency" => {
-                    w.concurrency = Some(v.as_i64().filter(|c| (1..=100_000).contains(c)).ok_or_else(|| {
-                        invalid(format!("concurrency must be an integer from 1 to 100000, got {v}"))
-                    })?)
-                }
-                "heartbeat" => {
-                    let secs = v.as_f64().ok_or_else(|| invalid(format!("heartbeat must be seconds, got {v}")))?;
-                    w.heartbeat_ms = duration_ms("heartbeat", secs)?.max(1);
-                }
-                "info" if v.is_object() => w.info = Some(v.to_string()),
-                "info" => return Err(invalid(format!("info must be an object, got {v}"))),
-                other => {
-                    return Err(invalid(format!(
-                        "unknown key '{other}' (known: host, pid, queues, capabilities, concurrency, heartbeat, info)"
-                    )))
-                }
-            }
+        if let Some(v) = &keys.host.0 {
+            w.host = Some(name("host", v)?);
+        }
+        if let Some(v) = &keys.pid.0 {
+            w.pid = Some(
+                v.as_i64()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| invalid(format!("pid must be a positive integer, got {v}")))?,
+            );
+        }
+        if let Some(v) = &keys.queues.0 {
+            w.queues = queue_list(v)?;
+        }
+        if let Some(v) = &keys.capabilities.0 {
+            w.capabilities = name_list("capabilities", v)?.unwrap_or_else(|| "[]".into());
+        }
+        if let Some(v) = &keys.concurrency.0 {
+            w.concurrency = Some(v.as_i64().filter(|c| (1..=100_000).contains(c)).ok_or_else(|| {
+                invalid(format!("concurrency must be an integer from 1 to 100000, got {v}"))
+            })?);
+        }
+        if let Some(v) = &keys.heartbeat.0 {
+            let secs = v.as_f64().ok_or_else(|| invalid(format!("heartbeat must be seconds, got {v}")))?;
+            w.heartbeat_ms = duration_ms("heartbeat", secs)?.max(1);
+        }
+        match &keys.info.0 {
+            Some(v) if v.is_object() => w.info = Some(v.to_string()),
+            Some(v) => return Err(invalid(format!("info must be an object, got {v}"))),
+            None => {}
         }
         Ok(w)
     }
@@ -78,15 +100,14 @@ fn queue_list(v: &Value) -> Result<Option<String>> {
     Ok(list)
 }
 
-/// A JSON object argument (NULL: empty), as its entries.
-fn object(what: &str, text: Option<&str>) -> Result<Map<String, Value>> {
-    match text {
-        None => Ok(Map::new()),
-        Some(t) => match serde_json::from_str(t) {
-            Ok(Value::Object(m)) => Ok(m),
-            _ => Err(invalid(format!("{what} must be a JSON object, got {}", excerpt(t)))),
-        },
-    }
+/// A JSON object argument named `what` (NULL: no keys), as the keys of `T`.
+fn object<'a, T: Deserialize<'a> + Default>(what: &str, text: Option<&'a str>) -> Result<T> {
+    let Some(text) = text else { return Ok(T::default()) };
+    fields::parse(text).map_err(|p| match p {
+        Problem::Unknown { key, known } => invalid(format!("unknown key '{key}' (known: {known})")),
+        Problem::Twice(key) => invalid(format!("key '{key}' is given twice")),
+        _ => invalid(format!("{what} must be a JSON object, got {}", excerpt(text))),
+    })
 }
 
 pub fn register(conn: &Connection, now: i64, worker: &str, w: &WorkerInfo) -> Result<()> {
@@ -122,17 +143,18 @@ pub fn heartbeat(
     Ok(alive)
 }
 
+/// The keys of a heartbeat's stats.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct StatsKeys {
+    done: Given,
+    failed: Given,
+}
+
 /// The `stats` of a heartbeat: (done, failed) counts.
 pub fn heartbeat_stats(stats: Option<&str>) -> Result<(Option<i64>, Option<i64>)> {
-    let (mut done, mut failed) = (None, None);
-    for (key, v) in object("stats", stats)? {
-        match key.as_str() {
-            "done" => done = Some(count(&key, &v)?),
-            "failed" => failed = Some(count(&key, &v)?),
-            other => return Err(invalid(format!("unknown key '{other}' (known: done, failed)"))),
-        }
-    }
-    Ok((done, failed))
+    let keys: StatsKeys = object("stats", stats)?;
+    Ok((count("done", &keys.done)?, count("failed", &keys.failed)?))
 }
 
 /// What a worker tells `queue_worker_beat`: its counters, and the leases it
@@ -144,23 +166,32 @@ pub struct BeatReport {
     pub leases: Vec<(i64, i64, Option<i64>)>,
 }
 
+/// The keys of a beat's report.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct ReportKeys {
+    done: Given,
+    failed: Given,
+    leases: Given,
+}
+
 impl BeatReport {
     pub fn parse(text: Option<&str>) -> Result<BeatReport> {
-        let mut r = BeatReport::default();
-        for (key, v) in object("report", text)? {
-            match key.as_str() {
-                "done" => r.done = Some(count(&key, &v)?),
-                "failed" => r.failed = Some(count(&key, &v)?),
-                "leases" => r.leases = leases(&v)?,
-                other => return Err(invalid(format!("unknown key '{other}' (known: done, failed, leases)"))),
-            }
-        }
-        Ok(r)
+        let keys: ReportKeys = object("report", text)?;
+        Ok(BeatReport {
+            done: count("done", &keys.done)?,
+            failed: count("failed", &keys.failed)?,
+            leases: keys.leases.0.as_ref().map(leases).transpose()?.unwrap_or_default(),
+        })
     }
 }
 
-fn count(key: &str, v: &Value) -> Result<i64> {
-    v.as_i64().filter(|n| *n >= 0).ok_or_else(|| invalid(format!("{key} must be a count, got {v}")))
+/// A counter, when given.
+fn count(key: &str, given: &Given) -> Result<Option<i64>> {
+    let Some(v) = &given.0 else { return Ok(None) };
+    let n =
+        v.as_i64().filter(|n| *n >= 0).ok_or_else(|| invalid(format!("{key} must be a count, got {v}")))?;
+    Ok(Some(n))
 }
 
 /// `leases`: an array of [id, token] or [id, token, lease seconds].
@@ -264,41 +295,45 @@ pub struct RunUsage {
     pub max_rss_kb: Option<i64>,
 }
 
+/// The keys of queue_record_run's usage.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct UsageKeys {
+    outcome: Given,
+    exit_code: Given,
+    wall: Given,
+    user: Given,
+    sys: Given,
+    max_rss_kb: Given,
+}
+
 impl RunUsage {
     pub fn parse(text: Option<&str>) -> Result<RunUsage> {
-        let mut u = RunUsage::default();
-        let seconds = |key: &str, v: &Value| -> Result<Option<i64>> {
+        let keys: UsageKeys = object("usage", text)?;
+        // A null is a value that was not measured.
+        let measured = |given: &Given| given.0.clone().filter(|v| !v.is_null());
+        let seconds = |key: &str, given: &Given| -> Result<Option<i64>> {
+            let Some(v) = measured(given) else { return Ok(None) };
             let s = v.as_f64().ok_or_else(|| invalid(format!("{key} must be seconds, got {v}")))?;
             Ok(Some(duration_ms(key, s)?))
         };
-        for (key, v) in object("usage", text)? {
-            if v.is_null() {
-                continue; // not measured
-            }
-            match key.as_str() {
-                "outcome" => u.outcome = name("outcome", &v)?,
-                "exit_code" => {
-                    u.exit_code = Some(
-                        v.as_i64()
-                            .ok_or_else(|| invalid(format!("exit_code must be an integer, got {v}")))?,
-                    )
-                }
-                "wall" => u.wall_ms = seconds("wall", &v)?,
-                "user" => u.user_ms = seconds("user", &v)?,
-                "sys" => u.sys_ms = seconds("sys", &v)?,
-                "max_rss_kb" => {
-                    u.max_rss_kb = Some(
-                        v.as_i64()
-                            .filter(|k| *k >= 0)
-                            .ok_or_else(|| invalid(format!("max_rss_kb must be a count, got {v}")))?,
-                    )
-                }
-                other => {
-                    return Err(invalid(format!(
-                        "unknown key '{other}' (known: outcome, exit_code, wall, user, sys, max_rss_kb)"
-                    )))
-                }
-            }
+        let mut u = RunUsage::default();
+        if let Some(v) = measured(&keys.outcome) {
+            u.outcome = name("outcome", &v)?;
+        }
+        if let Some(v) = measured(&keys.exit_code) {
+            u.exit_code =
+                Some(v.as_i64().ok_or_else(|| invalid(format!("exit_code must be an integer, got {v}")))?);
+        }
+        u.wall_ms = seconds("wall", &keys.wall)?;
+        u.user_ms = seconds("user", &keys.user)?;
+        u.sys_ms = seconds("sys", &keys.sys)?;
+        if let Some(v) = measured(&keys.max_rss_kb) {
+            u.max_rss_kb = Some(
+                v.as_i64()
+                    .filter(|k| *k >= 0)
+                    .ok_or_else(|| invalid(format!("max_rss_kb must be a count, got {v}")))?,
+            );
         }
         if u.outcome.is_empty() {
             return Err(invalid("usage needs an outcome (done, failed, timeout, ...)"));

@@ -2,17 +2,18 @@
 //! completely (duplicate keys, unknown dependencies, cycles, every job's
 //! options) before anything is written, then enqueued parents first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use rusqlite::{named_params, Connection};
-use serde::de::IgnoredAny;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::args::check_json;
 use crate::error::{invalid, Result};
+use crate::fields::{self, Given, Problem};
 use crate::ops;
-use crate::options::{check_queue_name, excerpt, EnqueueOptions};
+use crate::options::{check_queue_name, excerpt, EnqueueKeys, EnqueueOptions};
 use crate::sql;
 
 /// The most jobs one workflow may have.
@@ -36,34 +37,34 @@ struct JobSpec {
 
 impl Spec {
     pub fn parse(text: &str, now: i64) -> Result<Spec> {
-        serde_json::from_str::<IgnoredAny>(text)
-            .map_err(|e| invalid(format!("spec is not valid JSON ({e}): {}", excerpt(text))))?;
-        let obj: Fields = serde_json::from_str(text).map_err(|_| invalid("spec must be a JSON object"))?;
-        let (mut name, mut fail_fast, mut jobs) = (String::new(), false, None);
-        for (key, raw) in &obj {
-            let v = || value(key, raw);
-            match key.as_str() {
-                "name" => {
-                    name = v()?
-                        .as_str()
-                        .filter(|s| !s.is_empty())
-                        .ok_or_else(|| invalid("name must be a non-empty string"))?
-                        .to_string()
-                }
-                "fail_fast" => {
-                    fail_fast = v()?.as_bool().ok_or_else(|| invalid("fail_fast must be true or false"))?
-                }
-                "jobs" => {
-                    jobs = Some(
-                        serde_json::from_str::<Vec<Box<RawValue>>>(raw.get())
-                            .map_err(|_| invalid("jobs must be an array"))?,
-                    )
-                }
-                other => {
-                    return Err(invalid(format!("unknown spec key '{other}' (known: name, fail_fast, jobs)")))
-                }
-            }
+        let spec: SpecKeys = fields::parse(text).map_err(|p| match p {
+            Problem::NotJson(e) => invalid(format!("spec is not valid JSON ({e}): {}", excerpt(text))),
+            Problem::NotObject => invalid("spec must be a JSON object"),
+            Problem::Unknown { key, known } => invalid(format!("unknown spec key '{key}' (known: {known})")),
+            Problem::Twice(key) => invalid(format!("spec key '{key}' is given twice")),
+        })?;
+        let mut name = String::new();
+        if let Some(raw) = &spec.name.0 {
+            name = value("name", raw)?
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| invalid("name must be a non-empty string"))?
+                .to_string();
         }
+        let fail_fast = match &spec.fail_fast.0 {
+            Some(raw) => value("fail_fast", raw)?
+                .as_bool()
+                .ok_or_else(|| invalid("fail_fast must be true or false"))?,
+            None => false,
+        };
+        let jobs = spec
+            .jobs
+            .0
+            .map(|raw| {
+                serde_json::from_str::<Vec<Box<RawValue>>>(raw.get())
+                    .map_err(|_| invalid("jobs must be an array"))
+            })
+            .transpose()?;
         if name.is_empty() {
             return Err(invalid("spec needs a name"));
         }
@@ -74,9 +75,14 @@ impl Spec {
         let mut index = HashMap::new();
         let mut raw = Vec::with_capacity(jobs.len());
         for (i, job) in jobs.iter().enumerate() {
-            let job: Fields = serde_json::from_str(job.get())
-                .map_err(|_| invalid(format!("jobs[{i}] must be an object")))?;
-            let parsed = RawJob::parse(i, &job, now)?;
+            let job: JobKeys = fields::parse(job.get()).map_err(|p| match p {
+                Problem::Unknown { key, known } => {
+                    invalid(format!("unknown key jobs[{i}].{key} (known: {known})"))
+                }
+                Problem::Twice(key) => invalid(format!("key jobs[{i}].{key} is given twice")),
+                _ => invalid(format!("jobs[{i}] must be an object")),
+            })?;
+            let parsed = RawJob::parse(i, job, now)?;
             if index.insert(parsed.key.clone(), i).is_some() {
                 return Err(invalid(format!("duplicate job key '{}'", parsed.key)));
             }
@@ -133,75 +139,76 @@ struct RawJob {
     options: EnqueueOptions,
 }
 
+/// The keys of one job of a spec. Each value is kept as its own text: a
+/// payload's nesting is then checked by check_json, not refused by the
+/// parser's recursion limit.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct JobKeys {
+    key: Given<Box<RawValue>>,
+    queue: Given<Box<RawValue>>,
+    payload: Given<Box<RawValue>>,
+    depends_on: Given<Box<RawValue>>,
+    options: Given<Box<RawValue>>,
+}
+
 impl RawJob {
-    fn parse(i: usize, job: &Fields, now: i64) -> Result<RawJob> {
-        let (mut key, mut queue, mut payload, mut depends_on, mut options) =
-            (None, None, None, Vec::new(), None);
-        for (k, raw) in job {
-            if k == "payload" {
+    fn parse(i: usize, job: JobKeys, now: i64) -> Result<RawJob> {
+        let v = |k: &str, raw: &RawValue| value(&format!("jobs[{i}].{k}"), raw);
+        let key = match &job.key.0 {
+            Some(raw) => v("key", raw)?
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| invalid(format!("jobs[{i}].key must be a non-empty string")))?
+                .to_string(),
+            None => return Err(invalid(format!("jobs[{i}] needs a key"))),
+        };
+        let queue = match &job.queue.0 {
+            Some(raw) => v("queue", raw)?
+                .as_str()
+                .ok_or_else(|| invalid(format!("jobs[{i}].queue must be a string")))?
+                .to_string(),
+            None => return Err(invalid(format!("job '{key}' needs a queue"))),
+        };
+        let payload = match &job.payload.0 {
+            Some(raw) => {
                 // Checked by the one nesting limit of every payload.
                 check_json(&format!("jobs[{i}].payload"), raw.get())?;
+                v("payload", raw)?.to_string()
             }
-            let v = &value(&format!("jobs[{i}].{k}"), raw)?;
-            match k.as_str() {
-                "key" => {
-                    key = Some(
-                        v.as_str()
-                            .filter(|s| !s.is_empty())
-                            .ok_or_else(|| invalid(format!("jobs[{i}].key must be a non-empty string")))?
-                            .to_string(),
-                    )
-                }
-                "queue" => {
-                    queue = Some(
-                        v.as_str()
-                            .ok_or_else(|| invalid(format!("jobs[{i}].queue must be a string")))?
-                            .to_string(),
-                    )
-                }
-                "payload" => payload = Some(v.to_string()),
-                "depends_on" => {
-                    depends_on = v
-                        .as_array()
-                        .and_then(|a| {
-                            a.iter().map(|d| d.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()
-                        })
-                        .ok_or_else(|| invalid(format!("jobs[{i}].depends_on must be an array of keys")))?
-                }
-                "options" => {
-                    if v.get("depends_on").is_some() {
-                        return Err(invalid(format!(
-                            "jobs[{i}].options: dependencies go in depends_on, by key"
-                        )));
-                    }
-                    options = Some(
-                        EnqueueOptions::parse(Some(&v.to_string()), now)
-                            .map_err(|e| invalid(format!("jobs[{i}].options: {e}")))?,
-                    )
-                }
-                other => {
-                    return Err(invalid(format!(
-                        "unknown key jobs[{i}].{other} (known: key, queue, payload, depends_on, options)"
-                    )))
-                }
-            }
+            None => "{}".into(),
+        };
+        let mut depends_on = Vec::new();
+        if let Some(raw) = &job.depends_on.0 {
+            depends_on = v("depends_on", raw)?
+                .as_array()
+                .and_then(|a| a.iter().map(|d| d.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| invalid(format!("jobs[{i}].depends_on must be an array of keys")))?;
         }
-        let key = key.ok_or_else(|| invalid(format!("jobs[{i}] needs a key")))?;
-        let queue = queue.ok_or_else(|| invalid(format!("job '{key}' needs a queue")))?;
+        let options = match &job.options.0 {
+            Some(raw) => {
+                let in_job = |e| invalid(format!("jobs[{i}].options: {e}"));
+                let keys = EnqueueKeys::parse(raw.get()).map_err(in_job)?;
+                if keys.depends_on.0.is_some() {
+                    return Err(invalid(format!("jobs[{i}].options: dependencies go in depends_on, by key")));
+                }
+                keys.resolve(now).map_err(in_job)?
+            }
+            None => EnqueueOptions::defaults(now),
+        };
         check_queue_name(&queue)?;
-        Ok(RawJob {
-            key,
-            queue,
-            payload: payload.unwrap_or_else(|| "{}".into()),
-            depends_on,
-            options: options.unwrap_or_else(|| EnqueueOptions::defaults(now)),
-        })
+        Ok(RawJob { key, queue, payload, depends_on, options })
     }
 }
 
-/// A JSON object's members as their own text: a payload's nesting is then
-/// checked by check_json, not refused by the parser's recursion limit.
-type Fields = BTreeMap<String, Box<RawValue>>;
+/// The keys of a workflow spec, each value kept as its text (see JobKeys).
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct SpecKeys {
+    name: Given<Box<RawValue>>,
+    fail_fast: Given<Box<RawValue>>,
+    jobs: Given<Box<RawValue>>,
+}
 
 /// A member's value, parsed (after the checks its text needed).
 fn value(what: &str, raw: &RawValue) -> Result<Value> {

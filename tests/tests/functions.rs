@@ -1,7 +1,7 @@
 //! One test per SQL function of liborq, loaded into rusqlite: what it does,
 //! and how it refuses bad input (an error naming the function, no change).
 
-use orq_tests::{assert_error, memory, one, rows};
+use orq_tests::{assert_error, error_of, memory, one, rows};
 use rusqlite::Connection;
 
 /// A connection whose queue clock is fixed at t = 1000 s.
@@ -259,6 +259,68 @@ fn queue_enqueue_many_rejects_bad_input_and_stores_nothing() {
     conn.execute("UPDATE orq_jobs SET id = 9223372036854775806", []).unwrap();
     assert_error(&conn, "SELECT queue_enqueue_many('q', '[1, 2]')", "queue_enqueue_many: job ids run out");
     assert_eq!(one::<String>(&conn, "SELECT queue_enqueue_many('q', '[1]')"), "[9223372036854775807]");
+}
+
+/// Which error an options object with several problems gets: an unknown key
+/// first, wherever it stands (the likelier typo, and its message lists the
+/// known keys), then the values in the documented order of the keys.
+#[test]
+fn option_objects_report_an_unknown_key_first() {
+    let conn = db();
+    enqueue(&conn, "q", "{}");
+    for (sql, message) in [
+        (
+            r#"SELECT queue_enqueue('q', '{}', '{"priority":1e12,"urgency":1}')"#,
+            "queue_enqueue: unknown option 'urgency' (known: priority, delay, run_at, max_attempts, lease, \
+             backoff, key, key_scope, timeout, requires, worker, not_workers, depends_on, on_parent_failure)",
+        ),
+        (
+            r#"SELECT queue_enqueue('q', '{}', '{"delay":-1,"priority":1.5}')"#,
+            "queue_enqueue: priority must be an integer, got 1.5",
+        ),
+        (
+            r#"SELECT queue_enqueue('q', '{}', '{"priority":1,"priority":2}')"#,
+            "queue_enqueue: option 'priority' is given twice",
+        ),
+        (
+            r#"SELECT queue_enqueue('q', '{}', '{"backoff":{"base":0,"wat":1}}')"#,
+            "queue_enqueue: unknown backoff key 'wat' (known: base, factor, max, jitter)",
+        ),
+        (
+            r#"SELECT queue_enqueue('q', '{}', '{"backoff":[1, 2]}')"#,
+            r#"queue_enqueue: backoff must be an object like {"base":1,"factor":2}, got [1,2]"#,
+        ),
+        (r#"SELECT queue_enqueue('q', '{}', '[5]')"#, "queue_enqueue: options must be a JSON object, got [5]"),
+        (
+            r#"SELECT queue_health('{"dead_warn":-1,"disk":1}')"#,
+            "queue_health: unknown option 'disk' (known: disk_warn_mb, disk_crit_mb, wal_warn_mb, dead_warn, \
+             quick_check)",
+        ),
+        (
+            r#"SELECT queue_configure('q', '{"events":"yes","evnts":true}')"#,
+            "queue_configure: unknown setting 'evnts' (known: events, retention)",
+        ),
+        (
+            r#"SELECT queue_configure('q', '{"retention":{"done":-1,"running":5}}')"#,
+            "queue_configure: retention: unknown state 'running' (known: done, dead, cancelled)",
+        ),
+        (
+            r#"SELECT queue_worker_register('w', '{"pid":-1,"heartbeet":1}')"#,
+            "queue_worker_register: unknown key 'heartbeet' (known: host, pid, queues, capabilities, \
+             concurrency, heartbeat, info)",
+        ),
+        (
+            r#"SELECT queue_record_run(1, 1, '{"outcome":"done","cpu":null}')"#,
+            "queue_record_run: unknown key 'cpu' (known: outcome, exit_code, wall, user, sys, max_rss_kb)",
+        ),
+        (
+            r#"SELECT queue_complete_many('[{"id":"x","tok":2}]')"#,
+            "queue_complete_many: jobs[0]: unknown key 'tok' (known: id, token, result)",
+        ),
+    ] {
+        assert_eq!(error_of(&conn, sql), message, "{sql}");
+    }
+    assert_eq!(jobs_count(&conn), 1, "nothing stored");
 }
 
 #[test]

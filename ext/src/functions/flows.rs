@@ -1,11 +1,13 @@
 //! Functions for workflows, dependencies, schedules and queue settings.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::args::Args;
 use crate::bounds::time_ms;
 use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
+use crate::fields::{self, Given, Problem};
 use crate::ops;
 use crate::options::{self, check_queue_name, excerpt};
 use crate::schedules::{self, Schedule};
@@ -38,28 +40,33 @@ pub fn queue_configure(s: &Session, a: &Args) -> Result<i64> {
     let queue = a.text(0, "queue")?;
     check_queue_name(queue)?;
     let text = a.text(1, "settings")?;
-    let settings: Value = serde_json::from_str(text)
-        .map_err(|_| invalid(format!("settings must be a JSON object, got {}", excerpt(text))))?;
-    let obj = settings.as_object().ok_or_else(|| invalid("settings must be a JSON object"))?;
-    let mut events = None;
-    let mut retention = None;
-    for (k, v) in obj {
-        match k.as_str() {
-            "events" => {
-                events = Some(
-                    v.as_bool().ok_or_else(|| invalid(format!("events must be true or false, got {v}")))?,
-                )
-            }
-            "retention" => retention = Some(options::retention(v)?),
-            other => return Err(invalid(format!("unknown setting '{other}' (known: events, retention)"))),
+    let settings: Settings = fields::parse(text).map_err(|p| match p {
+        Problem::NotJson(_) => invalid(format!("settings must be a JSON object, got {}", excerpt(text))),
+        Problem::NotObject => invalid("settings must be a JSON object"),
+        Problem::Unknown { key, known } => invalid(format!("unknown setting '{key}' (known: {known})")),
+        Problem::Twice(key) => invalid(format!("setting '{key}' is given twice")),
+    })?;
+    let events = match &settings.events.0 {
+        Some(v) => {
+            Some(v.as_bool().ok_or_else(|| invalid(format!("events must be true or false, got {v}")))?)
         }
-    }
+        None => None,
+    };
+    let retention = settings.retention.0.as_ref().map(options::retention).transpose()?;
     if events.is_none() && retention.is_none() {
         return Ok(0);
     }
     let retention = retention.unwrap_or_default();
     let now = s.clock.now_ms();
     Ok(txn::write(s, Writes::Many, &mut |c| ops::configure(c, now, queue, events, &retention))? as i64)
+}
+
+/// The keys of queue_configure's settings.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    events: Given,
+    retention: Given,
 }
 
 pub fn queue_schedule(s: &Session, a: &Args) -> Result<f64> {

@@ -1,12 +1,15 @@
 //! queue_* functions that act on jobs and queues.
 
+use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::args::{check_json_depth, Args};
 use crate::bounds::duration_ms;
 use crate::claim::{self, claim_request, claimed_json};
 use crate::clock::ms_to_secs;
 use crate::error::{invalid, not_found, Result};
+use crate::fields::{self, Given, Problem};
 use crate::ops;
 use crate::options::excerpt;
 use crate::options::{check_queue_name, lease_ms, EnqueueOptions};
@@ -53,7 +56,7 @@ pub fn queue_enqueue_many(s: &Session, a: &Args) -> Result<String> {
     let ids = txn::write(s, Writes::Many, &mut |c| {
         ops::enqueue_many(c, now, queue, &texts, payloads.len(), &opts)
     })?;
-    Ok(serde_json::Value::from(ids).to_string())
+    Ok(Value::from(ids).to_string())
 }
 
 pub fn queue_claim_json(s: &Session, a: &Args) -> Result<String> {
@@ -77,7 +80,7 @@ pub fn queue_complete(s: &Session, a: &Args) -> Result<i64> {
 pub fn queue_complete_many(s: &Session, a: &Args) -> Result<i64> {
     a.arity(1, 1, "(jobs)")?;
     let text = a.text(0, "jobs")?;
-    let list: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|_| {
+    let list: Vec<Value> = serde_json::from_str(text).map_err(|_| {
         invalid(format!(
             "jobs must be a JSON array of [id, token] or {{\"id\", \"token\"}}, got {}",
             excerpt(text)
@@ -85,27 +88,45 @@ pub fn queue_complete_many(s: &Session, a: &Args) -> Result<i64> {
     })?;
     let mut canonical = Vec::with_capacity(list.len());
     for (i, job) in list.iter().enumerate() {
-        let (id, token, result) = match job {
-            serde_json::Value::Array(a) if (2..=3).contains(&a.len()) => (&a[0], &a[1], a.get(2)),
-            serde_json::Value::Object(o) => {
-                if let Some(k) = o.keys().find(|k| !matches!(k.as_str(), "id" | "token" | "result")) {
-                    return Err(invalid(format!("jobs[{i}]: unknown key '{k}' (known: id, token, result)")));
-                }
-                (
-                    o.get("id").unwrap_or(&serde_json::Value::Null),
-                    o.get("token").unwrap_or(&serde_json::Value::Null),
-                    o.get("result"),
-                )
+        canonical.push(match job {
+            Value::Array(a) if (2..=3).contains(&a.len()) => completion(i, &a[0], &a[1], a.get(2))?,
+            Value::Object(_) => {
+                let keys: CompletionKeys = fields::read(job).map_err(|p| match p {
+                    Problem::Unknown { key, known } => {
+                        invalid(format!("jobs[{i}]: unknown key '{key}' (known: {known})"))
+                    }
+                    _ => invalid(format!("jobs[{i}] must be [id, token(, result)] or an object")),
+                })?;
+                let given = |g: &Given| g.0.clone().unwrap_or(Value::Null);
+                completion(i, &given(&keys.id), &given(&keys.token), keys.result.0.as_ref())?
             }
             _ => return Err(invalid(format!("jobs[{i}] must be [id, token(, result)] or an object"))),
-        };
-        let (Some(id), Some(token)) = (id.as_i64(), token.as_i64()) else {
-            return Err(invalid(format!("jobs[{i}] needs an integer id and token")));
-        };
-        canonical.push((id, token, result.filter(|r| !r.is_null()).map(|r| r.to_string())));
+        });
     }
     let now = s.clock.now_ms();
     txn::write(s, Writes::Once, &mut |c| ops::complete_many(c, now, &canonical))
+}
+
+/// The keys of one job of queue_complete_many as an object.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct CompletionKeys {
+    id: Given,
+    token: Given,
+    result: Given,
+}
+
+/// Job `i` of queue_complete_many as (id, token, result's JSON text).
+fn completion(
+    i: usize,
+    id: &Value,
+    token: &Value,
+    result: Option<&Value>,
+) -> Result<(i64, i64, Option<String>)> {
+    let (Some(id), Some(token)) = (id.as_i64(), token.as_i64()) else {
+        return Err(invalid(format!("jobs[{i}] needs an integer id and token")));
+    };
+    Ok((id, token, result.filter(|r| !r.is_null()).map(|r| r.to_string())))
 }
 
 pub fn queue_fail(s: &Session, a: &Args) -> Result<Option<String>> {
