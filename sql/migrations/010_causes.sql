@@ -37,8 +37,10 @@ END;
 -- cause, stays when it is retried or claimed again). A failure whose text
 -- mimicked orq's own cannot be told apart here. A view, not a table: the
 -- upgrade may run inside a statement (a claim), and no table can be
--- dropped while one runs.
-CREATE TEMP VIEW orq_cause_of (kind, id, cause) AS
+-- dropped while one runs. Not a TEMP view: a connection that has opened
+-- its temp schema begins a transaction on it in every later statement
+-- (measured: one more per enqueue, claim and completion, +1% instructions).
+CREATE VIEW orq_cause_of (kind, id, cause) AS
 SELECT kind, id,
        CASE
          WHEN type = 'cancelled' THEN CASE
