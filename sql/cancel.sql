@@ -4,6 +4,7 @@ UPDATE orq_jobs
 SET state       = 'cancelled',
     event       = 'cancelled',
     error       = error,       -- named so that orq_jobs_event_error records the event
+    cause       = 'cancelled',
     finished_at = :now,
     lease_until = NULL,
     updated_at  = :now

@@ -6,6 +6,7 @@ UPDATE orq_jobs
 SET state       = 'cancelled',
     event       = 'cancelled',
     error       = 'parent ' || :parent || ' ended ' || :parent_state,
+    cause       = 'parent_ended',
     finished_at = :now,
     updated_at  = :now
 WHERE id IN (SELECT child FROM orq_deps WHERE parent = :parent)

@@ -5,6 +5,7 @@ UPDATE OR FAIL orq_jobs
 SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     event       = iif(attempts >= max_attempts, 'dead', 'expired'),
     error       = 'lease expired',
+    cause       = 'lease_expired',
     run_at      = lease_until,
     finished_at = iif(attempts >= max_attempts, :now, NULL),
     lease_until = NULL,

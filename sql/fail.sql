@@ -6,6 +6,7 @@ UPDATE OR FAIL orq_jobs
 SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     event       = iif(attempts >= max_attempts, 'dead', 'failed'),
     error       = :error,
+    cause       = 'failed',
     run_at      = iif(attempts >= max_attempts, run_at,
                       :now + coalesce(:retry_in_ms, orq_backoff_ms(id, attempts, backoff))),
     finished_at = iif(attempts >= max_attempts, :now, NULL),

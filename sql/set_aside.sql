@@ -6,6 +6,7 @@ UPDATE OR FAIL orq_jobs
 SET state       = 'dead',
     event       = 'dead',
     error       = :error,
+    cause       = 'unreadable_payload',
     finished_at = :now,
     lease_until = NULL,
     updated_at  = :now

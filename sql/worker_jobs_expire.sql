@@ -4,6 +4,7 @@ UPDATE orq_jobs
 SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     event       = iif(attempts >= max_attempts, 'dead', 'expired'),
     error       = 'worker ' || :name || ' died',
+    cause       = 'worker_died',
     run_at      = :now,
     finished_at = iif(attempts >= max_attempts, :now, NULL),
     lease_until = NULL,

@@ -3,6 +3,7 @@ UPDATE orq_jobs
 SET state       = 'cancelled',
     event       = 'cancelled',
     error       = 'workflow ' || :workflow || ' cancelled',
+    cause       = 'workflow_cancelled',
     finished_at = :now,
     lease_until = NULL,
     updated_at  = :now

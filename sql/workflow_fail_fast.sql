@@ -4,6 +4,7 @@ UPDATE orq_jobs
 SET state       = 'cancelled',
     event       = 'cancelled',
     error       = 'workflow ' || :workflow || ' failed: job ' || :job || ' is dead',
+    cause       = 'workflow_failed',
     finished_at = :now,
     lease_until = NULL,
     updated_at  = :now

@@ -132,6 +132,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/007_triggers_without_functions.sql"),
     include_str!("../../sql/migrations/008_schedule_errors.sql"),
     include_str!("../../sql/migrations/009_retention.sql"),
+    include_str!("../../sql/migrations/010_causes.sql"),
 ];
 
 #[cfg(test)]

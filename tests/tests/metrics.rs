@@ -356,3 +356,42 @@ fn a_queue_that_records_no_events_still_has_its_gauges() {
     assert_eq!(metric(&conn, "hot", "enqueued_total"), 0.0);
     assert_eq!(metric(&conn, "hot", "completed_total"), 0.0);
 }
+
+/// A lost lease is told from a failure by the cause the transition recorded
+/// (the detail's "cause"), never by the error text: a worker may fail a job
+/// with any text, even one that reads like orq's own 'lease expired' or
+/// 'worker NAME died'.
+#[test]
+fn a_failure_whose_text_reads_like_a_lost_lease_is_a_failure() {
+    let conn = memory();
+    at(&conn, 1000.0);
+    let once = r#"{"max_attempts":1,"lease":1}"#;
+    // Failed by their workers, with texts that mimic orq's.
+    for text in ["lease expired", "worker w died"] {
+        run(&conn, &format!("SELECT queue_enqueue('mimic', '{{}}', '{once}')"));
+        let (id, token) = claim_one(&conn, "mimic");
+        run(&conn, &format!("SELECT queue_fail({id}, {token}, '{text}')"));
+    }
+    // Lost for real: a lease that runs out, and a worker declared dead.
+    run(&conn, &format!("SELECT queue_enqueue('mimic', '{{}}', '{once}')"));
+    claim_one(&conn, "mimic");
+    at(&conn, 1002.0);
+    assert!(claim(&conn, 1, "mimic").is_empty(), "the lost lease's job is dead");
+    run(&conn, "SELECT queue_worker_register('gone', '{}')");
+    run(&conn, &format!("SELECT queue_enqueue('mimic', '{{}}', '{once}')"));
+    conn.query_row("SELECT id FROM queue_claim('gone', 1, 'mimic')", [], |_| Ok(())).unwrap();
+    assert_eq!(one::<i64>(&conn, "SELECT queue_worker_dead('gone')"), 1);
+
+    assert_eq!(
+        rows(&conn, "SELECT type, detail ->> '$.cause', detail ->> '$.error' FROM queue_events WHERE type = 'dead' ORDER BY seq"),
+        vec![
+            "dead|failed|lease expired",
+            "dead|failed|worker w died",
+            "dead|lease_expired|lease expired",
+            "dead|worker_died|worker gone died"
+        ]
+    );
+    assert_eq!(metric(&conn, "mimic", "dead_total"), 4.0);
+    assert_eq!(metric(&conn, "mimic", "failed_total"), 2.0, "the two the workers failed");
+    assert_eq!(metric(&conn, "mimic", "expired_total"), 2.0, "the two lost leases");
+}

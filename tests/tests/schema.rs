@@ -362,3 +362,66 @@ fn released_migrations_never_change() {
         "every migration is listed in RELEASED.sha256, in order (cd sql/migrations && sha256sum NEW.sql >> RELEASED.sha256)"
     );
 }
+
+/// A database at `version`, made by running the released migrations up to it
+/// on a connection without orq, as that orq did.
+fn database_at(version: usize) -> Connection {
+    let conn = Connection::open_in_memory().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(root().join("sql/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    for file in &files[..version] {
+        conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
+    }
+    conn.execute("INSERT INTO orq_meta (key, value) VALUES ('schema_version', ?1)", [version as i64]).unwrap();
+    conn
+}
+
+/// Migration 010 gives the events and jobs recorded before it their causes,
+/// read once from the texts orq wrote then; failed_total counts by them.
+#[test]
+fn v10_backfills_the_causes_of_earlier_events_and_jobs() {
+    let conn = database_at(9);
+    // Each job's last transition, written as the v9 statements wrote it (the
+    // v9 triggers record the events).
+    conn.execute_batch(
+        "INSERT INTO orq_jobs (id, queue, payload, state, attempts, max_attempts, lease_ms, created_at, updated_at, run_at)
+         SELECT value, 'q', '{}', 'running', 1, 1, 1000, 1000, 1000, 1000 FROM json_each('[1,2,3,4,5,6,7]');
+         UPDATE orq_jobs SET state = 'dead', event = 'dead', error = 'lease expired' WHERE id = 1;
+         UPDATE orq_jobs SET state = 'ready', event = 'expired', error = 'worker w died' WHERE id = 2;
+         UPDATE orq_jobs SET state = 'ready', event = 'failed', error = 'boom' WHERE id = 3;
+         UPDATE orq_jobs SET state = 'dead', event = 'dead', error = 'boom' WHERE id = 4;
+         UPDATE orq_jobs SET state = 'cancelled', event = 'cancelled', error = 'parent 4 ended dead' WHERE id = 5;
+         UPDATE orq_jobs SET state = 'cancelled', event = 'cancelled', error = error WHERE id = 6;
+         UPDATE orq_jobs SET state = 'dead', event = 'dead', error = 'worker w died' WHERE id = 7;
+         UPDATE orq_jobs SET state = 'ready', event = 'retried' WHERE id = 7;",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    orq_tests::load(&conn);
+    one::<i64>(&conn, "SELECT orq_migrate()");
+    assert_eq!(
+        rows(&conn, "SELECT job, type, detail FROM orq_events WHERE type <> 'enqueued' AND type <> 'retried' ORDER BY seq"),
+        vec![
+            r#"1|dead|{"error":"lease expired","cause":"lease_expired"}"#,
+            r#"2|expired|{"error":"worker w died","retry_at":1.0,"cause":"worker_died"}"#,
+            r#"3|failed|{"error":"boom","retry_at":1.0,"cause":"failed"}"#,
+            r#"4|dead|{"error":"boom","cause":"failed"}"#,
+            r#"5|cancelled|{"reason":"parent 4 ended dead","cause":"parent_ended"}"#,
+            r#"6|cancelled|{"reason":null,"cause":"cancelled"}"#,
+            r#"7|dead|{"error":"worker w died","cause":"worker_died"}"#,
+        ]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT id, cause FROM orq_jobs ORDER BY id"),
+        vec!["1|lease_expired", "2|worker_died", "3|failed", "4|failed", "5|parent_ended", "6|cancelled", "7|worker_died"]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT metric || '=' || value FROM queue_metrics WHERE metric IN ('failed_total', 'expired_total')"),
+        vec!["failed_total=2.0", "expired_total=3.0"]
+    );
+    // Only the four event types that carry an error were touched.
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_events WHERE detail ->> '$.cause' IS NOT NULL"), 7);
+}
