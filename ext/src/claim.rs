@@ -7,9 +7,9 @@ use serde_json::Value;
 use crate::args::Args;
 use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
+use crate::maintenance::Chores;
 use crate::ops::{self, ClaimRequest, Claimed};
 use crate::options::{check_queue_name, excerpt, lease_ms};
-use crate::maintenance::Chores;
 use crate::txn;
 
 /// The most jobs one claim may lease.

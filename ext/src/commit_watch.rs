@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::inotify;
 use crate::ears::Ears;
+use crate::inotify;
 
 /// After a file event, while a commit may be in flight: the first pause
 /// before looking again; each next one doubles, up to the second.

@@ -329,7 +329,9 @@ pub fn retry(conn: &Connection, now: i64, id: i64) -> Result<bool> {
     let changed = conn.prepare_cached(sql::RETRY)?.execute(named_params! {":id": id, ":now": now}).map_err(
         |e| match e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                Error::Conflict(format!("job {id} cannot be retried: another live job of its queue holds its key"))
+                Error::Conflict(format!(
+                    "job {id} cannot be retried: another live job of its queue holds its key"
+                ))
             }
             e => Error::from(e),
         },

@@ -30,11 +30,11 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use rusqlite::{ffi, Connection, ErrorCode};
 
+use crate::bounds::SLICE_ROWS;
 use crate::error::{Error, Result};
 use crate::host::{self, TxnState};
 use crate::session::{Resources, Session};
 use crate::turnstile::{Turn, Turnstile};
-use crate::bounds::SLICE_ROWS;
 use crate::{maintenance, schema};
 
 /// How long orq waits for the write lock when the connection sets no busy_timeout.

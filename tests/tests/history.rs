@@ -265,7 +265,8 @@ fn every_transition_records_one_event_with_its_detail() {
             format!(r#"extended|running|running|1|{{"token":{t_claimed_1},"lease_until":1060.0}}"#),
             r#"released|running|ready|0|{"run_at":1000.5}"#.to_string(),
             format!(r#"claimed|ready|running|1|{{"token":{t_claimed_2},"lease_until":1031.0}}"#),
-            r#"failed|running|ready|1|{"error":"said \"no\"","retry_at":1003.0,"cause":"failed"}"#.to_string(),
+            r#"failed|running|ready|1|{"error":"said \"no\"","retry_at":1003.0,"cause":"failed"}"#
+                .to_string(),
             format!(r#"claimed|ready|running|2|{{"token":{t_claimed_3},"lease_until":1033.0}}"#),
             r#"dead|running|dead|2|{"error":"again","cause":"failed"}"#.to_string(),
             r#"retried|dead|ready|0|{"run_at":1003.0}"#.to_string(),

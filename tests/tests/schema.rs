@@ -376,7 +376,8 @@ fn database_at(version: usize) -> Connection {
     for file in &files[..version] {
         conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
     }
-    conn.execute("INSERT INTO orq_meta (key, value) VALUES ('schema_version', ?1)", [version as i64]).unwrap();
+    conn.execute("INSERT INTO orq_meta (key, value) VALUES ('schema_version', ?1)", [version as i64])
+        .unwrap();
     conn
 }
 
@@ -416,12 +417,23 @@ fn v10_backfills_the_causes_of_earlier_events_and_jobs() {
     );
     assert_eq!(
         rows(&conn, "SELECT id, cause FROM orq_jobs ORDER BY id"),
-        vec!["1|lease_expired", "2|worker_died", "3|failed", "4|failed", "5|parent_ended", "6|cancelled", "7|worker_died"]
+        vec![
+            "1|lease_expired",
+            "2|worker_died",
+            "3|failed",
+            "4|failed",
+            "5|parent_ended",
+            "6|cancelled",
+            "7|worker_died"
+        ]
     );
     assert_eq!(
         rows(&conn, "SELECT metric || '=' || value FROM queue_metrics WHERE metric IN ('failed_total', 'expired_total')"),
         vec!["failed_total=2.0", "expired_total=3.0"]
     );
     // Only the four event types that carry an error were touched.
-    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_events WHERE detail ->> '$.cause' IS NOT NULL"), 7);
+    assert_eq!(
+        one::<i64>(&conn, "SELECT count(*) FROM orq_events WHERE detail ->> '$.cause' IS NOT NULL"),
+        7
+    );
 }

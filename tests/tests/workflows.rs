@@ -315,5 +315,9 @@ fn cancelling_a_workflow_cancels_what_is_unfinished() {
     );
     assert_eq!(one::<i64>(&conn, &format!("SELECT queue_workflow_cancel({w})")), 0);
     assert_error(&conn, "SELECT * FROM queue_workflow_jobs()", "queue_workflow_jobs: takes 1 argument(s)");
-    assert_error(&conn, "SELECT queue_parent_results(999)", "queue_parent_results: [not_found] no job with id 999");
+    assert_error(
+        &conn,
+        "SELECT queue_parent_results(999)",
+        "queue_parent_results: [not_found] no job with id 999",
+    );
 }

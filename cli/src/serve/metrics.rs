@@ -115,8 +115,7 @@ impl Collector for QueueMetrics {
                     }
                 }
                 "histogram" => {
-                    let mut m =
-                        encoder.encode_descriptor(metric, help, None, MetricType::Histogram)?;
+                    let mut m = encoder.encode_descriptor(metric, help, None, MetricType::Histogram)?;
                     let mut per_queue: BTreeMap<&str, Hist> = BTreeMap::new();
                     for r in rows {
                         let h = per_queue.entry(r.queue.as_str()).or_default();

@@ -10,8 +10,8 @@
 //! Prints one line per property violated (at most a few per function) and
 //! `calls N errors E` last; exits 1 when anything was violated.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 
 use rusqlite::types::Value;
@@ -62,15 +62,8 @@ const NUMBERS: &[&str] = &[
 ];
 
 /// Hostile: text that is empty, long, or holds NUL.
-const TEXT: &[&str] = &[
-    "'nan'",
-    "'inf'",
-    "''",
-    "' '",
-    "printf('%.*c', 100000, 'x')",
-    "char(0)",
-    "'q' || char(0) || 'q'",
-];
+const TEXT: &[&str] =
+    &["'nan'", "'inf'", "''", "' '", "printf('%.*c', 100000, 'x')", "char(0)", "'q' || char(0) || 'q'"];
 /// Hostile: text that is not UTF-8, and blobs.
 const BYTES: &[&str] = &[
     "CAST(x'ff' AS TEXT)",
@@ -236,7 +229,13 @@ fn targets(conn: &Connection) -> Vec<Target> {
         let hidden = columns.iter().filter(|c| c.1 != 0).count();
         let columns = columns.into_iter().filter(|c| c.1 == 0).map(|c| c.0).collect();
         // One argument more than it takes: SQLite's own error.
-        out.push(Target { name, table: true, max_args: hidden + 1, arities: (0..=hidden).collect(), columns });
+        out.push(Target {
+            name,
+            table: true,
+            max_args: hidden + 1,
+            arities: (0..=hidden).collect(),
+            columns,
+        });
     }
     out
 }
@@ -377,7 +376,8 @@ fn invariants(conn: &Connection, deep: bool, quiet: &mut BTreeSet<String>) -> Op
         if let Some((id, _)) = differ.iter().find(|(_, queue)| !quiet.contains(&format!("{queue:?}"))) {
             return Some(format!("job {id} differs from queue_replay"));
         }
-        let bad: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+        let bad: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
         if bad != 0 {
             return Some(format!("foreign_key_check: {bad} rows"));
         }
