@@ -16,7 +16,10 @@ function main() {
     log(`ORQ_LOADABLE_PATH is set (${process.env.ORQ_LOADABLE_PATH}); not building`);
     return;
   }
-  if (fs.existsSync(PACKAGED)) {
+  // Inside the repository, the copy follows the sources (cargo's build is
+  // incremental, a second when nothing changed): a copy kept from an
+  // earlier build would load an older extension than the checkout's.
+  if (!isOrqRepo() && fs.existsSync(PACKAGED)) {
     log(`${path.relative(process.cwd(), PACKAGED) || PACKAGED} exists; not building`);
     return;
   }
