@@ -11,8 +11,15 @@ Candidates (benches/TRAIL-DESIGN.md says what each keeps and how):
               path (enqueued, claimed, completed) derived from the row, which
               carries the seq of each (enq_seq, claim_seq) and of its last
               transition (seq, indexed: the live feed's cursor)
+  derived2    derived with a partial seq index (running and done jobs only);
+              enqueues are found by a binary search on the rowid
+  derived2-flat  derived2 with one next-seq per statement, VALUES enqueue
+  derived3    seq only after the enqueue, index WHERE seq > enq_seq, next
+              seq from two tails once per statement (feed not yet proved)
   derived-no-feed  the same without the seq index: what the feed costs
   trail-off   no trail at all (events off): the floor of every design
+  no-triggers, no-event-triggers  (callgrind --one only) trail-off without
+              the triggers on orq_jobs: what triggers cost that do nothing
 
 For each: the four shapes' rates and their ratio to G (median of RUNS,
 interleaved), WAL frames (pages) written per transaction at batch 1, and a
@@ -188,6 +195,8 @@ def schema(candidate):
         "derived3": DERIVED_SCHEMA + FEED_INDEX3,
         "no-triggers": "DROP TRIGGER orq_jobs_event_insert; DROP TRIGGER orq_jobs_event_update; "
                        "DROP TRIGGER orq_jobs_event_error; DROP TRIGGER orq_jobs_children;",
+        "no-event-triggers": "DROP TRIGGER orq_jobs_event_insert; DROP TRIGGER orq_jobs_event_update; "
+                             "DROP TRIGGER orq_jobs_event_error;",
         "trail-off": "UPDATE orq_queues SET events = 0; INSERT INTO orq_queues (name, created_at, events) VALUES ('q', 0, 0);",
     }[candidate]
 
