@@ -3,11 +3,13 @@
 //! 2 for bad input and unknown jobs, as `orq --help` promises.
 
 mod common;
+#[path = "../../tests/src/corrupt.rs"]
+mod corrupt;
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use common::Db;
+use corrupt::corrupt;
 
 fn status_and_stderr(out: &Output) -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -49,25 +51,6 @@ fn a_read_only_database_exits_3() {
     assert_eq!(code, Some(3), "{stderr}");
     assert!(stderr.contains("queue_enqueue: attempt to write a readonly database"), "{stderr}");
     assert_eq!(db.one::<i64>("SELECT count(*) FROM orq_jobs"), 1);
-}
-
-/// Overwrites the pages of orq_jobs and its indexes with garbage; the
-/// schema and orq_meta stay readable, so only orq's own reads meet it.
-fn corrupt(db: &Path) {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(())).unwrap();
-    let page_size: usize = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT rootpage FROM sqlite_schema WHERE tbl_name = 'orq_jobs' AND rootpage > 0")
-        .unwrap();
-    let roots: Vec<usize> = stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
-    drop(stmt);
-    drop(conn);
-    let mut bytes = std::fs::read(db).unwrap();
-    for root in roots {
-        bytes[(root - 1) * page_size..root * page_size].fill(0xA5);
-    }
-    std::fs::write(db, bytes).unwrap();
 }
 
 #[test]

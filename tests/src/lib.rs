@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub mod corrupt;
+
 /// The project root (this crate lives in tests/).
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()

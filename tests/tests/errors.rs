@@ -3,9 +3,9 @@
 //! right after the function's name. Scalar functions and table-valued
 //! functions alike; each case also checks that nothing changed.
 
-use std::path::Path;
 use std::time::Duration;
 
+use orq_tests::corrupt::corrupt;
 use orq_tests::{memory, one, open, Scratch};
 use rusqlite::{Connection, OpenFlags};
 
@@ -165,26 +165,6 @@ fn a_read_only_database_is_readonly() {
         assert_eq!(code & 0xff, READONLY, "{sql}: {msg}");
     }
     assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_jobs WHERE state = 'ready'"), 1);
-}
-
-/// Overwrites the pages of orq_jobs and its indexes with garbage; the
-/// schema and orq_meta stay readable, so only orq's own reads meet it.
-fn corrupt(db: &Path) {
-    let conn = open(db);
-    one::<String>(&conn, "PRAGMA journal_mode = DELETE");
-    let page_size: i64 = one(&conn, "PRAGMA page_size");
-    let mut stmt = conn
-        .prepare("SELECT rootpage FROM sqlite_schema WHERE tbl_name = 'orq_jobs' AND rootpage > 0")
-        .unwrap();
-    let roots: Vec<i64> = stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
-    drop(stmt);
-    drop(conn);
-    let mut bytes = std::fs::read(db).unwrap();
-    for root in roots {
-        let start = ((root - 1) * page_size) as usize;
-        bytes[start..start + page_size as usize].fill(0xA5);
-    }
-    std::fs::write(db, bytes).unwrap();
 }
 
 #[test]
