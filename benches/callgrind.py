@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""Instructions per job under valgrind's callgrind: orq through its extension
+and the ceiling G (benches/proofs.py's hand-written queue), both from Python's
+stdlib sqlite3, the way benches/bench.py measures their rates. Repeatable to
+the instruction, where the rates swing ±30% on this shared machine.
+
+    /usr/bin/python3 benches/callgrind.py            # the table: every system, every shape
+    /usr/bin/python3 benches/callgrind.py orq claim1  # one system, one shape
+    /usr/bin/python3 benches/callgrind.py --one orq claim1   # (run under valgrind by the above)
+
+Instructions per job = (the shape's run - the same process doing its setup
+only) / N. The claim shapes drain N jobs that the setup enqueued.
+"""
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import proofs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EXT = str(ROOT / "target/release/liborq")
+N = 5000
+SHAPES = {
+    "enqueue1": "enqueue 1 per transaction",
+    "batch": "enqueue N in one statement",
+    "claim1": "claim 1 + complete 1, autocommit each",
+    "claim100": "claim 100 + complete 100 per transaction",
+}
+
+
+def payloads(n):
+    return "[" + ",".join([proofs.PAYLOAD] * n) + "]"
+
+
+def opened(path, system):
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    if system == "G":
+        conn.executescript(proofs.G_SCHEMA)
+    else:
+        conn.enable_load_extension(True)
+        conn.load_extension(EXT)
+        conn.execute("SELECT orq_migrate()")
+        # An experiment's schema change (a trigger dropped, events off...).
+        if os.environ.get("ORQ_CG_SQL"):
+            conn.executescript(os.environ["ORQ_CG_SQL"])
+    return conn
+
+
+class G:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def enqueue(self, payload):
+        self.conn.execute(proofs.G_INSERT_ONE, (payload,))
+
+    def enqueue_many(self, batch):
+        self.conn.execute(proofs.G_INSERT_MANY, (batch,))
+
+    def claim(self, n):
+        return self.conn.execute(proofs.G_CLAIM, {"n": n}).fetchall()
+
+    def complete(self, job):
+        self.conn.execute(proofs.G_COMPLETE_ONE, {"id": job[0], "token": job[1]})
+
+    def complete_many(self, jobs):
+        self.conn.execute(proofs.G_COMPLETE, (json.dumps(jobs),))
+
+
+class Orq:
+    """The forms bench.py and the README use."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def enqueue(self, payload):
+        self.conn.execute("SELECT queue_enqueue('q', ?)", (payload,))
+
+    def enqueue_many(self, batch):
+        self.conn.execute("SELECT queue_enqueue_many('q', ?)", (batch,))
+
+    def claim(self, n):
+        return self.conn.execute("SELECT id, token FROM queue_claim('bench', ?, 'q')", (n,)).fetchall()
+
+    def complete(self, job):
+        self.conn.execute("SELECT queue_complete(?, ?)", job)
+
+    def complete_many(self, jobs):
+        self.conn.execute("SELECT queue_complete_many(?)", (json.dumps(jobs),))
+
+
+def one(system, shape):
+    directory = tempfile.mkdtemp(prefix="orq-cg-")
+    conn = opened(os.path.join(directory, "cg.db"), system)
+    q = G(conn) if system == "G" else Orq(conn)
+    setup_only = shape.endswith(":setup")
+    shape = shape.removesuffix(":setup")
+    if shape.startswith("claim"):
+        q.enqueue_many(payloads(N))
+    if setup_only:
+        return
+    if shape == "enqueue1":
+        for _ in range(N):
+            q.enqueue(proofs.PAYLOAD)
+    elif shape == "batch":
+        conn.execute("BEGIN IMMEDIATE")
+        q.enqueue_many(payloads(N))
+        conn.execute("COMMIT")
+    elif shape == "claim1":
+        for _ in range(N):
+            q.complete(q.claim(1)[0])
+    elif shape == "claim100":
+        for _ in range(N // 100):
+            conn.execute("BEGIN IMMEDIATE")
+            q.complete_many(q.claim(100))
+            conn.execute("COMMIT")
+
+
+def instructions(system, shape):
+    def run(arg):
+        out = tempfile.mktemp(prefix="orq-cg-out-")
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+                        __file__, "--one", system, arg], check=True, capture_output=True)
+        text = Path(out).read_text(errors="replace")
+        Path(out).unlink()
+        return int(re.search(r"^summary: (\d+)", text, re.M).group(1))
+
+    return (run(shape) - run(shape + ":setup")) / N
+
+
+def main():
+    systems = [sys.argv[1]] if len(sys.argv) > 1 else ["G", "orq"]
+    shapes = [sys.argv[2]] if len(sys.argv) > 2 else list(SHAPES)
+    for shape in shapes:
+        row = {s: instructions(s, shape) for s in systems}
+        cells = "  ".join(f"{s} {v / 1000:.1f}k" for s, v in row.items())
+        ratio = f"  G/orq {row['G'] / row['orq']:.2f}" if {"G", "orq"} <= row.keys() else ""
+        print(f"{SHAPES[shape]:45} {cells}{ratio}", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--one"]:
+        one(sys.argv[2], sys.argv[3])
+    else:
+        main()
