@@ -133,6 +133,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/008_schedule_errors.sql"),
     include_str!("../../sql/migrations/009_retention.sql"),
     include_str!("../../sql/migrations/010_causes.sql"),
+    include_str!("../../sql/migrations/011_children_on_finish.sql"),
 ];
 
 #[cfg(test)]
@@ -147,6 +148,34 @@ mod tests {
         }
         assert!(!METRICS_EVENTS.contains("{failed_attempt}"));
         assert!(METRICS_EVENTS.contains(FAILED_ATTEMPT));
+    }
+
+    /// The children's trigger watches finished_at (migration 011): a
+    /// statement that finishes a job, or brings a finished one back, and
+    /// does not name finished_at would leave its children waiting forever.
+    #[test]
+    fn every_statement_that_finishes_a_job_or_reopens_one_names_finished_at() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sql");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(sql) = std::fs::read_to_string(&path) else { continue };
+            let code: String =
+                sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+            if !code.contains("UPDATE") || !code.contains("orq_jobs") {
+                continue;
+            }
+            let finishes = ["'done'", "'dead'", "'cancelled'"].iter().any(|s| code.contains(s));
+            if finishes {
+                checked += 1;
+                assert!(
+                    code.contains("finished_at"),
+                    "{} changes a finished state without naming finished_at",
+                    path.display()
+                );
+            }
+        }
+        assert!(checked >= 10, "only {checked} statements found: has sql/ moved?");
     }
 
     #[test]

@@ -107,8 +107,13 @@ impl Turnstile {
 
     /// Waits for this connection's turn until `deadline`; None if it passed
     /// (the caller then waits for SQLite's lock as before, and its deadline
-    /// reports the failure).
-    pub fn enter(&self, deadline: Instant) -> Option<Turn<'_>> {
+    /// reports the failure). The deadline is asked for only when the turn is
+    /// taken (reading it costs the caller a statement).
+    pub fn enter(&self, deadline: impl FnOnce() -> Instant) -> Option<Turn<'_>> {
+        if self.try_lock() {
+            return Some(self.turn());
+        }
+        let deadline = deadline();
         loop {
             let seen = self.ends().load(Ordering::Acquire);
             if self.try_lock() {

@@ -17,6 +17,9 @@
 //!   random sleeps (20 µs growing to 1 ms) instead of SQLite's busy handler,
 //!   whose coarse steps let one process starve the others. It waits as long
 //!   as the connection's busy_timeout (or DEFAULT_WAIT_MS when none is set).
+//!   A writer that gets its turn without waiting takes the lock under the
+//!   host's own busy handler: only a writer outside orq's turns can hold it
+//!   then, and that case needs no fairness among orq's processes.
 //! * Autocommit, but a read is open (a table-valued function's own SELECT,
 //!   an unfinished cursor): SQLite cannot turn that read into a write once
 //!   another connection has committed since it began, and never waits for it.
@@ -25,6 +28,7 @@
 //!   commits on its own. Other journal modes cannot have a second writer
 //!   beside a reader, and get an error that says what to do.
 
+use std::cell::OnceCell;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -134,22 +138,38 @@ fn write_on<T>(res: &mut Resources, route: Route, writes: Writes, body: Body<T>)
     match route {
         Route::Joined => joined(&res.host, body),
         Route::CallersTransaction => in_callers_transaction(&res.host, writes, body),
-        Route::BesideARead => beside_a_read(res, &Deadline::for_host(&res.host)?, body),
+        Route::BesideARead => beside_a_read(res, body),
         Route::Own => {
-            let deadline = Deadline::for_host(&res.host)?;
-            let _turn = take_turn(&mut res.turnstile, &res.host, &deadline);
+            let deadline = Deadline::new(&res.host);
+            let turn = take_turn(&mut res.turnstile, &res.host, &deadline);
             if !res.wal_checked {
                 schema::prefer_wal(&res.host);
                 res.wal_checked = true;
             }
-            let begun = {
-                let _quiet = HandlerOff::new(&res.host, deadline.host_timeout_ms)?;
-                begin_immediate(&res.host, &deadline, &mut res.rng, Tries::UntilDeadline)
-            };
-            begun?;
+            begin_own(&res.host, turn.is_some(), &deadline, &mut res.rng)?;
             in_begun_transaction(&res.host, &deadline, &mut res.rng, body)
         }
     }
+}
+
+/// BEGIN IMMEDIATE for orq's own transaction. A writer that got its turn at
+/// once (its deadline never read) rarely finds the lock taken: only a writer
+/// outside orq's turns (another program, a caller's own transaction) can
+/// hold it, and for that one the host's busy handler waits, as it would for
+/// any statement of the host's. Every other writer waits in orq's way, with
+/// the host's handler switched off (see the module comment).
+fn begin_own(host: &Connection, has_turn: bool, deadline: &Deadline, rng: &mut impl Rng) -> Result<()> {
+    if has_turn && !deadline.is_read() {
+        match run(host, "BEGIN IMMEDIATE") {
+            Err(Error::Sqlite(e)) if busy_code(&e).is_some() && deadline.host_timeout_ms() > 0 => {
+                return Err(Error::locked(deadline.waited_ms()));
+            }
+            Err(Error::Sqlite(e)) if busy_code(&e).is_some() => {}
+            other => return other,
+        }
+    }
+    let _quiet = HandlerOff::new(host, deadline.host_timeout_ms())?;
+    begin_immediate(host, deadline, rng, Tries::UntilDeadline)
 }
 
 /// Runs an operation that touches many rows without holding the write lock
@@ -169,12 +189,13 @@ pub fn in_slices(session: &Session, slice: &mut dyn FnMut(&Connection, i64) -> R
 }
 
 /// The host has a read open in autocommit (see the module comment).
-fn beside_a_read<T>(res: &mut Resources, deadline: &Deadline, body: Body<T>) -> Result<T> {
+fn beside_a_read<T>(res: &mut Resources, body: Body<T>) -> Result<T> {
+    let deadline = &Deadline::new(&res.host);
     let _turn = take_turn(&mut res.turnstile, &res.host, deadline);
-    let on_host = {
-        let _quiet = HandlerOff::new(&res.host, deadline.host_timeout_ms)?;
-        begin_immediate(&res.host, deadline, &mut res.rng, Tries::Once)
-    };
+    // With a read open SQLite never calls the busy handler for the write
+    // lock (it could not help: the snapshot is what is stale), so this one
+    // try needs no HandlerOff.
+    let on_host = begin_immediate(&res.host, deadline, &mut res.rng, Tries::Once);
     if on_host.is_ok() {
         return in_begun_transaction(&res.host, deadline, &mut res.rng, body);
     }
@@ -197,7 +218,7 @@ fn take_turn<'t>(
     host: &Connection,
     deadline: &Deadline,
 ) -> Option<Turn<'t>> {
-    slot.get_or_insert_with(|| host.path().and_then(Turnstile::open)).as_ref()?.enter(deadline.at)
+    slot.get_or_insert_with(|| host.path().and_then(Turnstile::open)).as_ref()?.enter(|| deadline.at())
 }
 
 fn joined<T>(conn: &Connection, body: Body<T>) -> Result<T> {
@@ -322,23 +343,43 @@ fn busy_in_transaction(e: Error) -> Error {
     }
 }
 
-struct Deadline {
+/// How long orq may wait for the write lock: the host's busy_timeout (or
+/// DEFAULT_WAIT_MS when none is set) from when the write began. Reading
+/// busy_timeout takes a PRAGMA, which costs as much as the rest of a small
+/// write's bookkeeping, so it is read only when something has to wait.
+struct Deadline<'c> {
+    host: &'c Connection,
     started: Instant,
-    at: Instant,
-    /// The host's busy_timeout in ms (0: none set).
-    host_timeout_ms: i32,
+    host_timeout_ms: OnceCell<i32>,
 }
 
-impl Deadline {
-    fn for_host(conn: &Connection) -> Result<Deadline> {
-        let ms: i32 = conn.prepare_cached("PRAGMA busy_timeout")?.query_row([], |r| r.get(0))?;
-        let wait = if ms > 0 { ms as u64 } else { DEFAULT_WAIT_MS };
-        let started = Instant::now();
-        Ok(Deadline { started, at: started + Duration::from_millis(wait), host_timeout_ms: ms })
+impl<'c> Deadline<'c> {
+    fn new(host: &'c Connection) -> Deadline<'c> {
+        Deadline { host, started: Instant::now(), host_timeout_ms: OnceCell::new() }
+    }
+
+    /// The host's busy_timeout in ms (0: none set, or a handler of its own).
+    fn host_timeout_ms(&self) -> i32 {
+        *self.host_timeout_ms.get_or_init(|| {
+            self.host
+                .prepare_cached("PRAGMA busy_timeout")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .unwrap_or(0)
+        })
+    }
+
+    /// Whether anything has waited yet (the busy_timeout was read).
+    fn is_read(&self) -> bool {
+        self.host_timeout_ms.get().is_some()
+    }
+
+    fn at(&self) -> Instant {
+        let ms = self.host_timeout_ms();
+        self.started + Duration::from_millis(if ms > 0 { ms as u64 } else { DEFAULT_WAIT_MS })
     }
 
     fn passed(&self) -> bool {
-        Instant::now() >= self.at
+        Instant::now() >= self.at()
     }
 
     fn waited_ms(&self) -> u64 {
