@@ -50,6 +50,11 @@ const LAST_TURN_OFFSET: usize = 16;
 /// ends with nobody asleep makes no futex call (uncontended writes are the
 /// common case, and each system call there costs about a microsecond).
 const SLEEPERS_OFFSET: usize = 24;
+/// How long a waiter waits for its turn before it reads its deadline: most
+/// waits last a few turns, and the deadline (the host's busy_timeout) costs
+/// a statement to read, as much as a small write's own bookkeeping. No
+/// longer than the shortest busy_timeout (SQLite counts it in ms).
+const PATIENCE: Duration = Duration::from_millis(1);
 /// The longest one waiter spins for the turn before it sleeps instead:
 /// about two turns of a one-job claim or completion. (Measured with 4 and 8
 /// processes draining one queue: 100 µs caught too few hand-overs, 500 µs
@@ -107,26 +112,27 @@ impl Turnstile {
 
     /// Waits for this connection's turn until `deadline`; None if it passed
     /// (the caller then waits for SQLite's lock as before, and its deadline
-    /// reports the failure). The deadline is asked for only when the turn is
-    /// taken (reading it costs the caller a statement).
+    /// reports the failure). The deadline is asked for only after PATIENCE
+    /// (reading it costs the caller a statement).
     pub fn enter(&self, deadline: impl FnOnce() -> Instant) -> Option<Turn<'_>> {
-        if self.try_lock() {
-            return Some(self.turn());
-        }
-        let deadline = deadline();
+        let mut deadline = Some(deadline);
+        let mut limit = Instant::now() + PATIENCE;
         loop {
             let seen = self.ends().load(Ordering::Acquire);
             if self.try_lock() {
                 return Some(self.turn());
             }
             let now = Instant::now();
-            if now >= deadline {
-                return None;
+            if now >= limit {
+                limit = deadline.take()?();
+                if now >= limit {
+                    return None;
+                }
             }
-            if self.spin(seen, deadline) {
+            if self.spin(seen, limit) {
                 return Some(self.turn());
             }
-            self.sleep_while(seen, NAP.min(deadline.saturating_duration_since(Instant::now())));
+            self.sleep_while(seen, NAP.min(limit.saturating_duration_since(Instant::now())));
         }
     }
 
