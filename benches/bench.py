@@ -6,9 +6,10 @@ Python figures go through the stdlib sqlite3 module of Debian's
 ceiling G driven the same way (benches/queues.py); worker figures through the
 `orq` binary; the Rust figures, with G in Rust, come from `orq-bench --json`,
 run by this script in the same session; figure P through the Python and Node
-packages (benches/packages.py, packages.js). Every figure runs `--runs` times
-and reports the median. The machine is shared and noisy: targets are ratios
-to figures measured in the same run.
+packages (benches/packages.py, packages.js); figure S sets orq beside its
+peers plainjob and Huey, each through its own API (benches/peers). Every
+figure runs `--runs` times and reports the median. The machine is shared and
+noisy: targets are ratios to figures measured in the same run.
 
 usage: benches/run [--quick] [--runs N] [--write]   (see benches/run)
 """
@@ -324,6 +325,106 @@ def cli_worker_rate(n, concurrency, command):
     return n / elapsed
 
 
+# ---------------------------------------------------------------- S: side by side
+
+S_JOBS = 10_000
+S_COLUMNS = {"enqueue": "enqueue 1/txn", "batch": "batch enqueue", "claim": "1 process claim+ack", "procs4": "4 processes"}
+PEERS_DIR = ROOT / "benches/peers"
+# A peer's script, and what benches/run installs for it (absent: "not installed").
+PEERS = {
+    "plainjob": (["node", PEERS_DIR / "plainjob.js"], PEERS_DIR / "node_modules/plainjob"),
+    "Huey": ([PEERS_DIR / ".venv/bin/python", PEERS_DIR / "huey_bench.py"], PEERS_DIR / ".venv/bin/python"),
+}
+# How each system is driven, column by column: the list under S's table.
+S_HOW = {
+    "orq": "`SELECT queue_enqueue('q', ?)` per job, autocommit (figure A's run); one `queue_enqueue_many` "
+           "in one transaction; `queue_claim` of 1 + `queue_complete`, autocommit each; the same in 4 processes "
+           "(figure D's, batch 1)",
+    "plainjob": "`queue.add()` per job (its own transaction); `queue.addMany()` (its batch API: an INSERT per job "
+                "in one transaction); `getAndMarkJobAsProcessing()` + `markJobAsDone()`; the same in 4 processes "
+                "(`child_process.fork`). `defineQueue` sets WAL, synchronous=NORMAL and a 5 s busy timeout itself",
+    "Huey": "a `@huey.task()` call per job (its own transaction); no batch API: `task.map()` and groups enqueue a "
+            "task at a time, and the storage cannot hold one transaction around them; `huey.dequeue()` (the job is "
+            "deleted: that is its ack) + `task.execute()`; the same in 4 processes. `SqliteStorage` defaults to WAL "
+            "but offers only synchronous FULL or OFF (`fsync=`): NORMAL is set on its own connection",
+    "G": "proofs.py's statements: an INSERT per job, autocommit (figure A's ceiling); one INSERT ... SELECT "
+         "FROM json_each; `UPDATE ... RETURNING` of 1 + `UPDATE`, autocommit each; the same in 4 processes",
+}
+
+
+def python_columns(system, n):
+    """S's columns for orq or G, but the first: that is figure A's measurement."""
+    return {"batch": enqueue_batch(n, system), "claim": drain(n, 1, n, system), "procs4": many_processes(4, 1, n, system),
+            "version": f"Python {platform.python_version()}'s stdlib sqlite3, SQLite {sqlite3.sqlite_version}"}
+
+
+def side_by_side(n, runs):
+    """Figure S's runs: for each system a list with one result per run, None
+    for a run of a peer that did not run."""
+    out = {name: [] for name in S_HOW}
+    for _ in range(runs):  # interleaved, so that noise hits every system alike
+        for system in (Orq, G):
+            out[system.name].append(python_columns(system, n))
+        for name, (command, installed) in PEERS.items():
+            out[name].append(run_json(f"figure S: {name}", command + [n, WORKDIR]) if installed.exists() else None)
+    return out
+
+
+def s_summary(results):
+    """A system's runs in S reduced to medians (None if it never ran)."""
+    got = [r for r in results if r is not None]
+    if not got:
+        return None
+    out = {k: median(r[k] for r in got) if got[0][k] is not None else None
+           for k in got[0] if k not in ("procs4", "version")}
+    out["procs4"] = median(r["procs4"]["rate"] for r in got)
+    out["faults"], out["split"], _ = faults_of([r["procs4"] for r in got])
+    out["version"] = got[0]["version"]
+    return out
+
+
+def s_markdown(s, t):
+    """Figure S's own table; the orq / plainjob targets it misses go to t.misses."""
+    head = " | ".join(S_COLUMNS.values())
+    lines = [f"| S: N = {S_JOBS:,} jobs, WAL, synchronous=NORMAL | {head} | 4 processes: dups/losses/lock errors; jobs per process |",
+             "|---|" + "---:|" * len(S_COLUMNS) + "---|"]
+    for name in S_HOW:
+        r = s[name]
+        if r is None:
+            lines.append(f"| {name} | " + " | ".join(["not installed" if not PEERS[name][1].exists() else "did not run"]
+                                                   * len(S_COLUMNS)) + " | |")
+            continue
+        cells = [rate(r[c]) if r[c] is not None else f"no batch API (`map()`: {rate(r['map'])})" for c in S_COLUMNS]
+        f = r["faults"]
+        lines.append(f"| {name} ({r['version']}) | " + " | ".join(cells)
+                     + f" | {f['duplicates']}/{f['losses']}/{f['errors']}; {r['split']} |")
+    orq, peer = s["orq"], s["plainjob"]
+    if peer is None:
+        lines.append("| orq / plainjob (target ≥ 1.0, aim 1.2) | " + " | ".join(["plainjob not installed"] * len(S_COLUMNS)) + " | |")
+        return "\n".join(lines)
+    cells = []
+    for c, label in S_COLUMNS.items():
+        ratio = orq[c] / peer[c]
+        cells.append(f"{ratio:.2f} " + ("yes, aim met" if ratio >= 1.2 else "yes" if ratio >= 1.0 else "**no**"))
+        if ratio < 1.0:
+            t.misses.append(f"S orq / plainjob, {label}")
+    lines.append("| orq / plainjob (target ≥ 1.0, aim 1.2) | " + " | ".join(cells) + " | |")
+    return "\n".join(lines)
+
+
+def s_notes(s):
+    """Under S's table: how each system is driven, and the peers' own worker
+    loops (one process), which S's columns leave out."""
+    lines = [f"- {name}: {how}." for name, how in S_HOW.items()]
+    if s["plainjob"]:
+        lines.append(f"- plainjob's own loop, `defineWorker` with a no-op handler, 1 process: {rate(s['plainjob']['worker'])} "
+                     "(per job it also reads the job, and checks its cron table in a write transaction of its own).")
+    if s["Huey"]:
+        lines.append(f"- Huey's consumer step, `huey.dequeue()` + `huey.execute(task)`, 1 process: {rate(s['Huey']['consumer'])} "
+                     "(per task it also checks revocation, and deletes the revocation key in a write transaction).")
+    return "\n".join(lines + ["- orq's own worker: figure W."])
+
+
 # ---------------------------------------------------------------- the table
 
 class Table:
@@ -349,20 +450,24 @@ def rate(x):
     return f"{x:,.0f}/s"
 
 
+def run_json(what, command):
+    """The JSON object that a figure's script prints; None, said on stderr,
+    if it does not run (not installed, or failed)."""
+    try:
+        done = subprocess.run([str(c) for c in command], check=True, capture_output=True, text=True, timeout=600)
+        return json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        print(f"{what} not run: {e}\n{getattr(e, 'stderr', None) or ''}", file=sys.stderr)
+        return None
+
+
 def package_figures(jobs):
     """Figure P: the Python and Node packages' own claim + complete (benches/
     packages.py, packages.js), where they are installed (tests/run or
     benches/run installs them); None for one that is not."""
-    out = {}
-    for name, command in (("Python package", [str(ROOT / "target/pyenv/bin/python"), str(ROOT / "benches/packages.py")]),
-                          ("Node package", ["node", str(ROOT / "benches/packages.js")])):
-        try:
-            done = subprocess.run(command + [str(jobs)], check=True, capture_output=True, text=True, timeout=600)
-            out[name] = json.loads(done.stdout)
-        except (OSError, subprocess.CalledProcessError) as e:
-            print(f"figure P: {name} not run: {e}", file=sys.stderr)
-            out[name] = None
-    return out
+    return {name: run_json(f"figure P: {name}", command + [jobs]) for name, command in (
+        ("Python package", [ROOT / "target/pyenv/bin/python", ROOT / "benches/packages.py"]),
+        ("Node package", ["node", ROOT / "benches/packages.js"]))}
 
 
 def rust_figures(quick):
@@ -410,8 +515,8 @@ def main():
         t.add(fig, label, rate(value), rate(ceiling_value), f"{r:.2f}", f"≥ {target}", r >= target)
 
     # A-C against G from Python, measured here: the same code drives both (queues.py).
-    single = {q.name: med(lambda: enqueue_single(10_000, q)) for q in (Orq, G)}
-    versus("A", "enqueue 10,000, a transaction each", single["orq"], single["G"], 0.7)
+    single = {q.name: med(lambda: enqueue_single(S_JOBS, q)) for q in (Orq, G)}
+    versus("A", f"enqueue {S_JOBS:,}, a transaction each", single["orq"], single["G"], 0.7)
     b_ceiling = med(lambda: enqueue_batch(100_000, G))
     versus("B", "enqueue 100,000 in one transaction (`queue_enqueue_many`)", med(lambda: enqueue_batch(100_000)), b_ceiling, 0.5)
     b_calls = med(lambda: enqueue_batch(100_000, OrqCalls))
@@ -482,6 +587,13 @@ def main():
             else:
                 t.add("P", f"{name}: claim {batch} + complete {batch}", "not installed")
 
+    print("figure S: orq, plainjob, Huey and G side by side...", file=sys.stderr, flush=True)
+    s = {name: s_summary(results) for name, results in side_by_side(S_JOBS, runs).items()}
+    for name in ("orq", "G"):
+        s[name]["enqueue"] = single[name]
+    s_table = s_markdown(s, t)
+    print(s_table, file=sys.stderr, flush=True)
+
     for f in rust:
         if f["ceiling"] is not None:
             t.add("R", f"from Rust: {f['label']}", rate(f["orq"]), rate(f["ceiling"]), f"{f['orq'] / f['ceiling']:.2f}")
@@ -494,10 +606,14 @@ def main():
         f"{runs} run(s) per figure, median; {time.time() - started:.0f} s in all.", "",
         versions(), f"- Rust side: {machine}", "",
         "G (the ceiling) is the minimal hand-made SQL queue: one table, one partial index, `UPDATE ... RETURNING`. "
-        "For A–C it runs from Python's stdlib sqlite3 like orq (benches/proofs.py's statements through "
+        "For A–C and S it runs from Python's stdlib sqlite3 like orq (benches/proofs.py's statements through "
         "benches/queues.py), for R from Rust with prepared statements (benches/src/baseline.rs). "
         "Ratios compare figures from this same run.", "",
         t.markdown(), "",
+        "S (side by side): orq beside its peers plainjob and Huey, each through its own public API from its own "
+        "language (benches/peers), and G, in this same run.", "",
+        s_table, "",
+        s_notes(s), "",
         "Targets missed: " + ("none" if not t.misses else "; ".join(t.misses)) + ".",
     ])
     print(report)

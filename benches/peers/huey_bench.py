@@ -149,7 +149,7 @@ def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     directory = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="orq-huey-")
     print(json.dumps({
-        "version": f"Huey {huey.__version__}, Python {sys.version.split()[0]} sqlite3, SQLite {sqlite3.sqlite_version}",
+        "version": f"{huey.__version__} from Python {sys.version.split()[0]}'s stdlib sqlite3, SQLite {sqlite3.sqlite_version}",
         "enqueue": enqueue(directory, n),
         "batch": None,
         "map": mapped(directory, n),

@@ -169,8 +169,9 @@ async function main() {
   const n = Number(process.argv[2] ?? 10000);
   const dir = process.argv[3] ?? fs.mkdtempSync(path.join(os.tmpdir(), 'orq-plainjob-'));
   const sqlite = new Database(':memory:').prepare('SELECT sqlite_version()').pluck().get();
+  const version = (name) => require(`${name}/package.json`).version;
   const out = {
-    version: `plainjob ${require('plainjob/package.json').version}, better-sqlite3 ${require('better-sqlite3/package.json').version}, SQLite ${sqlite}, Node ${process.versions.node}`,
+    version: `${version('plainjob')} on better-sqlite3 ${version('better-sqlite3')}, SQLite ${sqlite}, Node ${process.versions.node}`,
     enqueue: enqueue(plainjob, dir, n),
     batch: batch(plainjob, dir, n),
     claim: claim(plainjob, dir, n),
