@@ -2,12 +2,14 @@
 """orq's benchmark suite: drives orq the way users do and prints one table.
 
 Python figures go through the stdlib sqlite3 module of Debian's
-/usr/bin/python3 (the host's SQLite, the extension loaded); worker figures
-through the `orq` binary; the ceiling (G) and Rust figures come from
-`orq-bench --json`, run by this script in the same session; figure P through
-the Python and Node packages (benches/packages.py, packages.js). Every figure runs
-`--runs` times and reports the median. The machine is shared and noisy:
-targets are ratios to figures measured in the same run.
+/usr/bin/python3 (the host's SQLite, the extension loaded), against the
+ceiling G driven the same way (benches/queues.py); worker figures through the
+`orq` binary; the Rust figures, with G in Rust, come from `orq-bench --json`,
+run by this script in the same session; figure P through the Python and Node
+packages (benches/packages.py, packages.js); figure S sets orq beside its
+peers plainjob and Huey, each through its own API (benches/peers). Every
+figure runs `--runs` times and reports the median. The machine is shared and
+noisy: targets are ratios to figures measured in the same run.
 
 usage: benches/run [--quick] [--runs N] [--write]   (see benches/run)
 """
@@ -25,6 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from queues import G, Orq, SYSTEMS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 # The section of RESULTS.md that `orq-bench --retention` fills (benches/run --write keeps it).
 RETENTION_HEADING = "## Retention"
@@ -41,14 +46,7 @@ WORKDIR = Path(tempfile.gettempdir())
 def connect(path):
     """A connection the way orq's README recommends: WAL, synchronous=NORMAL,
     temp_store=MEMORY, the extension loaded."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=5)
-    conn.enable_load_extension(True)
-    conn.load_extension(str(EXT))
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("SELECT orq_migrate()")
-    return conn
+    return Orq(path).conn
 
 
 def fresh(name):
@@ -62,12 +60,12 @@ def payloads(first, n):
     return "[" + ",".join(PAYLOAD % i for i in range(first, first + n)) + "]"
 
 
-def fill(conn, queue, n, chunk=100_000):
-    """Enqueues n jobs in transactions of up to `chunk`."""
+def fill(q, n, chunk=100_000):
+    """Enqueues n jobs to queue 'q' of `q` (an Orq or a G) in transactions of up to `chunk`."""
     for first in range(0, n, chunk):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("SELECT queue_enqueue_many(?, ?)", (queue, payloads(first, min(chunk, n - first))))
-        conn.execute("COMMIT")
+        q.conn.execute("BEGIN IMMEDIATE")
+        q.enqueue_many(payloads(first, min(chunk, n - first)))
+        q.conn.execute("COMMIT")
 
 
 def median(xs):
@@ -88,52 +86,54 @@ def cpu_seconds(pid):
 
 # ---------------------------------------------------------------- A, B: enqueue
 
-def enqueue_single(n):
-    conn = connect(fresh("a"))
+def enqueue_single(n, system=Orq):
+    q = system(fresh("a"))
     started = time.perf_counter()
     for i in range(n):
-        conn.execute("SELECT queue_enqueue('q', ?)", (PAYLOAD % i,))
+        q.enqueue(PAYLOAD % i)
     return n / (time.perf_counter() - started)
 
 
-BATCH_MANY = "SELECT queue_enqueue_many('q', ?)"
-BATCH_CALLS = "SELECT count(queue_enqueue('q', value)) FROM json_each(?)"
+class OrqCalls(Orq):
+    """orq's batch as a queue_enqueue call per job, from json_each (figure B)."""
+
+    def enqueue_many(self, batch):
+        self.conn.execute("SELECT count(queue_enqueue('q', value)) FROM json_each(?)", (batch,))
 
 
-def enqueue_batch(n, sql=BATCH_MANY):
-    """B: one statement for all (BATCH_MANY), or a queue_enqueue call per job (BATCH_CALLS)."""
-    conn = connect(fresh("b"))
+def enqueue_batch(n, system=Orq):
+    """B: n jobs in one statement and transaction (or a call per job: OrqCalls)."""
+    q = system(fresh("b"))
     batch = payloads(0, n)
     started = time.perf_counter()
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute(sql, (batch,))
-    conn.execute("COMMIT")
+    q.conn.execute("BEGIN IMMEDIATE")
+    q.enqueue_many(batch)
+    q.conn.execute("COMMIT")
     return n / (time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------- C, F: drain
 
-def drain(pending, batch, drained, events=True):
+def drain(pending, batch, drained, system=Orq, events=True):
     """Claims and completes `drained` of `pending` jobs: batch 1 as two
     autocommit statements per job, larger batches as one claim and one
-    queue_complete_many per transaction."""
-    conn = connect(fresh("c"))
+    complete of them all per transaction. events=False: orq's events off."""
+    q = system(fresh("c"))
     if not events:
-        conn.execute("SELECT queue_configure('q', '{\"events\": false}')")
-    fill(conn, "q", pending)
-    claim = "SELECT id, token FROM queue_claim('bench', ?, 'q')"
+        q.conn.execute("SELECT queue_configure('q', '{\"events\": false}')")
+    fill(q, pending)
     started = time.perf_counter()
     done = 0
     while done < drained:
         if batch == 1:
-            (job,) = conn.execute(claim, (1,)).fetchall()
-            assert conn.execute("SELECT queue_complete(?, ?)", job).fetchone()[0] == 1
+            (job,) = q.claim(1)
+            assert q.complete(job) == 1
             done += 1
         else:
-            conn.execute("BEGIN IMMEDIATE")
-            jobs = conn.execute(claim, (batch,)).fetchall()
-            n = conn.execute("SELECT queue_complete_many(?)", (json.dumps(jobs),)).fetchone()[0]
-            conn.execute("COMMIT")
+            q.conn.execute("BEGIN IMMEDIATE")
+            jobs = q.claim(batch)
+            n = q.complete_many(jobs)
+            q.conn.execute("COMMIT")
             assert n == len(jobs) > 0
             done += n
     return done / (time.perf_counter() - started)
@@ -141,24 +141,23 @@ def drain(pending, batch, drained, events=True):
 
 # ---------------------------------------------------------------- D: many processes
 
-def drain_worker(db, batch, start_at, out):
+def drain_worker(system, db, batch, start_at, out):
     """One process of figure D: claims until the queue is empty, completing
     each claim in its own statement (as a worker does: no transaction is
     held while jobs run). Writes the ids it completed and its error count."""
-    conn = connect(db)
-    claim = "SELECT id, token FROM queue_claim(?, ?, 'd')"
     name = f"p{os.getpid()}"
+    q = SYSTEMS[system](db, worker=name)
     ids, errors = [], 0
     time.sleep(max(0.0, start_at - time.time()))
     while True:
         try:
-            jobs = conn.execute(claim, (name, batch)).fetchall()
+            jobs = q.claim(batch)
             if not jobs:
                 break
             if batch == 1:
-                assert conn.execute("SELECT queue_complete(?, ?)", jobs[0]).fetchone()[0] == 1
+                assert q.complete(jobs[0]) == 1
             else:
-                assert conn.execute("SELECT queue_complete_many(?)", (json.dumps(jobs),)).fetchone()[0] == len(jobs)
+                assert q.complete_many(jobs) == len(jobs)
             ids.extend(j[0] for j in jobs)
         except sqlite3.OperationalError as e:
             errors += 1
@@ -166,21 +165,21 @@ def drain_worker(db, batch, start_at, out):
     Path(out).write_text(json.dumps({"ids": ids, "errors": errors, "ended": time.time(), "cpu": time.process_time()}))
 
 
-def many_processes(procs, batch, jobs):
-    db = fresh(f"d{procs}")
-    conn = connect(db)
-    fill(conn, "d", jobs)
+def many_processes(procs, batch, jobs, system=Orq):
+    db = fresh(f"d{procs}-{system.name}")
+    q = system(db)
+    fill(q, jobs)
     start_at = time.time() + 0.3 + 0.05 * procs
     outs = [WORKDIR / f"d{procs}-{i}.json" for i in range(procs)]
     children = [
-        subprocess.Popen([sys.executable, __file__, "--drain-worker", db, str(batch), str(start_at), str(out)])
+        subprocess.Popen([sys.executable, __file__, "--drain-worker", system.name, db, str(batch), str(start_at), str(out)])
         for out in outs
     ]
     for child in children:
         assert child.wait() == 0, "a drain process failed"
     results = [json.loads(out.read_text()) for out in outs]
     seen = [i for r in results for i in r["ids"]]
-    done = conn.execute("SELECT count(*) FROM orq_jobs WHERE queue = 'd' AND state = 'done'").fetchone()[0]
+    done = q.done()
     return {
         "rate": jobs / (max(r["ended"] for r in results) - start_at),
         "duplicates": len(seen) - len(set(seen)),
@@ -189,6 +188,14 @@ def many_processes(procs, batch, jobs):
         "split": sorted(len(r["ids"]) for r in results),
         "cpu_us_per_job": sum(r["cpu"] for r in results) / jobs * 1e6,
     }
+
+
+def faults_of(results):
+    """Of several many_processes-like results: the faults added up, the
+    median run's jobs per process, and whether any process got none."""
+    faults = {k: sum(x[k] for x in results) for k in ("duplicates", "losses", "errors")}
+    starved = min(min(x["split"]) for x in results) == 0
+    return faults, results[len(results) // 2]["split"], starved
 
 
 # ---------------------------------------------------------------- E: wake-up
@@ -287,13 +294,13 @@ def worker_rss_after(counts):
     """Peak RSS of one `orq worker --builtin noop` after it has run each of
     `counts` jobs in all (cumulative)."""
     db = fresh("mw")
-    conn = connect(db)
-    worker = subprocess.Popen([str(ORQ), "--db", db, "worker", "-q", "m", "--builtin", "noop", "-c", "32", "--log-format", "quiet"])
+    q = Orq(db)
+    worker = subprocess.Popen([str(ORQ), "--db", db, "worker", "-q", "q", "--builtin", "noop", "-c", "32", "--log-format", "quiet"])
     out, total = [], 0
     for target in counts:
-        fill(conn, "m", target - total)
+        fill(q, target - total)
         total = target
-        while conn.execute("SELECT count(*) FROM orq_jobs WHERE queue = 'm' AND state = 'done'").fetchone()[0] < total:
+        while q.done() < total:
             time.sleep(0.2)
         out.append(rss_kb(worker.pid))
     worker.terminate()
@@ -305,17 +312,119 @@ def worker_rss_after(counts):
 
 def cli_worker_rate(n, concurrency, command):
     db = fresh("w")
-    conn = connect(db)
-    fill(conn, "w", n)
-    args = [str(ORQ), "--db", db, "worker", "-q", "w", "-c", str(concurrency), "--log-format", "quiet"] + command
+    q = Orq(db)
+    fill(q, n)
+    args = [str(ORQ), "--db", db, "worker", "-q", "q", "-c", str(concurrency), "--log-format", "quiet"] + command
     started = time.perf_counter()
     worker = subprocess.Popen(args)
-    while conn.execute("SELECT count(*) FROM orq_jobs WHERE queue = 'w' AND state = 'done'").fetchone()[0] < n:
+    while q.done() < n:
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
     worker.terminate()
     worker.wait()
     return n / elapsed
+
+
+# ---------------------------------------------------------------- S: side by side
+
+S_JOBS = 10_000
+S_COLUMNS = {"enqueue": "enqueue 1/txn", "batch": "batch enqueue", "claim": "1 process claim+ack", "procs4": "4 processes"}
+PEERS_DIR = ROOT / "benches/peers"
+# A peer's script, and what benches/run installs for it (absent: "not installed").
+PEERS = {
+    "plainjob": (["node", PEERS_DIR / "plainjob.js"], PEERS_DIR / "node_modules/plainjob"),
+    "Huey": ([PEERS_DIR / ".venv/bin/python", PEERS_DIR / "huey_bench.py"], PEERS_DIR / ".venv/bin/python"),
+}
+# How each system is driven, column by column: the list under S's table.
+S_HOW = {
+    "orq": "`SELECT queue_enqueue('q', ?)` per job, autocommit (as in figure A); one `queue_enqueue_many` "
+           "in one transaction; `queue_claim` of 1 + `queue_complete`, autocommit each; the same in 4 processes "
+           "(figure D's, batch 1)",
+    "plainjob": "`queue.add()` per job (its own transaction); `queue.addMany()` (its batch API: an INSERT per job "
+                "in one transaction); `getAndMarkJobAsProcessing()` + `markJobAsDone()`; the same in 4 processes "
+                "(`child_process.fork`). `defineQueue` sets WAL, synchronous=NORMAL and a 5 s busy timeout itself",
+    "Huey": "a `@huey.task()` call per job (its own transaction); no batch API: `task.map()` and groups enqueue a "
+            "task at a time, and the storage cannot hold one transaction around them; `huey.dequeue()` (the job is "
+            "deleted: that is its ack) + `task.execute()`; the same in 4 processes. `SqliteStorage` defaults to WAL "
+            "but offers only synchronous FULL or OFF (`fsync=`): NORMAL is set on its own connection",
+    "G": "proofs.py's statements: an INSERT per job, autocommit (as in figure A); one INSERT ... SELECT "
+         "FROM json_each; `UPDATE ... RETURNING` of 1 + `UPDATE`, autocommit each; the same in 4 processes",
+}
+
+
+def python_columns(system, n):
+    """S's columns for orq or G. The first is figure A's, measured again
+    here: beside the peers' runs, not minutes before them."""
+    return {"enqueue": enqueue_single(n, system), "batch": enqueue_batch(n, system), "claim": drain(n, 1, n, system),
+            "procs4": many_processes(4, 1, n, system),
+            "version": f"Python {platform.python_version()}'s stdlib sqlite3, SQLite {sqlite3.sqlite_version}"}
+
+
+def side_by_side(n, runs):
+    """Figure S's runs: for each system a list with one result per run, None
+    for a run of a peer that did not run."""
+    out = {name: [] for name in S_HOW}
+    for _ in range(runs):  # interleaved, so that noise hits every system alike
+        for system in (Orq, G):
+            out[system.name].append(python_columns(system, n))
+        for name, (command, installed) in PEERS.items():
+            out[name].append(run_json(f"figure S: {name}", command + [n, WORKDIR]) if installed.exists() else None)
+    return out
+
+
+def s_summary(results):
+    """A system's runs in S reduced to medians (None if it never ran)."""
+    got = [r for r in results if r is not None]
+    if not got:
+        return None
+    out = {k: median(r[k] for r in got) if got[0][k] is not None else None
+           for k in got[0] if k not in ("procs4", "version")}
+    out["procs4"] = median(r["procs4"]["rate"] for r in got)
+    out["faults"], out["split"], _ = faults_of([r["procs4"] for r in got])
+    out["version"] = got[0]["version"]
+    return out
+
+
+def s_markdown(s, t):
+    """Figure S's own table; the orq / plainjob targets it misses go to t.misses."""
+    head = " | ".join(S_COLUMNS.values())
+    lines = [f"| S: N = {S_JOBS:,} jobs, WAL, synchronous=NORMAL | {head} | 4 processes: dups/losses/lock errors; jobs per process |",
+             "|---|" + "---:|" * len(S_COLUMNS) + "---|"]
+    for name in S_HOW:
+        r = s[name]
+        if r is None:
+            lines.append(f"| {name} | " + " | ".join(["not installed" if not PEERS[name][1].exists() else "did not run"]
+                                                   * len(S_COLUMNS)) + " | |")
+            continue
+        cells = [rate(r[c]) if r[c] is not None else f"no batch API (`map()`: {rate(r['map'])})" for c in S_COLUMNS]
+        f = r["faults"]
+        lines.append(f"| {name} ({r['version']}) | " + " | ".join(cells)
+                     + f" | {f['duplicates']}/{f['losses']}/{f['errors']}; {r['split']} |")
+    orq, peer = s["orq"], s["plainjob"]
+    if peer is None:
+        lines.append("| orq / plainjob (target ≥ 1.0, aim 1.2) | " + " | ".join(["plainjob not installed"] * len(S_COLUMNS)) + " | |")
+        return "\n".join(lines)
+    cells = []
+    for c, label in S_COLUMNS.items():
+        ratio = orq[c] / peer[c]
+        cells.append(f"{ratio:.2f} " + ("yes, aim met" if ratio >= 1.2 else "yes" if ratio >= 1.0 else "**no**"))
+        if ratio < 1.0:
+            t.misses.append(f"S orq / plainjob, {label}")
+    lines.append("| orq / plainjob (target ≥ 1.0, aim 1.2) | " + " | ".join(cells) + " | |")
+    return "\n".join(lines)
+
+
+def s_notes(s):
+    """Under S's table: how each system is driven, and the peers' own worker
+    loops (one process), which S's columns leave out."""
+    lines = [f"- {name}: {how}." for name, how in S_HOW.items()]
+    if s["plainjob"]:
+        lines.append(f"- plainjob's own loop, `defineWorker` with a no-op handler, 1 process: {rate(s['plainjob']['worker'])} "
+                     "(per job it also reads the job, and checks its cron table in a write transaction of its own).")
+    if s["Huey"]:
+        lines.append(f"- Huey's consumer step, `huey.dequeue()` + `huey.execute(task)`, 1 process: {rate(s['Huey']['consumer'])} "
+                     "(per task it also checks revocation, and deletes the revocation key in a write transaction).")
+    return "\n".join(lines + ["- orq's own worker: figure W."])
 
 
 # ---------------------------------------------------------------- the table
@@ -333,7 +442,8 @@ class Table:
         print(f"  {figure} {label}: {value} {ceiling} {ratio} {mark}", file=sys.stderr, flush=True)
 
     def markdown(self):
-        lines = ["| | figure | orq | ceiling (G) | ratio | target | met |", "|---|---|---:|---:|---:|---|---|"]
+        lines = ["| | figure | orq | ceiling (G): from Python in A–C, from Rust in R | ratio | target | met |",
+                 "|---|---|---:|---:|---:|---|---|"]
         lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in self.rows]
         return "\n".join(lines)
 
@@ -342,20 +452,24 @@ def rate(x):
     return f"{x:,.0f}/s"
 
 
+def run_json(what, command):
+    """The JSON object that a figure's script prints; None, said on stderr,
+    if it does not run (not installed, or failed)."""
+    try:
+        done = subprocess.run([str(c) for c in command], check=True, capture_output=True, text=True, timeout=600)
+        return json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as e:
+        print(f"{what} not run: {e}\n{getattr(e, 'stderr', None) or ''}", file=sys.stderr)
+        return None
+
+
 def package_figures(jobs):
     """Figure P: the Python and Node packages' own claim + complete (benches/
     packages.py, packages.js), where they are installed (tests/run or
     benches/run installs them); None for one that is not."""
-    out = {}
-    for name, command in (("Python package", [str(ROOT / "target/pyenv/bin/python"), str(ROOT / "benches/packages.py")]),
-                          ("Node package", ["node", str(ROOT / "benches/packages.js")])):
-        try:
-            done = subprocess.run(command + [str(jobs)], check=True, capture_output=True, text=True, timeout=600)
-            out[name] = json.loads(done.stdout)
-        except (OSError, subprocess.CalledProcessError) as e:
-            print(f"figure P: {name} not run: {e}", file=sys.stderr)
-            out[name] = None
-    return out
+    return {name: run_json(f"figure P: {name}", command + [jobs]) for name, command in (
+        ("Python package", [ROOT / "target/pyenv/bin/python", ROOT / "benches/packages.py"]),
+        ("Node package", ["node", ROOT / "benches/packages.js"]))}
 
 
 def rust_figures(quick):
@@ -394,32 +508,28 @@ def main():
     started = time.time()
     med = lambda f: median([f() for _ in range(runs)])  # noqa: E731
 
-    print("running the Rust figures and the ceiling (G)...", file=sys.stderr, flush=True)
+    print("running the Rust figures (orq-bench)...", file=sys.stderr, flush=True)
     machine, rust = rust_figures(args.quick)
-    g = {f["label"]: f for f in rust}
-
-    def ceiling(label_start):
-        return next(f["ceiling"] for f in rust if f["label"].startswith(label_start))
-
     t = Table()
 
     def versus(fig, label, value, ceiling_value, target):
         r = value / ceiling_value
         t.add(fig, label, rate(value), rate(ceiling_value), f"{r:.2f}", f"≥ {target}", r >= target)
 
-    versus("A", "enqueue 10,000, a transaction each", med(lambda: enqueue_single(10_000)), ceiling("enqueue 10,000"), 0.7)
-    b_ceiling = ceiling("enqueue 100,000")
+    # A-C against G from Python, measured here: the same code drives both (queues.py).
+    versus("A", "enqueue 10,000, a transaction each", med(lambda: enqueue_single(10_000)),
+           med(lambda: enqueue_single(10_000, G)), 0.7)
+    b_ceiling = med(lambda: enqueue_batch(100_000, G))
     versus("B", "enqueue 100,000 in one transaction (`queue_enqueue_many`)", med(lambda: enqueue_batch(100_000)), b_ceiling, 0.5)
-    b_calls = med(lambda: enqueue_batch(100_000, BATCH_CALLS))
+    b_calls = med(lambda: enqueue_batch(100_000, OrqCalls))
     t.add("B", "the same, a `queue_enqueue` call per job from `json_each`", rate(b_calls), rate(b_ceiling), f"{b_calls / b_ceiling:.2f}")
-    c1 = med(lambda: drain(10_000, 1, 5_000))
-    versus("C", "claim 1 + complete 1", c1, ceiling("claim 1 + complete 1, 10k"), 0.7)
-    versus("C", "claim 1 + complete 1, events off", med(lambda: drain(10_000, 1, 5_000, events=False)),
-           ceiling("claim 1 + complete 1, 10k"), 0.7)
-    versus("C", "claim 100 + complete 100 per transaction", med(lambda: drain(10_000, 100, 10_000)),
-           ceiling("claim 100 + complete 100 per"), 0.67)
+    c1_ceiling = med(lambda: drain(10_000, 1, 5_000, G))
+    versus("C", "claim 1 + complete 1", med(lambda: drain(10_000, 1, 5_000)), c1_ceiling, 0.7)
+    versus("C", "claim 1 + complete 1, events off", med(lambda: drain(10_000, 1, 5_000, events=False)), c1_ceiling, 0.7)
+    c100_ceiling = med(lambda: drain(10_000, 100, 10_000, G))
+    versus("C", "claim 100 + complete 100 per transaction", med(lambda: drain(10_000, 100, 10_000)), c100_ceiling, 0.67)
     versus("C", "claim 100 + complete 100, events off", med(lambda: drain(10_000, 100, 10_000, events=False)),
-           ceiling("claim 100 + complete 100 per"), 0.67)
+           c100_ceiling, 0.67)
 
     jobs_d = 8_000 if args.quick else 40_000
     for batch in (1, 32):
@@ -428,9 +538,7 @@ def main():
         for procs in (4, 8):
             results = [many_processes(procs, batch, jobs_d) for _ in range(runs)]
             r = median([x["rate"] for x in results])
-            faults = {k: sum(x[k] for x in results) for k in ("duplicates", "losses", "errors")}
-            split = results[len(results) // 2]["split"]
-            starved = min(min(x["split"]) for x in results) == 0
+            faults, split, starved = faults_of(results)
             t.add("D", f"{procs} processes, batch {batch}: dups/losses/lock errors {faults['duplicates']}/"
                   f"{faults['losses']}/{faults['errors']}; jobs per process {split}",
                   rate(r), "", f"{r / one:.2f} of 1 process", "≥ 1.00, no faults, none starved",
@@ -481,6 +589,11 @@ def main():
             else:
                 t.add("P", f"{name}: claim {batch} + complete {batch}", "not installed")
 
+    print("figure S: orq, plainjob, Huey and G side by side...", file=sys.stderr, flush=True)
+    s = {name: s_summary(results) for name, results in side_by_side(S_JOBS, runs).items()}
+    s_table = s_markdown(s, t)
+    print(s_table, file=sys.stderr, flush=True)
+
     for f in rust:
         if f["ceiling"] is not None:
             t.add("R", f"from Rust: {f['label']}", rate(f["orq"]), rate(f["ceiling"]), f"{f['orq'] / f['ceiling']:.2f}")
@@ -492,9 +605,15 @@ def main():
         f"`benches/run{' --quick' if args.quick else ''}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{runs} run(s) per figure, median; {time.time() - started:.0f} s in all.", "",
         versions(), f"- Rust side: {machine}", "",
-        "G (the ceiling) is the minimal hand-made SQL queue: one table, one partial index, `UPDATE ... RETURNING`, "
-        "prepared statements in Rust (benches/src/baseline.rs). Ratios compare figures from this same run.", "",
+        "G (the ceiling) is the minimal hand-made SQL queue: one table, one partial index, `UPDATE ... RETURNING`. "
+        "For A–C and S it runs from Python's stdlib sqlite3 like orq (benches/proofs.py's statements through "
+        "benches/queues.py), for R from Rust with prepared statements (benches/src/baseline.rs). "
+        "Ratios compare figures from this same run.", "",
         t.markdown(), "",
+        "S (side by side): orq beside its peers plainjob and Huey, each through its own public API from its own "
+        "language (benches/peers), and G, in this same run.", "",
+        s_table, "",
+        s_notes(s), "",
         "Targets missed: " + ("none" if not t.misses else "; ".join(t.misses)) + ".",
     ])
     print(report)
@@ -510,7 +629,7 @@ def main():
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--drain-worker":
-        drain_worker(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
+        drain_worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
     elif len(sys.argv) > 1 and sys.argv[1] == "--wake-waiter":
         wake_waiter(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:

@@ -12,10 +12,8 @@ Instructions per job = (the shape's run - the same process doing its setup
 only) / N. The claim shapes drain N jobs that the setup enqueued.
 """
 
-import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,9 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import proofs  # noqa: E402
+import queues  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-EXT = str(ROOT / "target/release/liborq")
 N = 5000
 SHAPES = {
     "enqueue1": "enqueue 1 per transaction",
@@ -40,68 +37,16 @@ def payloads(n):
 
 
 def opened(path, system):
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA temp_store = MEMORY")
-    if system == "G":
-        conn.executescript(proofs.G_SCHEMA)
-    else:
-        conn.enable_load_extension(True)
-        conn.load_extension(EXT)
-        conn.execute("SELECT orq_migrate()")
-        # An experiment's schema change (a trigger dropped, events off...).
-        if os.environ.get("ORQ_CG_SQL"):
-            conn.executescript(os.environ["ORQ_CG_SQL"])
-    return conn
-
-
-class G:
-    def __init__(self, conn):
-        self.conn = conn
-
-    def enqueue(self, payload):
-        self.conn.execute(proofs.G_INSERT_ONE, (payload,))
-
-    def enqueue_many(self, batch):
-        self.conn.execute(proofs.G_INSERT_MANY, (batch,))
-
-    def claim(self, n):
-        return self.conn.execute(proofs.G_CLAIM, {"n": n}).fetchall()
-
-    def complete(self, job):
-        self.conn.execute(proofs.G_COMPLETE_ONE, {"id": job[0], "token": job[1]})
-
-    def complete_many(self, jobs):
-        self.conn.execute(proofs.G_COMPLETE, (json.dumps(jobs),))
-
-
-class Orq:
-    """The forms bench.py and the README use."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def enqueue(self, payload):
-        self.conn.execute("SELECT queue_enqueue('q', ?)", (payload,))
-
-    def enqueue_many(self, batch):
-        self.conn.execute("SELECT queue_enqueue_many('q', ?)", (batch,))
-
-    def claim(self, n):
-        return self.conn.execute("SELECT id, token FROM queue_claim('bench', ?, 'q')", (n,)).fetchall()
-
-    def complete(self, job):
-        self.conn.execute("SELECT queue_complete(?, ?)", job)
-
-    def complete_many(self, jobs):
-        self.conn.execute("SELECT queue_complete_many(?)", (json.dumps(jobs),))
+    q = queues.SYSTEMS[system](path)
+    # An experiment's schema change (a trigger dropped, events off...).
+    if system == "orq" and os.environ.get("ORQ_CG_SQL"):
+        q.conn.executescript(os.environ["ORQ_CG_SQL"])
+    return q
 
 
 def one(system, shape):
     directory = tempfile.mkdtemp(prefix="orq-cg-")
-    conn = opened(os.path.join(directory, "cg.db"), system)
-    q = G(conn) if system == "G" else Orq(conn)
+    q = opened(os.path.join(directory, "cg.db"), system)
     setup_only = shape.endswith(":setup")
     shape = shape.removesuffix(":setup")
     if shape.startswith("claim"):
@@ -112,17 +57,17 @@ def one(system, shape):
         for _ in range(N):
             q.enqueue(proofs.PAYLOAD)
     elif shape == "batch":
-        conn.execute("BEGIN IMMEDIATE")
+        q.conn.execute("BEGIN IMMEDIATE")
         q.enqueue_many(payloads(N))
-        conn.execute("COMMIT")
+        q.conn.execute("COMMIT")
     elif shape == "claim1":
         for _ in range(N):
             q.complete(q.claim(1)[0])
     elif shape == "claim100":
         for _ in range(N // 100):
-            conn.execute("BEGIN IMMEDIATE")
+            q.conn.execute("BEGIN IMMEDIATE")
             q.complete_many(q.claim(100))
-            conn.execute("COMMIT")
+            q.conn.execute("COMMIT")
 
 
 def instructions(system, shape):

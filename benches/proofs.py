@@ -20,6 +20,7 @@ measurements behind the missed targets of benches/RESULTS.md.
     /usr/bin/python3 benches/proofs.py     (after cargo build --release)
 """
 
+import functools
 import json
 import os
 import sqlite3
@@ -31,7 +32,6 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 EXT = str(ROOT / "target/release/liborq")
 MIGRATIONS = "\n".join(p.read_text() for p in sorted((ROOT / "sql/migrations").glob("*.sql")))
-WORK = Path(tempfile.mkdtemp(prefix="orq-proofs-"))
 PAYLOAD = '{"user_id":1,"template":"welcome-email","locale":"en-GB","attempt_hint":"none","x":"pad"}'
 G_SCHEMA = """CREATE TABLE jobs (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, state TEXT NOT NULL,
   priority INTEGER NOT NULL DEFAULT 0, run_at INTEGER NOT NULL, payload TEXT NOT NULL,
@@ -39,8 +39,16 @@ G_SCHEMA = """CREATE TABLE jobs (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, st
 CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at) WHERE state = 'ready';"""
 
 
+@functools.cache
+def work():
+    """This script's directory of databases, made on first use: bench.py and
+    callgrind.py import the G statements, and each of their processes would
+    otherwise leave an empty directory behind."""
+    return Path(tempfile.mkdtemp(prefix="orq-proofs-"))
+
+
 def connect(name, orq=False, count_frames=False):
-    path = WORK / name
+    path = work() / name
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
