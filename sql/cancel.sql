@@ -6,6 +6,7 @@ SET state       = 'cancelled',
     error       = error,       -- named so that orq_jobs_event_error records the event
     cause       = 'cancelled',
     finished_at = :now,
+    children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,
     updated_at  = :now
 WHERE id = :id AND (state = 'waiting' OR state = 'ready' OR state = 'running')

@@ -8,6 +8,7 @@ SET state       = 'cancelled',
     error       = 'parent ' || :parent || ' ended ' || :parent_state,
     cause       = 'parent_ended',
     finished_at = :now,
+    children    = children,  -- runs orq_jobs_children (migration 011)
     updated_at  = :now
 WHERE id IN (SELECT child FROM orq_deps WHERE parent = :parent)
   AND +state = 'waiting' AND on_parent_failure IS NOT 'run'

@@ -8,6 +8,7 @@ SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     cause       = 'lease_expired',
     run_at      = lease_until,
     finished_at = iif(attempts >= max_attempts, :now, NULL),
+    children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,
     updated_at  = :now
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'running' AND lease_until <= :now

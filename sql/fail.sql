@@ -10,6 +10,7 @@ SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     run_at      = iif(attempts >= max_attempts, run_at,
                       :now + coalesce(:retry_in_ms, orq_backoff_ms(id, attempts, backoff))),
     finished_at = iif(attempts >= max_attempts, :now, NULL),
+    children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,
     updated_at  = :now
 WHERE id = :id AND state = 'running' AND (:token IS NULL OR token = :token)

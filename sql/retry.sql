@@ -6,5 +6,6 @@ SET state       = 'ready',
     attempts    = 0,
     run_at      = :now,
     finished_at = NULL,
+    children    = children,  -- runs orq_jobs_children (migration 011)
     updated_at  = :now
 WHERE id = :id AND (state = 'dead' OR state = 'cancelled')

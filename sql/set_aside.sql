@@ -8,6 +8,7 @@ SET state       = 'dead',
     error       = :error,
     cause       = 'unreadable_payload',
     finished_at = :now,
+    children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,
     updated_at  = :now
 WHERE id = :id AND state = 'running' AND token = :token

@@ -7,6 +7,7 @@ SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     cause       = 'worker_died',
     run_at      = :now,
     finished_at = iif(attempts >= max_attempts, :now, NULL),
+    children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,
     updated_at  = :now
 WHERE id IN (

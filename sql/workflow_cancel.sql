@@ -5,6 +5,7 @@ SET state       = 'cancelled',
     error       = 'workflow ' || :workflow || ' cancelled',
     cause       = 'workflow_cancelled',
     finished_at = :now,
+    children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,
     updated_at  = :now
 WHERE workflow = :workflow AND workflow_key IS NOT NULL

@@ -6,6 +6,7 @@ SET state       = 'cancelled',
     error       = 'workflow ' || :workflow || ' failed: job ' || :job || ' is dead',
     cause       = 'workflow_failed',
     finished_at = :now,
+    children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,
     updated_at  = :now
 WHERE workflow = :workflow AND workflow_key IS NOT NULL

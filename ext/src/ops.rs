@@ -238,32 +238,50 @@ pub fn complete(
     token: Option<i64>,
     result: Option<&str>,
 ) -> Result<bool> {
-    let changed = params::execute(
-        conn,
-        sql::COMPLETE,
-        named_params! {":result": result, ":now": now, ":id": id, ":token": token},
-    )?;
+    let params = named_params! {":result": result, ":now": now, ":id": id, ":token": token};
+    // A parent (rare) is completed by the second form, which runs the
+    // children's trigger (sql/complete.sql).
+    let mut changed = params::execute(conn, &sql::COMPLETE, params)?;
+    if changed == 0 {
+        changed = params::execute(conn, &sql::COMPLETE_PARENTS, params)?;
+    }
     changed_or_known(conn, id, changed)
 }
 
-/// Completes many jobs in one statement: `jobs` holds (id, token, result as
-/// JSON text). Returns how many were completed.
+/// Completes many jobs: `jobs` holds (id, token, result as JSON text).
+/// Returns how many were completed. One statement for the jobs without
+/// children, and a second for parents when the first did not take every
+/// job (sql/complete.sql); the caller makes the two one atomic step.
 pub fn complete_many(conn: &Connection, now: i64, jobs: &[(i64, i64, Option<String>)]) -> Result<i64> {
-    let run = |sql, input: serde_json::Value| -> Result<i64> {
-        Ok(params::execute(conn, sql, named_params! {":now": now, ":jobs": input.to_string()})? as i64)
+    let (plain, parents, input): (&str, &str, serde_json::Value) = match tokens_only(jobs) {
+        Some(tokens) => (&sql::COMPLETE_MANY_TOKENS, &sql::COMPLETE_MANY_TOKENS_PARENTS, tokens.into()),
+        None => (
+            &sql::COMPLETE_MANY,
+            &sql::COMPLETE_MANY_PARENTS,
+            jobs.iter().map(|(id, token, result)| serde_json::json!([id, token, result])).collect(),
+        ),
     };
-    if jobs.iter().all(|j| j.2.is_none()) {
-        let tokens: serde_json::Map<_, _> =
-            jobs.iter().map(|(id, token, _)| (id.to_string(), (*token).into())).collect();
-        // A repeated id (the map kept one of its tokens) needs the array form.
-        if tokens.len() == jobs.len() {
-            return run(sql::COMPLETE_MANY_TOKENS, tokens.into());
-        }
+    let input = input.to_string();
+    let run = |sql| -> Result<i64> {
+        Ok(params::execute(conn, sql, named_params! {":now": now, ":jobs": input})? as i64)
+    };
+    let mut completed = run(plain)?;
+    if completed < jobs.len() as i64 {
+        completed += run(parents)?;
     }
-    run(
-        sql::COMPLETE_MANY,
-        jobs.iter().map(|(id, token, result)| serde_json::json!([id, token, result])).collect(),
-    )
+    Ok(completed)
+}
+
+/// The completions as {id: token} when none has a result and no id repeats
+/// (the shorter statement, complete_many_tokens.sql), else None.
+fn tokens_only(jobs: &[(i64, i64, Option<String>)]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    if jobs.iter().any(|j| j.2.is_some()) {
+        return None;
+    }
+    let tokens: serde_json::Map<_, _> =
+        jobs.iter().map(|(id, token, _)| (id.to_string(), (*token).into())).collect();
+    // A repeated id (the map kept one of its tokens) needs the array form.
+    (tokens.len() == jobs.len()).then_some(tokens)
 }
 
 /// The job's new state (`ready` or `dead`), or `None` when the token is stale

@@ -48,6 +48,24 @@ macro_rules! sql_file_spliced {
     };
 }
 
+/// A completion made into two statements (see complete.sql): `$plain`
+/// for jobs without children, which leaves the children's trigger out, and
+/// `$parents` for jobs with children, which runs it.
+macro_rules! sql_file_per_children {
+    ($plain:ident, $parents:ident, $file:literal) => {
+        pub static $plain: LazyLock<String> = LazyLock::new(|| {
+            include_str!(concat!("../../sql/", $file))
+                .replace("{watch}", "")
+                .replace("{children}", "children = 0")
+        });
+        pub static $parents: LazyLock<String> = LazyLock::new(|| {
+            include_str!(concat!("../../sql/", $file))
+                .replace("{watch}", ",\n    children    = children")
+                .replace("{children}", "children > 0")
+        });
+    };
+}
+
 sql_file!(ENQUEUE, "enqueue.sql");
 sql_file!(ENQUEUE_MANY, "enqueue_many.sql");
 sql_file!(HIGHEST_JOB_ID, "highest_job_id.sql");
@@ -57,9 +75,9 @@ sql_file!(EXPIRE_FIND, "expire_find.sql");
 sql_file!(EXPIRE, "expire.sql");
 sql_file_spliced!(CLAIM, "claim.sql", "{routable}" => ROUTABLE);
 sql_file_spliced!(CLAIM_QUEUE, "claim_queue.sql", "{routable}" => ROUTABLE);
-sql_file!(COMPLETE, "complete.sql");
-sql_file!(COMPLETE_MANY, "complete_many.sql");
-sql_file!(COMPLETE_MANY_TOKENS, "complete_many_tokens.sql");
+sql_file_per_children!(COMPLETE, COMPLETE_PARENTS, "complete.sql");
+sql_file_per_children!(COMPLETE_MANY, COMPLETE_MANY_PARENTS, "complete_many.sql");
+sql_file_per_children!(COMPLETE_MANY_TOKENS, COMPLETE_MANY_TOKENS_PARENTS, "complete_many_tokens.sql");
 sql_file!(FAIL, "fail.sql");
 sql_file!(SET_ASIDE, "set_aside.sql");
 sql_file!(EXTEND, "extend.sql");
@@ -150,11 +168,13 @@ mod tests {
         assert!(METRICS_EVENTS.contains(FAILED_ATTEMPT));
     }
 
-    /// The children's trigger watches finished_at (migration 011): a
+    /// The children's trigger watches `children` (migration 011): a
     /// statement that finishes a job, or brings a finished one back, and
-    /// does not name finished_at would leave its children waiting forever.
+    /// does not name it (in its SET list, or as `children = 0` in its WHERE
+    /// for the completions that leave parents to their second form) would
+    /// leave its children waiting forever.
     #[test]
-    fn every_statement_that_finishes_a_job_or_reopens_one_names_finished_at() {
+    fn every_statement_that_finishes_a_job_or_reopens_one_names_children() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sql");
         let mut checked = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -176,6 +196,14 @@ mod tests {
             }
         }
         assert!(checked >= 10, "only {checked} statements found: has sql/ moved?");
+        for (plain, parents) in [(&*COMPLETE, &*COMPLETE_PARENTS), (&*COMPLETE_MANY, &*COMPLETE_MANY_PARENTS)]
+        {
+            assert!(plain.contains("children = 0") && !plain.contains("children    = children"), "{plain}");
+            assert!(
+                parents.contains("children > 0") && parents.contains("children    = children"),
+                "{parents}"
+            );
+        }
     }
 
     #[test]

@@ -50,6 +50,16 @@ const LAST_TURN_OFFSET: usize = 16;
 /// ends with nobody asleep makes no futex call (uncontended writes are the
 /// common case, and each system call there costs about a microsecond).
 const SLEEPERS_OFFSET: usize = 24;
+/// And the 8 at offset 32 until when (CLOCK_MONOTONIC ns) a turn that ended
+/// with sleepers is theirs: a writer that was not waiting does not take it
+/// meanwhile. Without that, a process writing in a loop (a purge in slices)
+/// took the turn back before the sleeper it had just woken was scheduled,
+/// again and again. A sleeper that does not come in time (killed, or not
+/// counting itself: an older orq) loses the turn to whoever asks next.
+const HANDOFF_OFFSET: usize = 32;
+/// How long a turn waits for the sleeper it woke: a wake-up on a busy
+/// virtual machine takes tens of microseconds.
+const HANDOFF: Duration = Duration::from_micros(300);
 /// How long a waiter waits for its turn before it reads its deadline: most
 /// waits last a few turns, and the deadline (the host's busy_timeout) costs
 /// a statement to read, as much as a small write's own bookkeeping. No
@@ -117,6 +127,7 @@ impl Turnstile {
     pub fn enter(&self, deadline: impl FnOnce() -> Instant) -> Option<Turn<'_>> {
         let mut deadline = Some(deadline);
         let mut limit = Instant::now() + PATIENCE;
+        self.let_the_woken_come();
         loop {
             let seen = self.ends().load(Ordering::Acquire);
             if self.try_lock() {
@@ -137,7 +148,19 @@ impl Turnstile {
     }
 
     fn turn(&self) -> Turn<'_> {
+        self.word(HANDOFF_OFFSET).store(0, Ordering::Relaxed);
         Turn { turnstile: self, began_ns: monotonic_ns() }
+    }
+
+    /// Waits while the last turn is handed to a sleeper that has not come
+    /// yet (HANDOFF_OFFSET): until it has taken the turn and left it, or the
+    /// hand-over expired.
+    fn let_the_woken_come(&self) {
+        let until = self.word(HANDOFF_OFFSET).load(Ordering::Relaxed);
+        let now = monotonic_ns();
+        if until > now {
+            self.sleep_while(self.ends().load(Ordering::Acquire), Duration::from_nanos(until - now));
+        }
     }
 
     /// Spins for the turn if no other waiter is spinning and the last turn
@@ -224,6 +247,10 @@ impl Turnstile {
         // SAFETY: unlock our own flock, then wake one sleeper on the shared
         // word if there is one (see sleep_while for why none is missed).
         unsafe {
+            if self.sleepers().load(Ordering::SeqCst) > 0 {
+                let until = monotonic_ns() + HANDOFF.as_nanos() as u64;
+                self.word(HANDOFF_OFFSET).store(until, Ordering::Relaxed);
+            }
             libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
             self.ends().fetch_add(1, Ordering::SeqCst);
             if self.sleepers().load(Ordering::SeqCst) > 0 {

@@ -104,7 +104,7 @@ pub fn queue_complete_many(s: &Session, a: &Args) -> Result<i64> {
         });
     }
     let now = s.clock.now_ms();
-    txn::write(s, Writes::Once, &mut |c| ops::complete_many(c, now, &canonical))
+    txn::write(s, Writes::AsNeeded, &mut |c| txn::atomic(c, || ops::complete_many(c, now, &canonical)))
 }
 
 /// The keys of one job of queue_complete_many as an object.
