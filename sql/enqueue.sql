@@ -1,5 +1,6 @@
 -- queue_enqueue: store one job. The orq_jobs_new_queue trigger registers the
--- queue and orq_jobs_event_insert records 'enqueued', inside this statement.
+-- queue inside this statement, and the row records its own 'enqueued' event
+-- (enqueued.sql), at the next seq of the trail (migration 012).
 -- With a key, a live job of the same (queue, key) wins: nothing is inserted
 -- and the caller looks that job up (enqueue_existing.sql). The new id is
 -- last_insert_rowid() (the triggers' own inserts do not change it); no
@@ -9,9 +10,11 @@
 INSERT OR FAIL INTO orq_jobs (queue, state, priority, run_at, payload, max_attempts, lease_ms,
                       backoff, key, requires, only_worker, not_workers, timeout_ms,
                       waiting_on, on_parent_failure, workflow, workflow_key, error, finished_at,
-                      created_at, updated_at, event)
+                      created_at, updated_at, event,
+                      enq_seq, enq_state, enq_detail)
 VALUES (:queue, :state, :priority, :run_at, :payload, :max_attempts, :lease_ms,
         :backoff, :key, :requires, :only_worker, :not_workers, :timeout_ms,
         :waiting_on, :on_parent_failure, :workflow, :workflow_key, :error, :finished_at,
-        :now, :now, 'enqueued')
+        :now, :now, 'enqueued',
+        (SELECT seq FROM orq_next_seq), {enqueued})
 ON CONFLICT DO NOTHING

@@ -8,10 +8,11 @@
 -- Always kept:
 -- * the job with the highest id, until a newer one exists: SQLite numbers a
 --   new job after the highest id there is, so ids, and the lease tokens made
---   from them, are never handed out twice;
--- * the job that owns the newest event, for the same reason: event seqs
---   (a purge also adds a marker event first, purge_marker.sql, which then is
---   the newest and owns no job);
+--   from them, are never handed out twice; it also holds the newest
+--   enqueue's seq (migration 012);
+-- * the job that owns the newest stored event, when no enqueue is newer,
+--   for the same reason: event seqs (a purge also adds a marker event
+--   first, purge_marker.sql, which then is the newest and owns no job);
 -- * a job with a child that has not finished: the child reads its result
 --   (queue_parent_results) when it runs.
 -- At most :limit jobs (negative: all), each slice its own transaction in
@@ -34,7 +35,9 @@ WHERE id IN (
   CROSS JOIN orq_jobs AS j ON j.queue = a.queue AND j.state = a.state AND j.finished_at <= a.cutoff
                           AND (j.state = 'done' OR j.state = 'dead' OR j.state = 'cancelled')
   WHERE j.id < (SELECT max(id) FROM orq_jobs)
-    AND j.id IS NOT (SELECT job FROM orq_events WHERE seq = (SELECT max(seq) FROM orq_events))
+    AND j.id IS NOT (SELECT job FROM orq_events_stored
+                     WHERE seq = (SELECT max(seq) FROM orq_events_stored)
+                       AND seq > (SELECT enq_seq FROM orq_jobs WHERE id = (SELECT max(id) FROM orq_jobs)))
     AND NOT EXISTS (SELECT 1 FROM orq_deps AS d JOIN orq_jobs AS c ON c.id = d.child
                     WHERE d.parent = j.id AND (c.state = 'waiting' OR c.state = 'ready' OR c.state = 'running'))
   LIMIT :limit

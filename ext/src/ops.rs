@@ -89,7 +89,7 @@ pub fn enqueue_placed(
             return Ok(id);
         }
     }
-    if insert(conn, sql::ENQUEUE, now, queue, payload, o, place)? == 1 {
+    if insert(conn, &sql::ENQUEUE, now, queue, payload, o, place, None)? == 1 {
         let id = conn.last_insert_rowid();
         add_parents(conn, o, id)?;
         return Ok(id);
@@ -119,7 +119,9 @@ pub fn enqueue_many(
     if highest > i64::MAX - n as i64 {
         return Err(invalid(format!("job ids run out: the highest is {highest}, and {n} more do not fit")));
     }
-    let inserted = insert(conn, sql::ENQUEUE_MANY, now, queue, payloads, o, &Placement::default())?;
+    let seq: i64 = conn.prepare_cached(sql::NEXT_SEQ)?.query_row([], |r| r.get(0))?;
+    let inserted =
+        insert(conn, &sql::ENQUEUE_MANY, now, queue, payloads, o, &Placement::default(), Some(seq))?;
     if inserted != n {
         return Err(invalid(format!("{n} jobs were given but {inserted} stored")));
     }
@@ -131,8 +133,10 @@ pub fn enqueue_many(
     Ok(ids)
 }
 
-/// Runs enqueue.sql or enqueue_many.sql, which take the same parameters:
-/// the jobs start as their parents say. How many rows it stored.
+/// Runs enqueue.sql or enqueue_many.sql, which take the same parameters
+/// (enqueue_many.sql also the seq its first enqueue takes): the jobs start
+/// as their parents say. How many rows it stored.
+#[allow(clippy::too_many_arguments)]
 fn insert(
     conn: &Connection,
     sql: &'static str,
@@ -141,21 +145,25 @@ fn insert(
     payload: &str,
     o: &EnqueueOptions,
     place: &Placement,
+    seq: Option<i64>,
 ) -> Result<usize> {
     let (state, waiting_on, error) = initial_state(conn, o)?;
-    Ok(params::execute(
-        conn,
-        sql,
-        named_params! {
+    let on_parent_failure = o.run_on_parent_failure.then_some("run");
+    let finished_at = (state == "cancelled").then_some(now);
+    let mut params = named_params! {
             ":queue": queue, ":state": state, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
             ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
             ":key": o.key, ":requires": o.requires, ":only_worker": o.only_worker,
             ":not_workers": o.not_workers, ":timeout_ms": o.timeout_ms, ":waiting_on": waiting_on,
-            ":on_parent_failure": o.run_on_parent_failure.then_some("run"), ":workflow": place.workflow,
+            ":on_parent_failure": on_parent_failure, ":workflow": place.workflow,
             ":workflow_key": place.workflow_key, ":error": error,
-            ":finished_at": (state == "cancelled").then_some(now), ":now": now,
-        },
-    )?)
+            ":finished_at": finished_at, ":now": now,
+    }
+    .to_vec();
+    if let Some(seq) = &seq {
+        params.push((":seq", seq));
+    }
+    Ok(params::execute(conn, sql, &params)?)
 }
 
 /// The edges from the job's parents (depends_on) to `child`.

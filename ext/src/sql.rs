@@ -66,8 +66,13 @@ macro_rules! sql_file_per_children {
     };
 }
 
-sql_file!(ENQUEUE, "enqueue.sql");
-sql_file!(ENQUEUE_MANY, "enqueue_many.sql");
+/// A job's 'enqueued' event on its own row, written once in sql/enqueued.sql.
+const ENQUEUED: &str = include_str!("../../sql/enqueued.sql");
+
+sql_file_spliced!(ENQUEUE, "enqueue.sql", "{enqueued}" => ENQUEUED);
+sql_file_spliced!(ENQUEUE_MANY, "enqueue_many.sql", "{enqueued}" => ENQUEUED);
+sql_file!(NEXT_SEQ, "next_seq.sql");
+sql_file!(ENQUEUE_SEQ_AT, "enqueue_seq_at.sql");
 sql_file!(HIGHEST_JOB_ID, "highest_job_id.sql");
 sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
 sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
@@ -116,6 +121,7 @@ sql_file!(WORKFLOWS, "workflows.sql");
 sql_file!(WORKFLOW_JOBS, "workflow_jobs.sql");
 sql_file!(HISTORY, "history.sql");
 sql_file!(EVENTS, "events.sql");
+sql_file!(EVENTS_ENQUEUED, "events_enqueued.sql");
 sql_file!(REPLAY, "replay.sql");
 sql_file!(PURGE_MARKER, "purge_marker.sql");
 sql_file!(PURGE_MARKER_COUNT, "purge_marker_count.sql");
@@ -152,6 +158,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/009_retention.sql"),
     include_str!("../../sql/migrations/010_causes.sql"),
     include_str!("../../sql/migrations/011_children_on_finish.sql"),
+    include_str!("../../sql/migrations/012_enqueues_from_rows.sql"),
 ];
 
 #[cfg(test)]

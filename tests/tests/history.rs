@@ -297,3 +297,62 @@ fn every_transition_records_one_event_with_its_detail() {
         ]
     );
 }
+
+/// The trail is stored in two places since schema v12 (enqueues on the job
+/// rows, every other transition as a row of its own) and read as one: a
+/// follower that resumes after the last seq it saw, a few rows at a time,
+/// sees every transition once and in order, newest-first reads are the same
+/// in reverse, and every job has exactly one 'enqueued' event.
+#[test]
+fn a_follower_sees_every_transition_once_in_seq_order() {
+    let conn = memory();
+    let mut rng = Rng(20_261_202);
+    let (mut seen, mut last) = (Vec::<(i64, i64, String)>::new(), 0i64);
+    let mut follow = |conn: &Connection, limit: u64| {
+        let mut stmt = conn
+            .prepare("SELECT seq, job, type FROM queue_events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .unwrap();
+        let got: Vec<(i64, i64, String)> = stmt
+            .query_map([last, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        if let Some(l) = got.last() {
+            last = l.0;
+        }
+        seen.extend(got);
+    };
+    for op in 0..3_000 {
+        let queue = ["a", "b"][rng.below(2) as usize];
+        match rng.below(10) {
+            0..=2 => try_sql(&conn, &format!("SELECT queue_enqueue('{queue}', '{{}}')")),
+            3 => try_sql(&conn, &format!("SELECT queue_enqueue_many('{queue}', '[1,2,3]')")),
+            4..=5 => try_sql(&conn, "SELECT queue_complete(id, token) FROM (SELECT id, token FROM queue_claim('w', 2))"),
+            6 => try_sql(&conn, "SELECT queue_fail(id, token, 'x') FROM (SELECT id, token FROM queue_claim('w', 1))"),
+            7 => try_sql(&conn, &format!("SELECT queue_cancel({})", rng.below(op + 1))),
+            8 if rng.chance(5) => try_sql(&conn, &format!("SELECT queue_purge('{queue}', 0)")),
+            _ => follow(&conn, rng.below(7) + 1),
+        }
+    }
+    follow(&conn, 1_000_000);
+    let all: Vec<(i64, i64, String)> = conn
+        .prepare("SELECT seq, job, type FROM queue_events ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "the follower saw each seq once, in order");
+    let seen_seqs: std::collections::BTreeSet<i64> = seen.iter().map(|e| e.0).collect();
+    assert!(all.iter().all(|e| seen_seqs.contains(&e.0)), "every transition kept was seen");
+    assert!(all.iter().filter(|e| e.2 == "enqueued").count() > 100, "enqueues came from the rows");
+    assert!(all.iter().filter(|e| e.2 != "enqueued").count() > 100, "other transitions were stored");
+    let mut newest_first = rows(&conn, "SELECT seq FROM queue_events ORDER BY seq DESC");
+    newest_first.reverse();
+    assert_eq!(newest_first, all.iter().map(|e| e.0.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        one::<i64>(&conn, "SELECT count(*) FROM orq_jobs WHERE (SELECT count(*) FROM orq_events WHERE job = id AND type = 'enqueued') <> 1"),
+        0,
+        "each job has one enqueue in its history"
+    );
+}

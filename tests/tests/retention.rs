@@ -216,23 +216,26 @@ fn the_newest_job_and_the_owner_of_the_newest_event_stay() {
     let conn = memory();
     at(&conn, 1000.0);
     configure(&conn, "q", r#"{"retention": {"cancelled": 0}}"#);
-    configure(&conn, "quiet", r#"{"events": false, "retention": {"cancelled": 0}}"#);
     let first = finished(&conn, "q", "cancelled");
     assert_eq!(ids(&conn), [first], "the highest id stays: ids are never handed out twice");
     at(&conn, 1010.0);
-    let quiet = finished(&conn, "quiet", "cancelled");
+    let older = enqueue(&conn, "q");
+    assert_eq!(ids(&conn), [older], "a newer job and a newer enqueue: the first goes");
+    let newest = enqueue(&conn, "q");
+    run(&conn, &format!("SELECT queue_cancel({older})"));
     let seq: i64 = one(&conn, "SELECT max(seq) FROM orq_events");
+    assert_eq!(one::<i64>(&conn, &format!("SELECT job FROM orq_events WHERE seq = {seq}")), older);
     at(&conn, 1020.0);
-    run(&conn, "SELECT queue_pause('quiet')");
-    assert_eq!(
-        ids(&conn),
-        [first, quiet],
-        "the first owns the newest event: seqs are never handed out twice"
-    );
+    run(&conn, "SELECT queue_pause('other')");
+    assert_eq!(ids(&conn), [older, newest], "the cancelled job owns the newest seq of the trail");
     at(&conn, 1030.0);
     let next = enqueue(&conn, "q");
-    assert_eq!(ids(&conn), [next], "a newer job and a newer event: both go");
-    assert_eq!(one::<i64>(&conn, "SELECT min(seq) FROM orq_events"), seq + 1, "no seq handed out twice");
+    assert_eq!(ids(&conn), [newest, next], "a newer enqueue: the cancelled job goes");
+    assert_eq!(
+        one::<i64>(&conn, &format!("SELECT seq FROM orq_events WHERE job = {next}")),
+        seq + 1,
+        "no seq handed out twice"
+    );
 }
 
 #[test]

@@ -185,7 +185,7 @@ fn a_job_whose_payload_is_not_utf8_is_set_aside_and_its_queue_goes_on() {
 fn a_constraint_that_is_not_utf8_is_compared_as_given_without_a_panic() {
     // Through the sqlite3 shell: a caught panic would print on its stderr.
     let script = "SELECT queue_enqueue('q', '{}');
-        UPDATE orq_events SET queue = CAST(x'71ff' AS TEXT);
+        UPDATE orq_jobs SET queue = CAST(x'71ff' AS TEXT);
         SELECT count(*) FROM queue_jobs WHERE queue = CAST(x'ff' AS TEXT);
         SELECT count(*) FROM queue_jobs WHERE id < CAST(x'ff' AS TEXT);
         SELECT count(*) FROM queue_events WHERE type = CAST(x'ff' AS TEXT);

@@ -278,6 +278,12 @@ fn every_hot_statement_seeks_an_index() {
                         "SCAN orq_alerts",
                         "SCAN json_each",
                         "SCAN pick",
+                        // orq_next_seq: one row of two seeks (migration 012).
+                        "SCAN tails",
+                        "SCAN CONSTANT ROW",
+                        // The view of the trail: the rows its arms found
+                        // (each arm's own plan is checked above).
+                        "SCAN orq_events",
                     ]
                     .iter()
                     .any(|a| line == a || line.starts_with(&format!("{a} ")));
@@ -393,6 +399,30 @@ fn database_at(version: usize) -> Connection {
     conn.execute("INSERT INTO orq_meta (key, value) VALUES ('schema_version', ?1)", [version as i64])
         .unwrap();
     conn
+}
+
+/// Migration 012 reads enqueues from the job rows: the jobs of a v11
+/// database keep their stored 'enqueued' events, later ones have theirs on
+/// their rows, and the trail stays one sequence with one enqueue per job.
+#[test]
+fn v12_keeps_earlier_enqueues_and_numbers_later_ones_after_them() {
+    let conn = database_at(11);
+    conn.execute_batch(
+        "INSERT INTO orq_jobs (queue, payload, state, max_attempts, lease_ms, created_at, updated_at, run_at)
+         SELECT 'q', '{}', 'ready', 1, 1000, 1000, 1000, 1000 FROM json_each('[1,2]');
+         UPDATE orq_jobs SET state = 'running', event = 'claimed', token = 1048577, worker = 'w' WHERE id = 1;",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    orq_tests::load(&conn);
+    one::<i64>(&conn, "SELECT orq_migrate()");
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    one::<i64>(&conn, "SELECT queue_complete(1, 1048577)");
+    assert_eq!(
+        rows(&conn, "SELECT seq, job, type FROM queue_events ORDER BY seq"),
+        vec!["1|1|enqueued", "2|2|enqueued", "3|1|claimed", "4|3|enqueued", "5|1|completed"]
+    );
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_events_stored WHERE type = 'enqueued'"), 2);
+    assert_eq!(rows(&conn, "SELECT type FROM queue_history(3)"), vec!["enqueued"]);
 }
 
 /// Migration 010 gives the events and jobs recorded before it their causes,

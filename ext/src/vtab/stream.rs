@@ -1,9 +1,11 @@
-//! Tables that stream the rows of one statement from sql/ on the caller's
+//! Tables that stream the rows of statements from sql/ on the caller's
 //! connection (queue_jobs, queue_events, queue_replay): nothing is held in
-//! memory but the current row. Constraints SQLite hands over on chosen
-//! columns become a WHERE clause around the statement, and ORDER BY on the
-//! chosen column is done by it, so filters and "newest first" are index
-//! seeks.
+//! memory but the current rows. Constraints SQLite hands over on chosen
+//! columns become a WHERE clause around each statement, and ORDER BY on the
+//! chosen column is done by them, so filters and "newest first" are index
+//! seeks. A table of more than one statement (an arm each: queue_events
+//! reads stored events and enqueues from the job rows) merges their rows,
+//! each arm in its own index's order.
 
 use std::marker::PhantomData;
 use std::os::raw::c_int;
@@ -37,7 +39,9 @@ pub trait Stream: Sized + 'static {
     const NAME: &'static str;
     /// CREATE TABLE x(...): the statement's columns, then hidden arguments.
     const SCHEMA: &'static str;
-    const SQL: &'static str;
+    /// The statements whose rows the table streams (one, or the arms of a
+    /// merge: the same columns, each arm ordered by `order_by(arm)`).
+    const ARMS: &'static [&'static str];
     const COLUMNS: usize;
     /// Constraints evaluated by the table: (column, operator, SQL column name).
     const PUSHED: &'static [(c_int, IndexConstraintOp, &'static str)];
@@ -56,7 +60,21 @@ pub trait Stream: Sized + 'static {
     fn params(_args: &Args) -> Result<Vec<(&'static str, Value)>> {
         Ok(Vec::new())
     }
+
+    /// Named parameters derived from the pushed constraints (column, operator,
+    /// value), read from the database: bounds that let an arm seek.
+    fn bounds(_conn: &rusqlite::Connection, _pushed: &[Pushed<'_>]) -> Result<Vec<(&'static str, Value)>> {
+        Ok(Vec::new())
+    }
+
+    /// The column an arm sorts by for ORDER's order: ORDER's own by default.
+    fn order_by(_arm: usize) -> &'static str {
+        Self::ORDER.map_or("", |(_, column)| column)
+    }
 }
+
+/// A constraint pushed into the statements: (SQL column, operator, value).
+pub type Pushed<'a> = (&'static str, &'static IndexConstraintOp, ValueRef<'a>);
 
 /// idx_num bits: the arguments given (low bits), then the order.
 const ORDER_ASC: c_int = 1 << 16;
@@ -167,7 +185,13 @@ unsafe impl<'vtab, S: Stream> VTab<'vtab> for StreamTab<S> {
     }
 
     fn open(&'vtab mut self) -> rusqlite::Result<StreamCursor<'vtab, S>> {
-        Ok(StreamCursor { base: sqlite3_vtab_cursor::default(), table: self, stmt: None, row: false })
+        Ok(StreamCursor {
+            base: sqlite3_vtab_cursor::default(),
+            table: self,
+            arms: Vec::new(),
+            current: None,
+            desc: false,
+        })
     }
 }
 
@@ -175,21 +199,24 @@ unsafe impl<'vtab, S: Stream> VTab<'vtab> for StreamTab<S> {
 pub struct StreamCursor<'vtab, S: Stream> {
     base: sqlite3_vtab_cursor,
     table: &'vtab StreamTab<S>,
-    stmt: Option<RawStatement>,
-    row: bool,
+    /// Each arm's statement, and whether it is on a row.
+    arms: Vec<(RawStatement, bool)>,
+    /// The arm whose row is the cursor's row; None at the end.
+    current: Option<usize>,
+    desc: bool,
 }
 
 impl<S: Stream> StreamCursor<'_, S> {
     fn start(&mut self, idx_num: c_int, idx_str: Option<&str>, filters: &Filters<'_>) -> Result<()> {
-        self.stmt = None;
-        self.row = false;
+        self.arms.clear();
+        self.current = None;
         let session = &self.table.session;
         let given = (0..S::ARGUMENTS).filter(|a| idx_num & (1 << a) != 0).count();
         let args = Args::new(arguments(idx_num & 0xffff, S::ARGUMENTS as usize, filters));
         if idx_num & ((1 << S::REQUIRED) - 1) != (1 << S::REQUIRED) - 1 {
             return Err(crate::error::invalid(format!("needs {} argument(s)", S::REQUIRED)));
         }
-        let params = S::params(&args)?;
+        let mut params = S::params(&args)?;
         if !session.with(|res| schema::readable(&res.host))? {
             return Ok(());
         }
@@ -197,10 +224,12 @@ impl<S: Stream> StreamCursor<'_, S> {
         // The constraints' values, bound as they are (rusqlite's Value would
         // insist on UTF-8 text, and panic on other bytes).
         let mut pushed: Vec<(&'static str, ValueRef)> = Vec::new();
+        let mut constraints: Vec<Pushed> = Vec::new();
         let picks = idx_str.unwrap_or("").split(',').filter(|s| !s.is_empty());
         for (n, (pick, value)) in picks.zip(filters.iter().skip(given)).enumerate() {
             let Some(p) = pick.parse::<usize>().ok().filter(|p| *p < S::PUSHED.len()) else { continue };
             let (_, op, column) = &S::PUSHED[p];
+            constraints.push((column, op, value));
             let operand = match S::operand(p, value) {
                 Operand::Nothing => return Ok(()),
                 Operand::Literal(sql) => sql,
@@ -212,28 +241,54 @@ impl<S: Stream> StreamCursor<'_, S> {
             };
             clauses.push(format!("{column} {} {operand}", operator_sql(op)));
         }
-        let mut query = format!("SELECT * FROM ({})", S::SQL.trim_end());
-        if !clauses.is_empty() {
-            query.push_str(" WHERE ");
-            query.push_str(&clauses.join(" AND "));
-        }
-        if let Some((_, column)) = S::ORDER {
-            if idx_num & ORDER_ASC != 0 {
-                query.push_str(&format!(" ORDER BY {column}"));
-            } else if idx_num & ORDER_DESC != 0 {
-                query.push_str(&format!(" ORDER BY {column} DESC"));
+        params.extend(session.with(|res| S::bounds(&res.host, &constraints))?);
+        self.desc = idx_num & ORDER_DESC != 0;
+        for (arm, sql) in S::ARMS.iter().enumerate() {
+            let mut query = format!("SELECT * FROM ({})", sql.trim_end());
+            if !clauses.is_empty() {
+                query.push_str(" WHERE ");
+                query.push_str(&clauses.join(" AND "));
             }
+            if idx_num & (ORDER_ASC | ORDER_DESC) != 0 {
+                query.push_str(&format!(
+                    " ORDER BY {}{}",
+                    S::order_by(arm),
+                    if self.desc { " DESC" } else { "" }
+                ));
+            }
+            let mut stmt = RawStatement::prepare(session.handle(), &query)?;
+            for (name, value) in &params {
+                stmt.bind_named(name, value.into())?;
+            }
+            for (name, value) in &pushed {
+                stmt.bind_named(name, *value)?;
+            }
+            let row = stmt.step()?;
+            self.arms.push((stmt, row));
         }
-        let mut stmt = RawStatement::prepare(session.handle(), &query)?;
-        for (name, value) in &params {
-            stmt.bind_named(name, value.into())?;
-        }
-        for (name, value) in pushed {
-            stmt.bind_named(name, value)?;
-        }
-        self.row = stmt.step()?;
-        self.stmt = Some(stmt);
+        self.pick();
         Ok(())
+    }
+
+    /// Makes the cursor's row the next of the arms' rows: the lowest (or,
+    /// newest first, highest) ORDER column among them; without ORDER, the
+    /// arms one after another.
+    fn pick(&mut self) {
+        let on_row = self.arms.iter().enumerate().filter(|(_, (_, row))| *row);
+        let Some((column, _)) = S::ORDER else {
+            self.current = on_row.map(|(i, _)| i).next();
+            return;
+        };
+        let key = |(i, (stmt, _)): (usize, &(RawStatement, bool))| (order_key(stmt.column(column)), i);
+        self.current = if self.desc { on_row.map(key).max() } else { on_row.map(key).min() }.map(|(_, i)| i);
+    }
+}
+
+/// An ORDER column's value as a sort key (every ORDER column is an integer).
+fn order_key(v: ValueRef<'_>) -> i64 {
+    match v {
+        ValueRef::Integer(i) => i,
+        _ => i64::MIN,
     }
 }
 
@@ -250,26 +305,29 @@ unsafe impl<S: Stream> VTabCursor for StreamCursor<'_, S> {
 
     fn next(&mut self) -> rusqlite::Result<()> {
         guarded(S::NAME, || {
-            if let Some(stmt) = self.stmt.as_mut() {
-                self.row = stmt.step().map_err(|e| e.into_module_error(S::NAME))?;
+            if let Some((stmt, row)) = self.current.and_then(|i| self.arms.get_mut(i)) {
+                *row = stmt.step().map_err(|e| e.into_module_error(S::NAME))?;
             }
+            self.pick();
             Ok(())
         })
     }
 
     fn eof(&self) -> bool {
-        !self.row
+        self.current.is_none()
     }
 
     fn column(&self, ctx: &mut Context, i: c_int) -> rusqlite::Result<()> {
-        match &self.stmt {
-            Some(stmt) if (i as usize) < S::COLUMNS => ctx.set_result(&ToSqlOutput::Borrowed(stmt.column(i))),
+        match self.current.and_then(|a| self.arms.get(a)) {
+            Some((stmt, _)) if (i as usize) < S::COLUMNS => {
+                ctx.set_result(&ToSqlOutput::Borrowed(stmt.column(i)))
+            }
             _ => ctx.set_result(&Value::Null),
         }
     }
 
     fn rowid(&self) -> rusqlite::Result<i64> {
-        match self.stmt.as_ref().map(|s| s.column(0)) {
+        match self.current.and_then(|a| self.arms.get(a)).map(|(s, _)| s.column(0)) {
             Some(ValueRef::Integer(id)) => Ok(id),
             _ => Ok(0),
         }
