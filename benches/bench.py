@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import callgrind  # noqa: E402
 from queues import G, Orq, SYSTEMS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -442,7 +443,7 @@ class Table:
         print(f"  {figure} {label}: {value} {ceiling} {ratio} {mark}", file=sys.stderr, flush=True)
 
     def markdown(self):
-        lines = ["| | figure | orq | ceiling (G): from Python in A–C, from Rust in R | ratio | target | met |",
+        lines = ["| | figure | orq | ceiling (G): from Python in A–C and I, from Rust in R | ratio | target | met |",
                  "|---|---|---:|---:|---:|---|---|"]
         lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in self.rows]
         return "\n".join(lines)
@@ -527,9 +528,9 @@ def main():
     versus("C", "claim 1 + complete 1", med(lambda: drain(10_000, 1, 5_000)), c1_ceiling, 0.7)
     versus("C", "claim 1 + complete 1, events off", med(lambda: drain(10_000, 1, 5_000, events=False)), c1_ceiling, 0.7)
     c100_ceiling = med(lambda: drain(10_000, 100, 10_000, G))
-    versus("C", "claim 100 + complete 100 per transaction", med(lambda: drain(10_000, 100, 10_000)), c100_ceiling, 0.67)
+    versus("C", "claim 100 + complete 100 per transaction", med(lambda: drain(10_000, 100, 10_000)), c100_ceiling, 0.6)
     versus("C", "claim 100 + complete 100, events off", med(lambda: drain(10_000, 100, 10_000, events=False)),
-           c100_ceiling, 0.67)
+           c100_ceiling, 0.6)
 
     jobs_d = 8_000 if args.quick else 40_000
     for batch in (1, 32):
@@ -539,10 +540,12 @@ def main():
             results = [many_processes(procs, batch, jobs_d) for _ in range(runs)]
             r = median([x["rate"] for x in results])
             faults, split, starved = faults_of(results)
+            # Issue 16's bars: 4 processes at least 0.9 of one, 8 at least 0.8.
+            bar = 0.9 if procs == 4 else 0.8
             t.add("D", f"{procs} processes, batch {batch}: dups/losses/lock errors {faults['duplicates']}/"
                   f"{faults['losses']}/{faults['errors']}; jobs per process {split}",
-                  rate(r), "", f"{r / one:.2f} of 1 process", "≥ 1.00, no faults, none starved",
-                  r >= one and not any(faults.values()) and not starved)
+                  rate(r), "", f"{r / one:.2f} of 1 process", f"≥ {bar}, no faults, none starved",
+                  r >= bar * one and not any(faults.values()) and not starved)
 
     e = [wake_up(200) for _ in range(1 if args.quick else min(runs, 2))]
     med_ms, p99_ms = median([x["median_ms"] for x in e]), median([x["p99_ms"] for x in e])
@@ -589,6 +592,13 @@ def main():
             else:
                 t.add("P", f"{name}: claim {batch} + complete {batch}", "not installed")
 
+    if not args.quick:
+        print("figure I: instructions per job under callgrind...", file=sys.stderr, flush=True)
+        for shape, label in callgrind.SHAPES.items():
+            g, o = (callgrind.instructions(system, shape) for system in ("G", "orq"))
+            t.add("I", f"instructions per job, {label} (callgrind, from Python)", f"{o / 1000:.1f}k",
+                  f"{g / 1000:.1f}k", f"{g / o:.2f}")
+
     print("figure S: orq, plainjob, Huey and G side by side...", file=sys.stderr, flush=True)
     s = {name: s_summary(results) for name, results in side_by_side(S_JOBS, runs).items()}
     s_table = s_markdown(s, t)
@@ -608,7 +618,11 @@ def main():
         "G (the ceiling) is the minimal hand-made SQL queue: one table, one partial index, `UPDATE ... RETURNING`. "
         "For A–C and S it runs from Python's stdlib sqlite3 like orq (benches/proofs.py's statements through "
         "benches/queues.py), for R from Rust with prepared statements (benches/src/baseline.rs). "
-        "Ratios compare figures from this same run.", "",
+        "Ratios compare figures from this same run. Figure I counts instructions per job under valgrind's "
+        "callgrind (benches/callgrind.py: the same process with and without the shape's work, / 5,000 jobs), "
+        "repeatable to the instruction where the rates swing ±30%; its ratio is G's count / orq's. "
+        "(callgrind counts each byte of a `rep stos` memset as an instruction, so SQLite's zeroed "
+        "allocations weigh more there than in time.)", "",
         t.markdown(), "",
         "S (side by side): orq beside its peers plainjob and Huey, each through its own public API from its own "
         "language (benches/peers), and G, in this same run.", "",
