@@ -247,6 +247,7 @@ fn every_hot_statement_seeks_an_index() {
             conn.execute_batch("ANALYZE").unwrap();
         }
         let mut checked = 0;
+        let next_seq = next_seq_plan(&conn);
         let statements = sql_files();
         let fragments = fragments(&statements);
         for (name, sql) in &statements {
@@ -267,6 +268,7 @@ fn every_hot_statement_seeks_an_index() {
                 while let Some(row) = q.next().unwrap() {
                     plan.push(row.get::<_, String>(3).unwrap());
                 }
+                without_next_seq(&mut plan, &next_seq);
                 for line in &plan {
                     let scan = line.starts_with("SCAN ");
                     // The queue, worker and alert registries are small and scanned on purpose.
@@ -278,8 +280,6 @@ fn every_hot_statement_seeks_an_index() {
                         "SCAN orq_alerts",
                         "SCAN json_each",
                         "SCAN pick",
-                        // orq_next_seq: one row of two seeks (migration 012).
-                        "SCAN tails",
                         "SCAN CONSTANT ROW",
                         // The view of the trail: the rows its arms found
                         // (each arm's own plan is checked above).
@@ -325,6 +325,35 @@ fn fragments(files: &[(String, String)]) -> std::collections::HashMap<String, St
         })
         .cloned()
         .collect()
+}
+
+/// The plan of the view orq_next_seq (migration 012), which statements that
+/// number the trail include: its scans read one row each, from the end of
+/// their b-trees (`ORDER BY ... DESC LIMIT 1`), which the plan cannot tell
+/// from a full scan; this checks that once, and the statements' plans are
+/// checked without these lines.
+fn next_seq_plan(conn: &Connection) -> Vec<String> {
+    let view: String = conn
+        .query_row("SELECT sql FROM sqlite_schema WHERE name = 'orq_next_seq'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(view.matches("DESC LIMIT 1)").count(), 2, "{view}");
+    let mut stmt = conn.prepare("EXPLAIN QUERY PLAN SELECT seq FROM orq_next_seq").unwrap();
+    let plan: Vec<String> = stmt.query_map([], |r| r.get(3)).unwrap().map(|r| r.unwrap()).collect();
+    let scans: Vec<&String> = plan.iter().filter(|l| l.starts_with("SCAN ")).collect();
+    assert_eq!(scans, ["SCAN CONSTANT ROW", "SCAN orq_events_stored", "SCAN orq_jobs", "SCAN tails"], "{plan:?}");
+    plan
+}
+
+/// `plan` without one occurrence of each line of the orq_next_seq view's plan.
+fn without_next_seq(plan: &mut Vec<String>, next_seq: &[String]) {
+    if !plan.iter().any(|l| l == "SCAN tails") {
+        return;
+    }
+    for line in next_seq {
+        if let Some(i) = plan.iter().position(|l| l == line) {
+            plan.remove(i);
+        }
+    }
 }
 
 /// The statements sql.rs makes of a completion (sql/complete.sql): one for
