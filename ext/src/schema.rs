@@ -3,8 +3,10 @@
 //! upgrades it, inside the caller's write transaction, so an upgrade is all
 //! or nothing and two processes never both run it.
 
+use std::cell::Cell;
+
 use rusqlite::types::ValueRef;
-use rusqlite::Connection;
+use rusqlite::{ffi, Connection};
 
 use crate::error::{Error, Result};
 use crate::options::excerpt;
@@ -73,6 +75,51 @@ pub fn upgrade(conn: &Connection) -> Result<i64> {
         )?;
     }
     Ok(LATEST)
+}
+
+/// `SQLITE_FCNTL_DATA_VERSION`, missing from the oldest bindings.
+const FCNTL_DATA_VERSION: i32 = 35;
+
+/// Spares a connection's writes the schema check (a statement, 4k
+/// instructions) while nothing can have changed the schema since its last
+/// write: SQLite's data version of the main database moves with every
+/// commit that changed the file, the connection's own or another's, and is
+/// read by a C call, no statement. A write reads it after BEGIN IMMEDIATE,
+/// which has seen any other connection's commit; its own commit is recorded
+/// after it, so the next write finds it unmoved unless someone else wrote.
+#[derive(Default)]
+pub struct Checked(Cell<Option<u32>>);
+
+impl Checked {
+    /// `upgrade`, unless nothing was committed since this connection's last
+    /// write recorded it. Must run inside a write transaction.
+    pub fn upgrade(&self, conn: &Connection) -> Result<()> {
+        if self.0.get().is_some() && self.0.get() == data_version(conn) {
+            return Ok(());
+        }
+        upgrade(conn).map(drop)
+    }
+
+    /// After a commit of this connection's: the data version it left.
+    pub fn committed(&self, conn: &Connection) {
+        self.0.set(data_version(conn));
+    }
+}
+
+/// The data version of `conn`'s main database (None if SQLite will not say).
+fn data_version(conn: &Connection) -> Option<u32> {
+    let mut version: u32 = 0;
+    // SAFETY: SQLITE_FCNTL_DATA_VERSION writes one unsigned 32-bit integer;
+    // the handle is the live connection's.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            FCNTL_DATA_VERSION,
+            (&mut version as *mut u32).cast::<std::ffi::c_void>(),
+        )
+    };
+    (rc == ffi::SQLITE_OK).then_some(version)
 }
 
 /// For read-only views: Ok(false) when the database has no orq schema yet

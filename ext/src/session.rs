@@ -54,6 +54,8 @@ pub struct Resources {
     pub turnstile: Option<Option<crate::turnstile::Turnstile>>,
     /// When this connection's writes next apply retention (maintenance.rs).
     pub retention: crate::maintenance::Pace,
+    /// Whether the host's next write must check the schema (schema.rs).
+    pub schema_checked: crate::schema::Checked,
 }
 
 /// The side connection to the host's database file, opened on first use.
@@ -124,6 +126,7 @@ impl Resources {
             watcher: None,
             turnstile: None,
             retention: Default::default(),
+            schema_checked: Default::default(),
         })
     }
 }

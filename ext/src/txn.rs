@@ -147,7 +147,7 @@ fn write_on<T>(res: &mut Resources, route: Route, writes: Writes, body: Body<T>)
                 res.wal_checked = true;
             }
             begin_own(&res.host, turn.is_some(), &deadline, &mut res.rng)?;
-            in_begun_transaction(&res.host, &deadline, &mut res.rng, body)
+            in_begun_transaction(&res.host, &res.schema_checked, &deadline, &mut res.rng, body)
         }
     }
 }
@@ -197,7 +197,7 @@ fn beside_a_read<T>(res: &mut Resources, body: Body<T>) -> Result<T> {
     // try needs no HandlerOff.
     let on_host = begin_immediate(&res.host, deadline, &mut res.rng, Tries::Once);
     if on_host.is_ok() {
-        return in_begun_transaction(&res.host, deadline, &mut res.rng, body);
+        return in_begun_transaction(&res.host, &res.schema_checked, deadline, &mut res.rng, body);
     }
     let side = res.side.get(&res.host, res.db)?.ok_or_else(|| Error::Busy {
         code: ffi::SQLITE_BUSY,
@@ -208,7 +208,8 @@ fn beside_a_read<T>(res: &mut Resources, body: Body<T>) -> Result<T> {
             .into(),
     })?;
     begin_immediate(side, deadline, &mut res.rng, Tries::UntilDeadline)?;
-    in_begun_transaction(side, deadline, &mut res.rng, body)
+    // The side connection checks every time (a fresh Checked).
+    in_begun_transaction(side, &schema::Checked::default(), deadline, &mut res.rng, body)
 }
 
 /// This connection's turn among orq's writers (see turnstile.rs); None
@@ -244,17 +245,22 @@ fn in_callers_transaction<T>(conn: &Connection, writes: Writes, body: Body<T>) -
     Ok(out)
 }
 
+/// The body in orq's own transaction, begun on `conn`. The schema check is
+/// skipped where `checked` (the host's, kept across writes) says nothing
+/// could have changed it.
 fn in_begun_transaction<T>(
     conn: &Connection,
+    checked: &schema::Checked,
     deadline: &Deadline,
     rng: &mut impl Rng,
     body: Body<T>,
 ) -> Result<T> {
     let mut open = Open { conn, rollback: "ROLLBACK", done: false };
-    schema::upgrade(conn)?;
+    checked.upgrade(conn)?;
     let out = body(conn)?;
     commit(conn, deadline, rng)?;
     open.done = true;
+    checked.committed(conn);
     Ok(out)
 }
 

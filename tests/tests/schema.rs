@@ -142,6 +142,29 @@ fn a_database_from_a_newer_orq_is_refused_unchanged() {
     assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_jobs"), 0);
 }
 
+/// A connection that has written skips the schema check while nothing was
+/// committed since (schema.rs, Checked): an upgrade by another connection,
+/// or a change of its own, must still be seen by its next write.
+#[test]
+fn a_write_sees_a_newer_schema_that_another_connection_or_its_own_sql_wrote() {
+    let scratch = Scratch::new("checked");
+    let path = scratch.path("q.db");
+    let (a, b) = (open(&path), open(&path));
+    let latest: i64 = one(&a, "SELECT orq_migrate()");
+    for _ in 0..2 {
+        one::<i64>(&a, "SELECT queue_enqueue('q', '{}')");
+    }
+    b.execute("UPDATE orq_meta SET value = 99 WHERE key = 'schema_version'", []).unwrap();
+    let msg = error_of(&a, "SELECT queue_enqueue('q', '{}')");
+    assert!(msg.contains("orq schema v99, newer than this orq"), "{msg}");
+    b.execute("UPDATE orq_meta SET value = ?1 WHERE key = 'schema_version'", [latest]).unwrap();
+    one::<i64>(&a, "SELECT queue_enqueue('q', '{}')");
+    a.execute("UPDATE orq_meta SET value = 98 WHERE key = 'schema_version'", []).unwrap();
+    let msg = error_of(&a, "SELECT queue_enqueue('q', '{}')");
+    assert!(msg.contains("orq schema v98, newer than this orq"), "{msg}");
+    assert_eq!(one::<i64>(&b, "SELECT count(*) FROM orq_jobs"), 3);
+}
+
 #[test]
 fn a_schema_version_no_orq_writes_is_reported_as_damage() {
     for bad in ["-1", "0", "'seven'", "NULL", "2.5", "x'07'"] {
