@@ -196,8 +196,8 @@ mod tests {
             if finishes {
                 checked += 1;
                 assert!(
-                    code.contains("finished_at"),
-                    "{} changes a finished state without naming finished_at",
+                    code.contains("children"),
+                    "{} changes a finished state without naming children",
                     path.display()
                 );
             }
