@@ -21,6 +21,23 @@ pub enum TxnState {
     Write,
 }
 
+/// `SQLITE_FCNTL_VFS_POINTER` and `SQLITE_FCNTL_DATA_VERSION`, missing from
+/// the oldest bindings.
+pub const FCNTL_VFS_POINTER: c_int = 27;
+pub const FCNTL_DATA_VERSION: c_int = 35;
+
+/// `sqlite3_file_control` on the main database of `db` for an opcode that
+/// writes one value of `T` (the two above): the value, or None when SQLite
+/// refuses.
+pub fn main_file_control<T: Copy>(db: *mut ffi::sqlite3, op: c_int, mut value: T) -> Option<T> {
+    // SAFETY: the opcodes orq passes write exactly one T through the
+    // pointer; `db` is a live connection.
+    let rc = unsafe {
+        ffi::sqlite3_file_control(db, c"main".as_ptr(), op, (&mut value as *mut T).cast::<std::ffi::c_void>())
+    };
+    (rc == ffi::SQLITE_OK).then_some(value)
+}
+
 pub fn txn_state(db: Handle) -> TxnState {
     match raw_txn_state(db) {
         0 => TxnState::None,

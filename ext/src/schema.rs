@@ -6,9 +6,10 @@
 use std::cell::Cell;
 
 use rusqlite::types::ValueRef;
-use rusqlite::{ffi, Connection};
+use rusqlite::Connection;
 
 use crate::error::{Error, Result};
+use crate::host;
 use crate::options::excerpt;
 use crate::sql::MIGRATIONS;
 
@@ -77,9 +78,6 @@ pub fn upgrade(conn: &Connection) -> Result<i64> {
     Ok(LATEST)
 }
 
-/// `SQLITE_FCNTL_DATA_VERSION`, missing from the oldest bindings.
-const FCNTL_DATA_VERSION: i32 = 35;
-
 /// Spares a connection's writes the schema check (a statement, 4k
 /// instructions) while nothing can have changed the schema since its last
 /// write: SQLite's data version of the main database moves with every
@@ -94,7 +92,7 @@ impl Checked {
     /// `upgrade`, unless nothing was committed since this connection's last
     /// write recorded it. Must run inside a write transaction.
     pub fn upgrade(&self, conn: &Connection) -> Result<()> {
-        if self.0.get().is_some() && self.0.get() == data_version(conn) {
+        if matches!(self.0.get(), Some(seen) if Some(seen) == data_version(conn)) {
             return Ok(());
         }
         upgrade(conn).map(drop)
@@ -108,18 +106,8 @@ impl Checked {
 
 /// The data version of `conn`'s main database (None if SQLite will not say).
 fn data_version(conn: &Connection) -> Option<u32> {
-    let mut version: u32 = 0;
-    // SAFETY: SQLITE_FCNTL_DATA_VERSION writes one unsigned 32-bit integer;
-    // the handle is the live connection's.
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            conn.handle(),
-            c"main".as_ptr(),
-            FCNTL_DATA_VERSION,
-            (&mut version as *mut u32).cast::<std::ffi::c_void>(),
-        )
-    };
-    (rc == ffi::SQLITE_OK).then_some(version)
+    // SAFETY (of the handle): the live connection's own.
+    host::main_file_control(unsafe { conn.handle() }, host::FCNTL_DATA_VERSION, 0u32)
 }
 
 /// For read-only views: Ok(false) when the database has no orq schema yet

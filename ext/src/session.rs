@@ -8,7 +8,7 @@
 //! the resources live exactly as long as the `orq_connection` eponymous
 //! table is connected: opening them connects it, its xDisconnect drops them.
 
-use std::ffi::{c_void, CStr};
+use std::ffi::CStr;
 use std::ptr;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
@@ -23,8 +23,6 @@ use crate::error::{invalid, Result};
 const STATEMENT_CACHE: usize = 64;
 /// The side connection's page cache, in KiB (it reads little: one claim).
 const SIDE_CACHE_KIB: i64 = 1024;
-/// `SQLITE_FCNTL_VFS_POINTER`, missing from the oldest bindings.
-const FCNTL_VFS_POINTER: i32 = 27;
 
 pub use crate::host::Handle;
 
@@ -184,19 +182,12 @@ fn open_side(host: &Connection, db: Handle, setup: SideSetup) -> Result<Option<C
 /// The name of the VFS the host opened its main database with, so the side
 /// connection sees the same file the same way.
 fn host_vfs_name(db: Handle) -> Option<String> {
-    let mut vfs: *mut ffi::sqlite3_vfs = ptr::null_mut();
-    // SAFETY: SQLITE_FCNTL_VFS_POINTER writes one sqlite3_vfs pointer.
-    let rc = unsafe {
-        ffi::sqlite3_file_control(
-            db.0,
-            c"main".as_ptr(),
-            FCNTL_VFS_POINTER,
-            (&mut vfs as *mut *mut ffi::sqlite3_vfs).cast::<c_void>(),
-        )
-    };
-    if rc != ffi::SQLITE_OK || vfs.is_null() {
-        return None;
-    }
+    let vfs = crate::host::main_file_control(
+        db.0,
+        crate::host::FCNTL_VFS_POINTER,
+        ptr::null_mut::<ffi::sqlite3_vfs>(),
+    )
+    .filter(|vfs| !vfs.is_null())?;
     // SAFETY: a registered VFS has a NUL-terminated name that outlives us.
     unsafe {
         let name = (*vfs).zName;
