@@ -32,10 +32,6 @@ SHAPES = {
 }
 
 
-def payloads(n):
-    return "[" + ",".join([proofs.PAYLOAD] * n) + "]"
-
-
 def opened(path, system):
     q = queues.SYSTEMS[system](path)
     # An experiment's schema change (a trigger dropped, events off...).
@@ -50,7 +46,7 @@ def one(system, shape):
     setup_only = shape.endswith(":setup")
     shape = shape.removesuffix(":setup")
     if shape.startswith("claim"):
-        q.enqueue_many(payloads(N))
+        q.enqueue_many(proofs.payloads(N))
     if setup_only:
         return
     if shape == "enqueue1":
@@ -58,7 +54,7 @@ def one(system, shape):
             q.enqueue(proofs.PAYLOAD)
     elif shape == "batch":
         q.conn.execute("BEGIN IMMEDIATE")
-        q.enqueue_many(payloads(N))
+        q.enqueue_many(proofs.payloads(N))
         q.conn.execute("COMMIT")
     elif shape == "claim1":
         for _ in range(N):
