@@ -151,13 +151,13 @@ fn insert(
     let on_parent_failure = o.run_on_parent_failure.then_some("run");
     let finished_at = (state == "cancelled").then_some(now);
     let mut params = named_params! {
-            ":queue": queue, ":state": state, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
-            ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
-            ":key": o.key, ":requires": o.requires, ":only_worker": o.only_worker,
-            ":not_workers": o.not_workers, ":timeout_ms": o.timeout_ms, ":waiting_on": waiting_on,
-            ":on_parent_failure": on_parent_failure, ":workflow": place.workflow,
-            ":workflow_key": place.workflow_key, ":error": error,
-            ":finished_at": finished_at, ":now": now,
+        ":queue": queue, ":state": state, ":priority": o.priority, ":run_at": o.run_at_ms, ":payload": payload,
+        ":max_attempts": o.max_attempts, ":lease_ms": o.lease_ms, ":backoff": o.backoff,
+        ":key": o.key, ":requires": o.requires, ":only_worker": o.only_worker,
+        ":not_workers": o.not_workers, ":timeout_ms": o.timeout_ms, ":waiting_on": waiting_on,
+        ":on_parent_failure": on_parent_failure, ":workflow": place.workflow,
+        ":workflow_key": place.workflow_key, ":error": error,
+        ":finished_at": finished_at, ":now": now,
     }
     .to_vec();
     if let Some(seq) = &seq {
