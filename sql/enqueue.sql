@@ -1,5 +1,5 @@
--- queue_enqueue: store one job. The orq_jobs_new_queue trigger registers the
--- queue inside this statement, and the row records its own 'enqueued' event
+-- queue_enqueue: store one job (ops.rs has registered its queue first,
+-- queue_row.sql). The row records its own 'enqueued' event
 -- (enqueued.sql), at the next seq of the trail (migration 012).
 -- With a key, a live job of the same (queue, key) wins: nothing is inserted
 -- and the caller looks that job up (enqueue_existing.sql). The new id is

@@ -43,6 +43,9 @@ pub struct ClaimRequest {
 pub struct Placement<'a> {
     pub workflow: Option<i64>,
     pub workflow_key: Option<&'a str>,
+    /// The caller knows that the queue has its row in orq_queues (see
+    /// session::RegisteredQueues); otherwise the enqueue registers it.
+    pub queue_registered: bool,
 }
 
 pub fn enqueue(conn: &Connection, now: i64, queue: &str, payload: &str, o: &EnqueueOptions) -> Result<i64> {
@@ -110,6 +113,7 @@ pub fn enqueue_many(
     payloads: &str,
     n: usize,
     o: &EnqueueOptions,
+    place: &Placement,
 ) -> Result<Vec<i64>> {
     debug_assert!(o.key.is_none(), "a key would let the insert refuse jobs");
     if n == 0 {
@@ -120,8 +124,7 @@ pub fn enqueue_many(
         return Err(invalid(format!("job ids run out: the highest is {highest}, and {n} more do not fit")));
     }
     let seq: i64 = conn.prepare_cached(sql::NEXT_SEQ)?.query_row([], |r| r.get(0))?;
-    let inserted =
-        insert(conn, &sql::ENQUEUE_MANY, now, queue, payloads, o, &Placement::default(), Some(seq))?;
+    let inserted = insert(conn, &sql::ENQUEUE_MANY, now, queue, payloads, o, place, Some(seq))?;
     if inserted != n {
         return Err(invalid(format!("{n} jobs were given but {inserted} stored")));
     }
@@ -147,6 +150,9 @@ fn insert(
     place: &Placement,
     seq: Option<i64>,
 ) -> Result<usize> {
+    if !place.queue_registered {
+        register_queue(conn, now, queue)?;
+    }
     let (state, waiting_on, error) = initial_state(conn, o)?;
     let on_parent_failure = o.run_on_parent_failure.then_some("run");
     let finished_at = (state == "cancelled").then_some(now);
@@ -164,6 +170,12 @@ fn insert(
         params.push((":seq", seq));
     }
     Ok(params::execute(conn, sql, &params)?)
+}
+
+/// Gives `queue` its row in orq_queues if it has none yet: once per call
+/// that enqueues, not per job (migration 013). True when it made the row.
+fn register_queue(conn: &Connection, now: i64, queue: &str) -> Result<bool> {
+    Ok(conn.prepare_cached(sql::QUEUE_ROW)?.execute(named_params! {":queue": queue, ":now": now})? > 0)
 }
 
 /// The edges from the job's parents (depends_on) to `child`.
@@ -434,15 +446,14 @@ pub fn configure(
     events: Option<bool>,
     retention: &Retention,
 ) -> Result<bool> {
-    let created =
-        conn.prepare_cached(sql::QUEUE_ROW)?.execute(named_params! {":queue": queue, ":now": now})?;
+    let created = register_queue(conn, now, queue)?;
     let changed = conn.prepare_cached(sql::QUEUE_CONFIGURE)?.execute(named_params! {
         ":events": events, ":queue": queue,
         ":done_given": retention.done.is_some(), ":done_ms": retention.done.flatten(),
         ":dead_given": retention.dead.is_some(), ":dead_ms": retention.dead.flatten(),
         ":cancelled_given": retention.cancelled.is_some(), ":cancelled_ms": retention.cancelled.flatten(),
     })?;
-    Ok(created + changed > 0)
+    Ok(created || changed > 0)
 }
 
 /// Cancels every unfinished job of a workflow (and what depends on them).

@@ -8,6 +8,7 @@
 //! the resources live exactly as long as the `orq_connection` eponymous
 //! table is connected: opening them connects it, its xDisconnect drops them.
 
+use std::collections::HashSet;
 use std::ffi::CStr;
 use std::ptr;
 use std::sync::{Mutex, MutexGuard, TryLockError};
@@ -54,6 +55,31 @@ pub struct Resources {
     pub retention: crate::maintenance::Pace,
     /// Whether the host's next write must check the schema (schema.rs).
     pub schema_checked: crate::schema::Checked,
+    /// The queues whose rows this connection saw committed (txn.rs).
+    pub registered_queues: RegisteredQueues,
+}
+
+/// Queue names whose rows in orq_queues this connection saw committed.
+/// Queues are never deleted, so an enqueue into one of these need not
+/// register its queue again (migration 013: a statement per enqueue cost
+/// more than the per-row trigger it replaced). Bounded: past
+/// MAX_REGISTERED_QUEUES names it starts over.
+#[derive(Default)]
+pub struct RegisteredQueues(HashSet<String>);
+
+const MAX_REGISTERED_QUEUES: usize = 10_000;
+
+impl RegisteredQueues {
+    pub fn contains(&self, queue: &str) -> bool {
+        self.0.contains(queue)
+    }
+
+    pub fn insert(&mut self, queue: &str) {
+        if self.0.len() >= MAX_REGISTERED_QUEUES {
+            self.0.clear();
+        }
+        self.0.insert(queue.to_owned());
+    }
 }
 
 /// The side connection to the host's database file, opened on first use.
@@ -125,6 +151,7 @@ impl Resources {
             turnstile: None,
             retention: Default::default(),
             schema_checked: Default::default(),
+            registered_queues: Default::default(),
         })
     }
 }

@@ -11,7 +11,7 @@
 //! not there is a statement journal. Without it, 4 processes sharing a queue
 //! ran 1.7-2x faster (the journal of a side connection went to a temporary
 //! file). `OR FAIL` overrides the conflict clauses of trigger statements, so
-//! the triggers these statements fire carry none (see orq_jobs_new_queue).
+//! the triggers these statements fire carry none (see migration 005).
 //! A function call compiled into a statement or into a trigger it fires
 //! also counts as "may abort" and brings the journal back, so those triggers
 //! call none (migration 007); nor do they use `x IN (constants)`, which a
@@ -159,6 +159,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/010_causes.sql"),
     include_str!("../../sql/migrations/011_children_on_finish.sql"),
     include_str!("../../sql/migrations/012_enqueues_from_rows.sql"),
+    include_str!("../../sql/migrations/013_queues_registered_per_call.sql"),
 ];
 
 #[cfg(test)]

@@ -134,6 +134,31 @@ pub fn write<T>(session: &Session, writes: Writes, body: Body<T>) -> Result<T> {
     })
 }
 
+/// `write` for a body that enqueues into `queue`. The body is told whether
+/// this connection saw the queue's row committed already (then it need not
+/// register the queue: queues are never deleted); once orq's own
+/// transaction has committed what the body wrote, the queue is remembered.
+pub fn write_into_queue<T>(
+    session: &Session,
+    queue: &str,
+    writes: Writes,
+    body: &mut dyn FnMut(&Connection, bool) -> Result<T>,
+) -> Result<T> {
+    let (registered, commits) =
+        session.with(|res| Ok((res.registered_queues.contains(queue), commits_on_its_own(res))))?;
+    let out = write(session, writes, &mut |c| body(c, registered))?;
+    if commits && !registered {
+        session.with(|res| Ok(res.registered_queues.insert(queue)))?;
+    }
+    Ok(out)
+}
+
+/// Whether orq commits its writes itself (no caller's transaction or
+/// writing statement around them that could still roll them back).
+fn commits_on_its_own(res: &Resources) -> bool {
+    matches!(route(res), Route::BesideARead | Route::Own)
+}
+
 fn write_on<T>(res: &mut Resources, route: Route, writes: Writes, body: Body<T>) -> Result<T> {
     match route {
         Route::Joined => joined(&res.host, body),
@@ -180,8 +205,7 @@ fn begin_own(host: &Connection, has_turn: bool, deadline: &Deadline, rng: &mut i
 /// it runs once, with no limit (-1), as one atomic step. `slice` returns how
 /// many rows it touched. An error stops it; the slices committed before stay.
 pub fn in_slices(session: &Session, slice: &mut dyn FnMut(&Connection, i64) -> Result<i64>) -> Result<()> {
-    let commits_on_its_own = session.with(|res| Ok(matches!(route(res), Route::BesideARead | Route::Own)))?;
-    if !commits_on_its_own {
+    if !session.with(|res| Ok(commits_on_its_own(res)))? {
         return write(session, Writes::Many, &mut |c| slice(c, -1).map(drop));
     }
     while write(session, Writes::Many, &mut |c| slice(c, SLICE_ROWS))? >= SLICE_ROWS {}

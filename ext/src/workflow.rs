@@ -124,7 +124,11 @@ impl Spec {
             let job = &self.jobs[i];
             let mut options = job.options.clone();
             options.depends_on = job.depends_on.iter().map(|&p| ids[p]).collect();
-            let place = ops::Placement { workflow: Some(workflow), workflow_key: Some(&job.key) };
+            let place = ops::Placement {
+                workflow: Some(workflow),
+                workflow_key: Some(&job.key),
+                ..Default::default()
+            };
             ids[i] = ops::enqueue_placed(conn, now, &job.queue, &job.payload, &options, &place)?;
         }
         Ok(workflow)

@@ -327,8 +327,14 @@ fn a_follower_sees_every_transition_once_in_seq_order() {
         match rng.below(10) {
             0..=2 => try_sql(&conn, &format!("SELECT queue_enqueue('{queue}', '{{}}')")),
             3 => try_sql(&conn, &format!("SELECT queue_enqueue_many('{queue}', '[1,2,3]')")),
-            4..=5 => try_sql(&conn, "SELECT queue_complete(id, token) FROM (SELECT id, token FROM queue_claim('w', 2))"),
-            6 => try_sql(&conn, "SELECT queue_fail(id, token, 'x') FROM (SELECT id, token FROM queue_claim('w', 1))"),
+            4..=5 => try_sql(
+                &conn,
+                "SELECT queue_complete(id, token) FROM (SELECT id, token FROM queue_claim('w', 2))",
+            ),
+            6 => try_sql(
+                &conn,
+                "SELECT queue_fail(id, token, 'x') FROM (SELECT id, token FROM queue_claim('w', 1))",
+            ),
             7 => try_sql(&conn, &format!("SELECT queue_cancel({})", rng.below(op + 1))),
             8 if rng.chance(5) => try_sql(&conn, &format!("SELECT queue_purge('{queue}', 0)")),
             _ => follow(&conn, rng.below(7) + 1),

@@ -363,7 +363,11 @@ fn next_seq_plan(conn: &Connection) -> Vec<String> {
     let mut stmt = conn.prepare("EXPLAIN QUERY PLAN SELECT seq FROM orq_next_seq").unwrap();
     let plan: Vec<String> = stmt.query_map([], |r| r.get(3)).unwrap().map(|r| r.unwrap()).collect();
     let scans: Vec<&String> = plan.iter().filter(|l| l.starts_with("SCAN ")).collect();
-    assert_eq!(scans, ["SCAN CONSTANT ROW", "SCAN orq_events_stored", "SCAN orq_jobs", "SCAN tails"], "{plan:?}");
+    assert_eq!(
+        scans,
+        ["SCAN CONSTANT ROW", "SCAN orq_events_stored", "SCAN orq_jobs", "SCAN tails"],
+        "{plan:?}"
+    );
     plan
 }
 

@@ -53,6 +53,32 @@ fn calls_inside_a_writing_statement_join_it() {
     assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs"), 3, "the rollback took the job with it");
 }
 
+/// An enqueue registers its queue (migration 013), and a connection skips
+/// that for the queues it saw registered: only once the registration is
+/// committed. A queue whose row was rolled back away must be registered
+/// again, or a claim from every queue would never see its jobs.
+#[test]
+fn a_queue_registered_in_a_rolled_back_write_is_registered_again() {
+    let conn = memory();
+    one::<i64>(&conn, "SELECT orq_migrate()");
+    conn.execute_batch("CREATE TABLE made(job INTEGER CHECK (job < 0))").unwrap();
+    conn.execute_batch("BEGIN").unwrap();
+    one::<i64>(&conn, "SELECT queue_enqueue('in_txn', '{}')");
+    one::<String>(&conn, "SELECT queue_enqueue_many('in_txn', '[{}]')");
+    conn.execute_batch("ROLLBACK").unwrap();
+    assert!(conn.execute("INSERT INTO made SELECT queue_enqueue('in_stmt', '{}')", []).is_err());
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_queues"), 0, "the rollbacks took the rows");
+    one::<i64>(&conn, "SELECT queue_enqueue('in_txn', '{}')");
+    one::<i64>(&conn, "SELECT queue_enqueue('in_stmt', '{}')");
+    one::<String>(&conn, "SELECT queue_enqueue_many('many', '[{}]')");
+    one::<String>(&conn, "SELECT queue_enqueue_many('many', '[{}]')");
+    assert_eq!(
+        rows(&conn, "SELECT queue FROM queue_claim('w', 10) ORDER BY id"),
+        vec!["in_txn", "in_stmt", "many", "many"],
+        "a claim from every queue finds each queue's jobs"
+    );
+}
+
 /// A claim first moves expired leases back, then leases jobs: two writes.
 /// If the second fails, the first must be undone too.
 fn claim_that_fails_halfway(conn: &Connection) {

@@ -26,7 +26,10 @@ pub fn queue_enqueue(s: &Session, a: &Args) -> Result<i64> {
     let opts = EnqueueOptions::parse(a.opt_text(2, "options")?, now)?;
     // With dependencies it writes the job and its edges: more than once.
     let writes = if opts.depends_on.is_empty() { Writes::Once } else { Writes::Many };
-    txn::write(s, writes, &mut |c| ops::enqueue(c, now, queue, &payload, &opts))
+    txn::write_into_queue(s, queue, writes, &mut |c, queue_registered| {
+        let place = ops::Placement { queue_registered, ..Default::default() };
+        ops::enqueue_placed(c, now, queue, &payload, &opts, &place)
+    })
 }
 
 /// `payloads`: a JSON array, one element per job. All the jobs or none.
@@ -53,8 +56,9 @@ pub fn queue_enqueue_many(s: &Session, a: &Args) -> Result<String> {
         .map_err(|e| invalid(format!("payloads: {e}")))?;
     // Many: the edges to parents follow the insert, and a check after it may
     // refuse the batch; in the caller's transaction a savepoint undoes it all.
-    let ids = txn::write(s, Writes::Many, &mut |c| {
-        ops::enqueue_many(c, now, queue, &texts, payloads.len(), &opts)
+    let ids = txn::write_into_queue(s, queue, Writes::Many, &mut |c, queue_registered| {
+        let place = ops::Placement { queue_registered, ..Default::default() };
+        ops::enqueue_many(c, now, queue, &texts, payloads.len(), &opts, &place)
     })?;
     Ok(Value::from(ids).to_string())
 }

@@ -1,0 +1,13 @@
+-- orq schema v13: the enqueue functions register a job's queue once per
+-- call (queue_row.sql), instead of a trigger doing it for every row they
+-- insert (issue 16).
+--
+-- A trigger's program runs for every row even when its WHEN clause is
+-- false: this one cost a batch enqueue 7.9k instructions per job of its
+-- 28.9k (benches/callgrind.py), more than every index of orq_jobs together.
+-- Queues are never deleted, so registering a queue when a call first names
+-- it leaves orq_queues exactly as the trigger did. A job inserted into
+-- orq_jobs with plain SQL, past orq's functions, no longer registers its
+-- queue: claims from every queue (queue_claim with a NULL queue) go through
+-- the registered queues, so register such a queue with queue_configure.
+DROP TRIGGER orq_jobs_new_queue;
