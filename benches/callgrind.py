@@ -9,7 +9,7 @@ the instruction, where the rates swing ±30% on this shared machine.
     /usr/bin/python3 benches/callgrind.py --one orq claim1   # (run under valgrind by the above)
 
 Instructions per job = (the shape's run - the same process doing its setup
-only) / N. The claim shapes drain N jobs that the setup enqueued.
+only) / N (per_job, which benches/flow_proofs.py and claim_floor.py use too). The claim shapes drain N jobs that the setup enqueued.
 """
 
 import os
@@ -40,11 +40,9 @@ def opened(path, system):
     return q
 
 
-def one(system, shape):
+def one(system, shape, setup_only=False):
     directory = tempfile.mkdtemp(prefix="orq-cg-")
     q = opened(os.path.join(directory, "cg.db"), system)
-    setup_only = shape.endswith(":setup")
-    shape = shape.removesuffix(":setup")
     if shape.startswith("claim"):
         q.enqueue_many(proofs.payloads(N))
     if setup_only:
@@ -66,17 +64,23 @@ def one(system, shape):
             q.conn.execute("COMMIT")
 
 
-def instructions(system, shape):
-    def run(arg):
+def per_job(script, args, n):
+    """Instructions per job of `script --one *args` under callgrind: its run
+    less the same run with "setup" appended (which must stop after the
+    setup), over the n jobs of the work."""
+    def run(*extra):
         out = tempfile.mktemp(prefix="orq-cg-out-")
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
-                        __file__, "--one", system, arg], check=True, capture_output=True)
+                        str(script), "--one", *args, *extra], check=True, capture_output=True)
         text = Path(out).read_text(errors="replace")
         Path(out).unlink()
         return int(re.search(r"^summary: (\d+)", text, re.M).group(1))
 
-    return (run(shape) - run(shape + ":setup")) / N
+    return (run() - run("setup")) / n
 
+
+def instructions(system, shape):
+    return per_job(__file__, [system, shape], N)
 
 def main():
     systems = [sys.argv[1]] if len(sys.argv) > 1 else ["G", "orq"]
@@ -90,6 +94,6 @@ def main():
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        one(sys.argv[2], sys.argv[3])
+        one(sys.argv[2], sys.argv[3], len(sys.argv) > 4)
     else:
         main()

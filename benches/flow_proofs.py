@@ -18,15 +18,13 @@ on top), without the extension's glue.
 """
 
 import os
-import re
-import sqlite3
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benches"))
+import callgrind  # noqa: E402
 import proofs  # noqa: E402
 import queues  # noqa: E402
 
@@ -151,16 +149,7 @@ def drain_shape(shape, setup_only):
 
 
 def instructions(shape):
-    def run(*arg):
-        out = tempfile.mktemp(prefix="orq-flow-cg-")
-        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
-                        "--one", shape, *arg], check=True, capture_output=True)
-        text = Path(out).read_text(errors="replace")
-        Path(out).unlink()
-        return int(re.search(r"^summary: (\d+)", text, re.M).group(1))
-
-    return (run() - run("setup")) / N
-
+    return callgrind.per_job(__file__, [shape], N)
 
 def cost():
     plain, grouped = instructions("plain"), instructions("groups")
