@@ -2,6 +2,8 @@
 -- JSON array of names, or NULL for every queue), highest priority first, then
 -- earliest run_at, then lowest id. Jobs with routing constraints go only to
 -- a worker that meets them: the routing rule of routable.sql, spliced in below.
+-- (While some queue has a max_running, ops.rs runs claim_limited.sql
+-- instead, which also keeps to each queue's limit.)
 --
 -- The inner SELECT takes the first :n candidates of each queue from the
 -- orq_jobs_ready index (one seek per queue), merges them and keeps the best

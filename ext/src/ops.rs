@@ -6,7 +6,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, not_found, Error, Result};
-use crate::options::{EnqueueOptions, Retention};
+use crate::options::{EnqueueOptions, QueueSettings};
 use crate::{deps, params, sql};
 
 /// A job leased by a claim.
@@ -188,7 +188,11 @@ fn add_parents(conn: &Connection, o: &EnqueueOptions, child: i64) -> Result<()> 
 
 /// The claim itself (claim.sql, or claim_queue.sql for a single queue).
 pub fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
-    let sql: &str = if req.queue.is_some() { &sql::CLAIM_QUEUE } else { &sql::CLAIM };
+    let sql: &str = match &req.queue {
+        Some(_) => &sql::CLAIM_QUEUE,
+        None if conn.prepare_cached(sql::LIMITED_QUEUES)?.query_row([], |r| r.get(0))? => &sql::CLAIM_LIMITED,
+        None => &sql::CLAIM,
+    };
     let mut stmt = conn.prepare_cached(sql)?;
     // In the order the parameters appear in claim_queue.sql and claim.sql.
     let mut named = named_params! {":worker": req.worker, ":now": now, ":lease_ms": req.lease_ms}.to_vec();
@@ -439,19 +443,15 @@ pub fn delete_finished(
 
 /// Changes the settings given of `queue` (None: leave it), creating its
 /// row first if it has none; true when that changed anything.
-pub fn configure(
-    conn: &Connection,
-    now: i64,
-    queue: &str,
-    events: Option<bool>,
-    retention: &Retention,
-) -> Result<bool> {
+pub fn configure(conn: &Connection, now: i64, queue: &str, settings: &QueueSettings) -> Result<bool> {
     let created = register_queue(conn, now, queue)?;
+    let retention = &settings.retention;
     let changed = conn.prepare_cached(sql::QUEUE_CONFIGURE)?.execute(named_params! {
-        ":events": events, ":queue": queue,
+        ":events": settings.events, ":queue": queue,
         ":done_given": retention.done.is_some(), ":done_ms": retention.done.flatten(),
         ":dead_given": retention.dead.is_some(), ":dead_ms": retention.dead.flatten(),
         ":cancelled_given": retention.cancelled.is_some(), ":cancelled_ms": retention.cancelled.flatten(),
+        ":max_running_given": settings.max_running.is_some(), ":max_running": settings.max_running.flatten(),
     })?;
     Ok(created || changed > 0)
 }

@@ -175,6 +175,30 @@ pub struct Retention {
     pub cancelled: Option<Option<i64>>,
 }
 
+/// The most a running-jobs limit may be (a limit, not a count of anything
+/// that exists: a billion is no limit in practice, and fits every column).
+pub const MAX_RUNNING_LIMIT: i64 = 1_000_000_000;
+
+/// A queue's settings that queue_configure changes; None: leave it.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct QueueSettings {
+    pub events: Option<bool>,
+    pub retention: Retention,
+    /// Some(None) removes the limit.
+    pub max_running: Option<Option<i64>>,
+}
+
+/// Reads a limit on running jobs: a whole number from 0, or null for none.
+pub fn running_limit(what: &str, v: &Value) -> Result<Option<i64>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(_) => integer(what, v, 0, MAX_RUNNING_LIMIT).map(Some),
+        other => {
+            Err(invalid(format!("{what} must be a whole number from 0, or null (no limit), got {other}")))
+        }
+    }
+}
+
 /// Reads `{"done": seconds or null, "dead": ..., "cancelled": ...}`, any of
 /// them; `null` for the whole setting keeps every finished job forever.
 pub fn retention(v: &Value) -> Result<Retention> {

@@ -34,17 +34,26 @@ macro_rules! sql_file {
 /// The routing rule (who may take a job), written once in sql/routable.sql.
 const ROUTABLE: &str = include_str!("../../sql/routable.sql");
 
+/// How many more jobs a queue may start (paused, max_running), written once
+/// in sql/room.sql.
+const ROOM: &str = include_str!("../../sql/room.sql");
+
+/// A claim's candidates from one queue, and the queues a claim or a wait
+/// names (claim_candidates.sql, queue_list.sql), each written once.
+const CANDIDATES: &str = include_str!("../../sql/claim_candidates.sql");
+const QUEUE_LIST: &str = include_str!("../../sql/queue_list.sql");
+
 /// Whether an event of the audit trail is a failed attempt, written once in
 /// sql/failed_attempt.sql: an SQL expression over the event's `type` and
 /// `detail`, for queue_metrics and for the CLI's charts of the trail.
 pub const FAILED_ATTEMPT: &str = include_str!("../../sql/failed_attempt.sql");
 
-/// A statement that uses a rule written once elsewhere: its file says
-/// `{marker}` where the rule goes. Spliced once per process, on first use.
+/// A statement that uses rules written once elsewhere: its file says
+/// `{marker}` where each rule goes. Spliced once per process, on first use.
 macro_rules! sql_file_spliced {
-    ($name:ident, $file:literal, $marker:literal => $rule:expr) => {
+    ($name:ident, $file:literal, $($marker:literal => $rule:expr),+) => {
         pub static $name: LazyLock<String> =
-            LazyLock::new(|| include_str!(concat!("../../sql/", $file)).replace($marker, $rule));
+            LazyLock::new(|| include_str!(concat!("../../sql/", $file))$(.replace($marker, $rule))+);
     };
 }
 
@@ -79,7 +88,9 @@ sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
 sql_file!(EXPIRE_FIND, "expire_find.sql");
 sql_file!(EXPIRE, "expire.sql");
 sql_file_spliced!(CLAIM, "claim.sql", "{routable}" => ROUTABLE);
-sql_file_spliced!(CLAIM_QUEUE, "claim_queue.sql", "{routable}" => ROUTABLE);
+sql_file_spliced!(CLAIM_LIMITED, "claim_limited.sql", "{claim_candidates}" => CANDIDATES, "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{room}" => ROOM);
+sql_file!(LIMITED_QUEUES, "limited_queues.sql");
+sql_file_spliced!(CLAIM_QUEUE, "claim_queue.sql", "{routable}" => ROUTABLE, "{room}" => ROOM);
 sql_file_per_children!(COMPLETE, COMPLETE_PARENTS, "complete.sql");
 sql_file_per_children!(COMPLETE_MANY, COMPLETE_MANY_PARENTS, "complete_many.sql");
 sql_file_per_children!(COMPLETE_MANY_TOKENS, COMPLETE_MANY_TOKENS_PARENTS, "complete_many_tokens.sql");
@@ -96,7 +107,7 @@ sql_file!(RESUME, "resume.sql");
 sql_file!(PURGE, "purge.sql");
 sql_file!(STATS, "stats.sql");
 sql_file!(JOBS, "jobs.sql");
-sql_file_spliced!(WAIT_CHECK, "wait_check.sql", "{routable}" => ROUTABLE);
+sql_file_spliced!(WAIT_CHECK, "wait_check.sql", "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{room}" => ROOM);
 sql_file!(RATES, "rates.sql");
 sql_file!(RESOURCES, "resources.sql");
 sql_file!(WORKER_REGISTER, "worker_register.sql");
@@ -160,6 +171,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/011_children_on_finish.sql"),
     include_str!("../../sql/migrations/012_enqueues_from_rows.sql"),
     include_str!("../../sql/migrations/013_queues_registered_per_call.sql"),
+    include_str!("../../sql/migrations/014_queue_max_running.sql"),
 ];
 
 #[cfg(test)]
@@ -168,9 +180,17 @@ mod tests {
 
     #[test]
     fn every_routed_statement_has_the_rule_spliced_in() {
-        for sql in [&*CLAIM, &*CLAIM_QUEUE, &*WAIT_CHECK] {
-            assert!(!sql.contains("{routable}"), "{sql}");
+        for sql in [&*CLAIM, &*CLAIM_LIMITED, &*CLAIM_QUEUE, &*WAIT_CHECK] {
+            assert!(
+                !["{routable}", "{room}", "{claim_candidates}", "{queue_list}"]
+                    .iter()
+                    .any(|m| sql.contains(m)),
+                "{sql}"
+            );
             assert_eq!(sql.matches("only_worker = :worker").count(), 1, "{sql}");
+        }
+        for sql in [&*CLAIM_LIMITED, &*CLAIM_QUEUE, &*WAIT_CHECK] {
+            assert_eq!(sql.matches("q.max_running - count(*)").count(), 1, "{sql}");
         }
         assert!(!METRICS_EVENTS.contains("{failed_attempt}"));
         assert!(METRICS_EVENTS.contains(FAILED_ATTEMPT));

@@ -298,7 +298,7 @@ fn option_objects_report_an_unknown_key_first() {
         ),
         (
             r#"SELECT queue_configure('q', '{"events":"yes","evnts":true}')"#,
-            "queue_configure: unknown setting 'evnts' (known: events, retention)",
+            "queue_configure: unknown setting 'evnts' (known: events, retention, max_running)",
         ),
         (
             r#"SELECT queue_configure('q', '{"retention":{"done":-1,"running":5}}')"#,

@@ -331,7 +331,10 @@ fn bad_settings_are_refused_naming_the_function_and_change_nothing() {
         (r#"{"retention": {"cancelled": 1e10}}"#, "more than ten years"),
         (r#"{"retention": {"ready": 5}}"#, "queue_configure: retention: unknown state 'ready'"),
         (r#"{"events": false, "retention": {"done": -5}}"#, "retention.done must be"),
-        (r#"{"retain": {}}"#, "queue_configure: unknown setting 'retain' (known: events, retention)"),
+        (
+            r#"{"retain": {}}"#,
+            "queue_configure: unknown setting 'retain' (known: events, retention, max_running)",
+        ),
     ] {
         assert_error(&conn, &format!("SELECT queue_configure('q', '{settings}')"), needle);
         assert_error(&conn, &format!("SELECT queue_configure('new', '{settings}')"), needle);

@@ -9,7 +9,7 @@ use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
 use crate::fields::{self, Given, Problem};
 use crate::ops;
-use crate::options::{self, check_queue_name, excerpt};
+use crate::options::{self, check_queue_name, excerpt, QueueSettings};
 use crate::schedules::{self, Schedule};
 use crate::session::Session;
 use crate::txn::{self, Writes};
@@ -53,12 +53,14 @@ pub fn queue_configure(s: &Session, a: &Args) -> Result<i64> {
         None => None,
     };
     let retention = settings.retention.0.as_ref().map(options::retention).transpose()?;
-    if events.is_none() && retention.is_none() {
+    let max_running =
+        settings.max_running.0.as_ref().map(|v| options::running_limit("max_running", v)).transpose()?;
+    let settings = QueueSettings { events, retention: retention.unwrap_or_default(), max_running };
+    if settings == QueueSettings::default() {
         return Ok(0);
     }
-    let retention = retention.unwrap_or_default();
     let now = s.clock.now_ms();
-    Ok(txn::write(s, Writes::Many, &mut |c| ops::configure(c, now, queue, events, &retention))? as i64)
+    Ok(txn::write(s, Writes::Many, &mut |c| ops::configure(c, now, queue, &settings))? as i64)
 }
 
 /// The keys of queue_configure's settings.
@@ -67,6 +69,7 @@ pub fn queue_configure(s: &Session, a: &Args) -> Result<i64> {
 struct Settings {
     events: Given,
     retention: Given,
+    max_running: Given,
 }
 
 pub fn queue_schedule(s: &Session, a: &Args) -> Result<f64> {
