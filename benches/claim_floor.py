@@ -26,8 +26,9 @@ N = 3000
 NOW = flow_proofs.NOW
 CLAIM, COMPLETE, ROUTABLE = flow_proofs.CLAIM, flow_proofs.COMPLETE, flow_proofs.ROUTABLE
 NO_ROUTING = CLAIM.replace(ROUTABLE, "1")
-NO_PAUSE = NO_ROUTING.replace("AND NOT EXISTS (SELECT 1 FROM orq_queues WHERE name = :queue AND paused)", "")
-RETURNING_2 = NO_PAUSE[:NO_PAUSE.index("RETURNING")] + "RETURNING id, token"
+NO_ROOM = NO_ROUTING[:NO_ROUTING.index("  LIMIT coalesce(")] + "  LIMIT CAST(:n AS INTEGER))\n" + \
+    NO_ROUTING[NO_ROUTING.index("RETURNING"):]
+RETURNING_2 = NO_ROOM[:NO_ROOM.index("RETURNING")] + "RETURNING id, token"
 
 # Each step: what it takes away, its claim, and the SQL run on the schema first.
 # Cumulative: each step keeps what the ones before it took away.
@@ -35,7 +36,7 @@ STEPS = {
     "orq": ("orq's statements as they are", CLAIM, ""),
     "trail": ("the claimed event (orq_jobs_event_update)", CLAIM, "DROP TRIGGER orq_jobs_event_update;"),
     "routing": ("the routing rule (requires, worker, not_workers)", NO_ROUTING, "DROP TRIGGER orq_jobs_event_update;"),
-    "pause": ("the paused check", NO_PAUSE, "DROP TRIGGER orq_jobs_event_update;"),
+    "room": ("the room check (paused, max_running)", NO_ROOM, "DROP TRIGGER orq_jobs_event_update;"),
     "returning": ("RETURNING all but id and token", RETURNING_2, "DROP TRIGGER orq_jobs_event_update;"),
     "indexes": ("the running and finished indexes (lease expiry, retention)", RETURNING_2,
                 "DROP TRIGGER orq_jobs_event_update; DROP INDEX orq_jobs_running; DROP INDEX orq_jobs_finished;"),

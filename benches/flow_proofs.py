@@ -42,7 +42,9 @@ def sql_file(name, **splices):
 
 
 ROUTABLE = sql_file("routable.sql")
-CLAIM = sql_file("claim_queue.sql", routable=ROUTABLE)
+ROOM = sql_file("room.sql")
+CLAIM = sql_file("claim_queue.sql", lease=sql_file("lease.sql"), leased=sql_file("leased.sql"), routable=ROUTABLE,
+                 room=ROOM)
 COMPLETE = sql_file("complete.sql", watch="", children="children = 0")
 
 # The candidate schema: a job's group and its lane (its place among the
@@ -53,7 +55,6 @@ COMPLETE = sql_file("complete.sql", watch="", children="children = 0")
 SCHEMA = """
 ALTER TABLE orq_jobs ADD COLUMN grp TEXT;
 ALTER TABLE orq_jobs ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE orq_queues ADD COLUMN max_running INTEGER;
 ALTER TABLE orq_queues ADD COLUMN group_max_running INTEGER;
 CREATE TABLE orq_groups (queue TEXT NOT NULL, grp TEXT NOT NULL, max_running INTEGER,
                          PRIMARY KEY (queue, grp)) WITHOUT ROWID;
@@ -76,7 +77,7 @@ VALUES (:queue, 'ready', 0, :payload, 5, 30000, 0, 0, 'enqueued', :grp, {LANE})"
 
 # The claim of a limited queue: the first :n candidates in claim order whose
 # group has room, each group's candidates ranked, none past its room.
-ROOM = """CASE WHEN job.grp IS NULL THEN :n ELSE
+GROUP_ROOM = """CASE WHEN job.grp IS NULL THEN :n ELSE
   coalesce((SELECT max_running FROM orq_groups WHERE queue = :queue AND grp = job.grp),
            (SELECT group_max_running FROM orq_queues WHERE name = :queue), :n)
   - (SELECT count(*) FROM orq_jobs AS r WHERE r.queue = :queue AND r.grp = job.grp AND r.state = 'running') END"""
@@ -86,11 +87,11 @@ def limited(claim, window):
     the co-routine that streams them in index order); with `window`, each
     group's candidates are ranked and none passes its room (a claim of one
     needs no ranking)."""
-    head, rest = claim.split("""WHERE id IN (
-  SELECT id FROM orq_jobs AS job""")
-    where, tail = rest.split("""  ORDER BY priority DESC, run_at, id
-  LIMIT CAST(:n AS INTEGER))""")
-    candidates = f"""SELECT job.id, job.grp, job.priority, job.lane, job.run_at, {ROOM} AS room
+    head, rest = claim.split("WHERE id IN (")
+    where = rest[rest.index("  WHERE queue = :queue"):rest.index("  ORDER BY priority DESC, run_at, id")]
+    where = where.replace("  WHERE queue", "\n  WHERE queue", 1)
+    tail = "\n" + rest[rest.index("RETURNING"):]
+    candidates = f"""SELECT job.id, job.grp, job.priority, job.lane, job.run_at, {GROUP_ROOM} AS room
   FROM orq_jobs AS job{where}  ORDER BY priority DESC, lane, run_at, id"""
     if not window:
         return f"""{head}WHERE id IN (

@@ -7,24 +7,13 @@
 --
 -- The inner SELECT takes the first :n candidates of each queue from the
 -- orq_jobs_ready index (one seek per queue), merges them and keeps the best
--- :n overall. Each lease gets a fencing token that no other lease of any job
--- ever has: the job's id times 2^20 plus its lease number, so a token also
--- grows with every new lease of the same job. (RETURNING has no order; the
--- caller sorts the rows back into claim order.)
+-- :n overall. What it writes on each job and returns: lease.sql, leased.sql.
 --
 -- LIMIT CAST(:n AS INTEGER), not LIMIT :n: SQLite 3.47+ folds a bare LIMIT
 -- parameter into the program and then re-prepares the statement each time
 -- it is bound again, which made every claim pay a full parse.
 UPDATE OR FAIL orq_jobs
-SET state       = 'running',
-    attempts    = attempts + 1,
-    leases      = leases + 1,
-    token       = id * 1048576 + (leases + 1) % 1048576,
-    worker      = :worker,
-    lease_until = :now + coalesce(:lease_ms, lease_ms),
-    started_at  = :now,
-    updated_at  = :now,
-    event       = 'claimed'
+{lease}
 WHERE id IN (
   SELECT j.id
   FROM orq_queues AS q
@@ -38,5 +27,4 @@ WHERE id IN (
     AND q.name IN (SELECT value FROM json_each(coalesce(:queues, (SELECT json_group_array(name) FROM orq_queues))))
   ORDER BY j.priority DESC, j.run_at, j.id
   LIMIT CAST(:n AS INTEGER))
-RETURNING id, queue, payload, attempts, token, lease_until, priority, max_attempts, timeout_ms,
-          coalesce(:lease_ms, lease_ms), run_at
+{leased}

@@ -4,15 +4,7 @@
 -- max_running). The ranking sorts the candidates, so ops.rs runs this form
 -- only while some queue has a limit (limited_queues.sql).
 UPDATE OR FAIL orq_jobs
-SET state       = 'running',
-    attempts    = attempts + 1,
-    leases      = leases + 1,
-    token       = id * 1048576 + (leases + 1) % 1048576,
-    worker      = :worker,
-    lease_until = :now + coalesce(:lease_ms, lease_ms),
-    started_at  = :now,
-    updated_at  = :now,
-    event       = 'claimed'
+{lease}
 WHERE id IN (
   SELECT id FROM (
     SELECT j.id, j.priority, j.run_at, q.room,
@@ -23,5 +15,4 @@ WHERE id IN (
   WHERE room IS NULL OR nth <= room
   ORDER BY priority DESC, run_at, id
   LIMIT CAST(:n AS INTEGER))
-RETURNING id, queue, payload, attempts, token, lease_until, priority, max_attempts, timeout_ms,
-          coalesce(:lease_ms, lease_ms), run_at
+{leased}

@@ -38,6 +38,11 @@ const ROUTABLE: &str = include_str!("../../sql/routable.sql");
 /// in sql/room.sql.
 const ROOM: &str = include_str!("../../sql/room.sql");
 
+/// What a claim writes on each job it leases, and what it returns of them
+/// (lease.sql, leased.sql): the same for the three forms of the claim.
+const LEASE: &str = include_str!("../../sql/lease.sql");
+const LEASED: &str = include_str!("../../sql/leased.sql");
+
 /// A claim's candidates from one queue, and the queues a claim or a wait
 /// names (claim_candidates.sql, queue_list.sql), each written once.
 const CANDIDATES: &str = include_str!("../../sql/claim_candidates.sql");
@@ -87,10 +92,10 @@ sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
 sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
 sql_file!(EXPIRE_FIND, "expire_find.sql");
 sql_file!(EXPIRE, "expire.sql");
-sql_file_spliced!(CLAIM, "claim.sql", "{routable}" => ROUTABLE);
-sql_file_spliced!(CLAIM_LIMITED, "claim_limited.sql", "{claim_candidates}" => CANDIDATES, "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{room}" => ROOM);
+sql_file_spliced!(CLAIM, "claim.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{routable}" => ROUTABLE);
+sql_file_spliced!(CLAIM_LIMITED, "claim_limited.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{claim_candidates}" => CANDIDATES, "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{room}" => ROOM);
 sql_file!(LIMITED_QUEUES, "limited_queues.sql");
-sql_file_spliced!(CLAIM_QUEUE, "claim_queue.sql", "{routable}" => ROUTABLE, "{room}" => ROOM);
+sql_file_spliced!(CLAIM_QUEUE, "claim_queue.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{routable}" => ROUTABLE, "{room}" => ROOM);
 sql_file_per_children!(COMPLETE, COMPLETE_PARENTS, "complete.sql");
 sql_file_per_children!(COMPLETE_MANY, COMPLETE_MANY_PARENTS, "complete_many.sql");
 sql_file_per_children!(COMPLETE_MANY_TOKENS, COMPLETE_MANY_TOKENS_PARENTS, "complete_many_tokens.sql");
