@@ -31,6 +31,21 @@ fn a_claim_takes_no_more_than_the_queue_has_room_for() {
 }
 
 #[test]
+fn queue_limits_shows_each_limit_with_its_running_jobs() {
+    let conn = memory();
+    one::<String>(&conn, "SELECT queue_enqueue_many('a', '[1,2,3]')");
+    one::<i64>(&conn, "SELECT queue_enqueue('b', '{}')");
+    assert!(rows(&conn, "SELECT * FROM queue_limits").is_empty(), "no limit, no row");
+    limit(&conn, "a", "2");
+    limit(&conn, "c", "0");
+    rows(&conn, "SELECT id FROM queue_claim('w', 5)");
+    assert_eq!(
+        rows(&conn, "SELECT queue, grp IS NULL, max_running, running FROM queue_limits"),
+        vec!["a|1|2|2", "c|1|0|0"]
+    );
+}
+
+#[test]
 fn a_claim_across_queues_keeps_each_queues_limit() {
     let conn = memory();
     one::<String>(&conn, "SELECT queue_enqueue_many('a', '[1,2,3]')");

@@ -72,6 +72,7 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "queue_events",
             "queue_history",
             "queue_jobs",
+            "queue_limits",
             "queue_metrics",
             "queue_rates",
             "queue_replay",

@@ -72,6 +72,11 @@ pub fn register(conn: &Connection, session: &Arc<Session>) -> rusqlite::Result<(
         Some(session.clone()),
     )?;
     conn.create_module(
+        "queue_limits",
+        eponymous_only_module::<view::ViewTab<views::Limits>>(),
+        Some(session.clone()),
+    )?;
+    conn.create_module(
         "queue_alerts",
         eponymous_only_module::<view::ViewTab<views::Alerts>>(),
         Some(session.clone()),

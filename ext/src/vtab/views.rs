@@ -127,6 +127,16 @@ impl View for Schedules {
     const COLUMNS: usize = 11;
 }
 
+/// `queue_limits`: every limit in force, with how many of its jobs run now.
+pub struct Limits;
+
+impl View for Limits {
+    const NAME: &'static str = "queue_limits";
+    const SCHEMA: &'static str = "CREATE TABLE x(queue TEXT, grp TEXT, max_running INTEGER, running INTEGER)";
+    const SQL: &'static str = sql::LIMITS;
+    const COLUMNS: usize = 4;
+}
+
 /// `queue_alerts`: every alert rule with its state at the last check.
 pub struct Alerts;
 
