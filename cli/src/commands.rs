@@ -52,6 +52,11 @@ pub enum Command {
     Pause { queue: String },
     /// Let claims take a paused queue's jobs again
     Resume { queue: String },
+    /// Limits on running jobs: show them, or set or remove a queue's
+    Limits {
+        #[command(subcommand)]
+        action: Option<LimitsAction>,
+    },
     /// Delete finished jobs (done, dead, cancelled) and their history
     Purge(PurgeArgs),
     /// Versions, schema and connection settings
@@ -148,6 +153,20 @@ pub struct JobsArgs {
     limit: i64,
 }
 
+#[derive(Subcommand)]
+pub enum LimitsAction {
+    /// Every limit in force, with how many of its jobs run now (the default)
+    Show,
+    /// How many of a queue's jobs may run at once, all workers and processes together
+    Set {
+        queue: String,
+        #[arg(long)]
+        max_running: u32,
+    },
+    /// Remove a queue's limit
+    Remove { queue: String },
+}
+
 #[derive(Args)]
 pub struct PurgeArgs {
     /// Only this queue [default: every queue]
@@ -184,6 +203,7 @@ pub fn run(
         Command::Retry { ids } => each_job(conn, "queue_retry", &ids, "retried", out),
         Command::Pause { queue } => toggle(conn, "queue_pause", &queue, "paused", out),
         Command::Resume { queue } => toggle(conn, "queue_resume", &queue, "resumed", out),
+        Command::Limits { action } => limits(conn, action.unwrap_or(LimitsAction::Show), out),
         Command::Purge(a) => purge(conn, a, out),
         Command::Debug => {
             let text: String = conn.query_row("SELECT orq_debug()", [], |r| r.get(0))?;
@@ -394,6 +414,33 @@ fn toggle(conn: &Connection, function: &str, queue: &str, verb: &str, out: &Outp
         println!("queue {queue} {verb}");
     } else {
         println!("queue {queue} unchanged (already {verb})");
+    }
+    Ok(if changed == 1 { Code::Ok } else { Code::NoChange })
+}
+
+/// Shows the limits (queue_limits), or sets or removes a queue's through
+/// queue_configure; exit 1 when that changed nothing.
+fn limits(conn: &Connection, action: LimitsAction, out: &Output) -> Result<Code> {
+    let (queue, max_running) = match action {
+        LimitsAction::Show => {
+            query(conn, "SELECT * FROM queue_limits", [])?.print(out);
+            return Ok(Code::Ok);
+        }
+        LimitsAction::Set { queue, max_running } => (queue, Some(max_running)),
+        LimitsAction::Remove { queue } => (queue, None),
+    };
+    let changed: i64 = conn.query_row(
+        "SELECT queue_configure(?, json_object('max_running', ?))",
+        params![queue, max_running],
+        |r| r.get(0),
+    )?;
+    let limit = max_running.map_or("no limit".to_string(), |n| format!("max_running {n}"));
+    if out.json {
+        println!("{}", json!({ "queue": queue, "max_running": max_running, "changed": changed == 1 }));
+    } else if changed == 1 {
+        println!("queue {queue}: {limit}");
+    } else {
+        println!("queue {queue} unchanged (already {limit})");
     }
     Ok(if changed == 1 { Code::Ok } else { Code::NoChange })
 }
