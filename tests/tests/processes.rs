@@ -366,3 +366,50 @@ fn eight_processes_drain_a_random_dag_in_dependency_order() {
     );
     assert_eq!(rows(&conn, "SELECT state, done FROM queue_workflows"), vec![format!("done|{jobs}")]);
 }
+
+/// A queue's max_running under chaos (issue 17): 8 processes claim and
+/// complete while a loop SIGKILLs one of them at a time and starts it again.
+/// Replaying the trail in order, with a lease counted as running from its
+/// claim until the event that ends it (a killed worker's lease ends when it
+/// expires and orq takes the job back), never more than the limit ran.
+#[test]
+fn eight_processes_under_kills_never_run_more_than_a_queues_limit() {
+    let scratch = Scratch::new("limit-chaos");
+    let db = scratch.path("q.db");
+    let jobs = 240;
+    enqueue_many(&db, jobs, r#"{"lease":0.5,"max_attempts":20}"#);
+    let conn = open(&db);
+    one::<i64>(&conn, r#"SELECT queue_configure('work', '{"max_running": 2}')"#);
+    let spawn = |i: usize, round: usize| {
+        let log = scratch.path(&format!("w{i}-{round}.log"));
+        spawn_drain(&db, &format!("w{i}"), 3, &log, 10)
+    };
+    let mut workers: Vec<Child> = (0..8).map(|i| spawn(i, 0)).collect();
+    for round in 1..=10 {
+        std::thread::sleep(Duration::from_millis(150));
+        // A process that holds a lease, when one does: killed mid-job.
+        let holder = rows(&conn, "SELECT substr(worker, 2) FROM queue_jobs WHERE state = 'running' LIMIT 1");
+        let i = holder.first().map_or(round % workers.len(), |w| w.parse().unwrap());
+        workers[i].kill().unwrap(); // SIGKILL
+        workers[i].wait().unwrap();
+        workers[i] = spawn(i, round);
+    }
+    for mut w in workers {
+        assert!(w.wait().unwrap().success());
+    }
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs WHERE state = 'done'"), jobs as i64);
+    let ends = ["completed", "failed", "expired", "dead", "cancelled", "released"];
+    let (mut running, mut most, mut kills_seen) = (0i64, 0i64, 0);
+    for kind in rows(&conn, "SELECT type FROM queue_events WHERE type <> 'enqueued' ORDER BY seq") {
+        if kind == "claimed" {
+            running += 1;
+        } else if ends.contains(&kind.as_str()) {
+            running -= 1;
+            kills_seen += usize::from(kind == "expired");
+        }
+        most = most.max(running);
+    }
+    eprintln!("max_running 2 under kills: at most {most} ran at once; {kills_seen} leases expired");
+    assert_eq!(most, 2, "never more than the limit, and the limit was used");
+    assert!(kills_seen > 0, "the kills left leases to expire");
+}
