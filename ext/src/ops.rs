@@ -186,7 +186,9 @@ fn add_parents(conn: &Connection, o: &EnqueueOptions, child: i64) -> Result<()> 
     Ok(())
 }
 
-/// The claim itself (claim.sql, or claim_queue.sql for a single queue).
+/// The claim itself: claim_queue.sql for a single queue; across queues
+/// claim.sql, or claim_limited.sql while some queue has a max_running (its
+/// ranking costs a sort, which the others need not pay).
 pub fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
     let sql: &str = match &req.queue {
         Some(_) => &sql::CLAIM_QUEUE,
