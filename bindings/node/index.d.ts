@@ -51,6 +51,8 @@ export interface EnqueueOptions {
   key?: string;
   /** "live" (default): while the keyed job is unfinished; "all": while it exists */
   key_scope?: 'live' | 'all';
+  /** seconds, with key: enqueueing again before the keyed job starts replaces its payload and pushes its start back */
+  debounce?: number;
   /** seconds one run may take */
   timeout?: number;
   /** capabilities a worker must have registered */

@@ -92,6 +92,18 @@ pub fn enqueue_placed(
             return Ok(id);
         }
     }
+    if o.debounce {
+        let pushed = conn
+            .prepare_cached(sql::DEBOUNCE)?
+            .query_row(
+                named_params! {":payload": payload, ":run_at": o.run_at_ms, ":now": now, ":queue": queue, ":key": o.key},
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = pushed {
+            return Ok(id);
+        }
+    }
     if insert(conn, &sql::ENQUEUE, now, queue, payload, o, place, None)? == 1 {
         let id = conn.last_insert_rowid();
         add_parents(conn, o, id)?;

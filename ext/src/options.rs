@@ -32,6 +32,9 @@ pub struct EnqueueOptions {
     /// The key holds while any job with it exists, finished ones included
     /// (key_scope "all"), instead of while one is waiting, ready or running.
     pub key_for_all: bool,
+    /// With a key: an enqueue while the key's job has not started replaces
+    /// its payload and pushes its start back to run_at_ms (debounce.sql).
+    pub debounce: bool,
     /// How long one run may take, for the worker to enforce.
     pub timeout_ms: Option<i64>,
     /// Routing, as JSON arrays / a name (see sql/claim.sql).
@@ -54,6 +57,7 @@ impl EnqueueOptions {
             backoff: None,
             key: None,
             key_for_all: false,
+            debounce: false,
             timeout_ms: None,
             requires: None,
             only_worker: None,
@@ -85,6 +89,7 @@ pub struct EnqueueKeys {
     backoff: Given,
     key: Given,
     key_scope: Given,
+    debounce: Given,
     timeout: Given,
     requires: Given,
     worker: Given,
@@ -133,6 +138,13 @@ impl EnqueueKeys {
         if let Some(v) = &self.key_scope.0 {
             o.key_for_all = key_scope(v)?;
         }
+        if let Some(v) = &self.debounce.0 {
+            if self.delay.0.is_some() || self.run_at.0.is_some() {
+                return Err(invalid("debounce sets the job's start: give it without delay or run_at"));
+            }
+            o.run_at_ms = later("debounce", now_ms, duration_ms("debounce", number("debounce", v)?)?)?;
+            o.debounce = true;
+        }
         if let Some(v) = &self.timeout.0 {
             o.timeout_ms = Some(lease_ms("timeout", number("timeout", v)?)?);
         }
@@ -159,6 +171,12 @@ impl EnqueueKeys {
         }
         if o.key_for_all && o.key.is_none() {
             return Err(invalid("key_scope needs a key"));
+        }
+        if o.debounce && (o.key.is_none() || o.key_for_all) {
+            return Err(invalid("debounce needs a key (of key_scope \"live\")"));
+        }
+        if o.debounce && !o.depends_on.is_empty() {
+            return Err(invalid("debounce cannot be given with depends_on"));
         }
         Ok(o)
     }

@@ -145,6 +145,7 @@ sql_file!(PURGE_MARKER_DROP, "purge_marker_drop.sql");
 sql_file!(QUEUE_CONFIGURE, "queue_configure.sql");
 sql_file!(QUEUE_ROW, "queue_row.sql");
 sql_file!(SCHEDULES, "schedules.sql");
+sql_file!(DEBOUNCE, "debounce.sql");
 sql_file!(LIMITS, "limits.sql");
 sql_file!(SCHEDULE_UPSERT, "schedule_upsert.sql");
 sql_file!(SCHEDULE_DELETE, "schedule_delete.sql");

@@ -72,6 +72,13 @@ test('idempotency key: the same key returns the same job', (t) => {
   assert.equal(q.enqueue('mail', { n: 2 }, { key: 'welcome' }), a);
 });
 
+test('debounce: enqueueing again before the job starts replaces its payload', (t) => {
+  const q = tempQueue(t);
+  const a = q.enqueue('reindex', { v: 1 }, { key: 'doc-1', debounce: 30 });
+  assert.equal(q.enqueue('reindex', { v: 2 }, { key: 'doc-1', debounce: 30 }), a);
+  assert.deepEqual(q.job(a).payload, { v: 2 });
+});
+
 test('enqueueMany enqueues in order and in one transaction', (t) => {
   const q = tempQueue(t);
   const ids = q.enqueueMany('bulk', [{ n: 1 }, { n: 2 }, { n: 3 }], { priority: 1 });

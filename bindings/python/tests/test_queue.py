@@ -106,6 +106,14 @@ def test_enqueue_many_is_one_transaction(q):
     assert [q.job(i)["payload"] for i in q.enqueue_many("other", ["x", None, 1.5], priority=2)] == ["x", None, 1.5]
 
 
+def test_debounce_keeps_one_job_with_the_last_payload(q):
+    first = q.enqueue("reindex", {"v": 1}, key="doc-1", debounce=30)
+    assert q.enqueue("reindex", {"v": 2}, key="doc-1", debounce=30) == first
+    assert q.job(first)["payload"] == {"v": 2}
+    with q.claim("reindex") as job:
+        assert job is None, "not due for 30 s"
+
+
 def test_complete_many(q):
     q.enqueue_many("bulk", list(range(10)))
     jobs = q.claim_many("bulk", 10)
