@@ -6,8 +6,9 @@
 -- instead, which also keeps to each queue's limit.)
 --
 -- The inner SELECT takes the first :n candidates of each queue from the
--- orq_jobs_ready index (one seek per queue), merges them and keeps the best
--- :n overall. What it writes on each job and returns: lease.sql, leased.sql.
+-- orq_jobs_ready index (claim_candidates.sql: one seek per queue) of the
+-- queues with room (room.sql; only a pause, while no queue has a limit),
+-- merges them and keeps the best :n overall. What it writes on each job and returns: lease.sql, leased.sql.
 --
 -- LIMIT CAST(:n AS INTEGER), not LIMIT :n: SQLite 3.47+ folds a bare LIMIT
 -- parameter into the program and then re-prepares the statement each time
@@ -17,14 +18,9 @@ UPDATE OR FAIL orq_jobs
 WHERE id IN (
   SELECT j.id
   FROM orq_queues AS q
-  CROSS JOIN orq_jobs AS j ON j.id IN (
-    SELECT id FROM orq_jobs AS job
-    WHERE queue = q.name AND state = 'ready' AND run_at <= :now
-      AND {routable}
-    ORDER BY priority DESC, run_at, id
-    LIMIT CAST(:n AS INTEGER))
-  WHERE q.paused = 0
-    AND q.name IN (SELECT value FROM json_each(coalesce(:queues, (SELECT json_group_array(name) FROM orq_queues))))
+  CROSS JOIN orq_jobs AS j ON j.id IN ({claim_candidates})
+  WHERE coalesce({room}, 1) > 0
+    AND q.name IN ({queue_list})
   ORDER BY j.priority DESC, j.run_at, j.id
   LIMIT CAST(:n AS INTEGER))
 {leased}

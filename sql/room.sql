@@ -6,9 +6,10 @@
 -- No scalar function calls (min, max): a function compiled into a writing
 -- statement makes SQLite give it a statement journal (see sql.rs); iif and
 -- CASE are compiled inline.
--- Not a statement of its own: sql.rs splices it into claim.sql,
--- claim_queue.sql and wait_check.sql where they name it, so that a claim
--- and queue_wait can never disagree on whether a queue may start a job.
+-- Not a statement of its own: sql.rs splices it into the three claims
+-- (claim.sql, claim_queue.sql, claim_limited.sql) and wait_check.sql, so
+-- that a claim and queue_wait can never disagree on whether a queue may
+-- start a job.
 (CASE WHEN q.paused THEN 0
       WHEN q.max_running IS NOT NULL
         THEN (SELECT iif(count(*) < q.max_running, q.max_running - count(*), 0)

@@ -92,7 +92,7 @@ sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
 sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
 sql_file!(EXPIRE_FIND, "expire_find.sql");
 sql_file!(EXPIRE, "expire.sql");
-sql_file_spliced!(CLAIM, "claim.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{routable}" => ROUTABLE);
+sql_file_spliced!(CLAIM, "claim.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{claim_candidates}" => CANDIDATES, "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{room}" => ROOM);
 sql_file_spliced!(CLAIM_LIMITED, "claim_limited.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{claim_candidates}" => CANDIDATES, "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{room}" => ROOM);
 sql_file!(LIMITED_QUEUES, "limited_queues.sql");
 sql_file_spliced!(CLAIM_QUEUE, "claim_queue.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{routable}" => ROUTABLE, "{room}" => ROOM);
@@ -196,7 +196,7 @@ mod tests {
             );
             assert_eq!(sql.matches("only_worker = :worker").count(), 1, "{sql}");
         }
-        for sql in [&*CLAIM_LIMITED, &*CLAIM_QUEUE, &*WAIT_CHECK] {
+        for sql in [&*CLAIM, &*CLAIM_LIMITED, &*CLAIM_QUEUE, &*WAIT_CHECK] {
             assert_eq!(sql.matches("q.max_running - count(*)").count(), 1, "{sql}");
         }
         assert!(!METRICS_EVENTS.contains("{failed_attempt}"));
