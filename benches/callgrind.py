@@ -9,7 +9,8 @@ the instruction, where the rates swing ±30% on this shared machine.
     /usr/bin/python3 benches/callgrind.py --one orq claim1   # (run under valgrind by the above)
 
 Instructions per job = (the shape's run - the same process doing its setup
-only) / N (per_job, which benches/flow_proofs.py and claim_floor.py use too). The claim shapes drain N jobs that the setup enqueued.
+only) / N (per_job, which benches/flow_proofs.py and claim_floor.py use too).
+The claim shapes drain N jobs that the setup enqueued.
 """
 
 import os
@@ -81,6 +82,7 @@ def per_job(script, args, n):
 
 def instructions(system, shape):
     return per_job(__file__, [system, shape], N)
+
 
 def main():
     systems = [sys.argv[1]] if len(sys.argv) > 1 else ["G", "orq"]
