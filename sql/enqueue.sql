@@ -6,15 +6,16 @@
 -- last_insert_rowid() (the triggers' own inserts do not change it); no
 -- RETURNING, which would buffer its row in a temporary b-tree.
 -- :state is 'ready', or 'waiting' for :waiting_on unfinished parents, or
--- 'cancelled' when a parent already failed (ops.rs decides).
+-- 'cancelled' when a parent already failed (ops.rs decides). :lane is the
+-- job's turn among its group's (lane.sql; NULL without a group).
 INSERT OR FAIL INTO orq_jobs (queue, state, priority, run_at, payload, max_attempts, lease_ms,
                       backoff, key, requires, only_worker, not_workers, timeout_ms,
                       waiting_on, on_parent_failure, workflow, workflow_key, error, finished_at,
                       created_at, updated_at, event,
-                      enq_seq, enq_state, enq_detail)
+                      enq_seq, enq_state, enq_detail, grp, lane)
 VALUES (:queue, :state, :priority, :run_at, :payload, :max_attempts, :lease_ms,
         :backoff, :key, :requires, :only_worker, :not_workers, :timeout_ms,
         :waiting_on, :on_parent_failure, :workflow, :workflow_key, :error, :finished_at,
         :now, :now, 'enqueued',
-        (SELECT seq FROM orq_next_seq), {enqueued})
+        (SELECT seq FROM orq_next_seq), {enqueued}, :grp, :lane)
 ON CONFLICT DO NOTHING

@@ -8,15 +8,16 @@
 -- take one after another. There is no key (a key names one job), so no
 -- insert can be refused. The jobs get consecutive ids in array order: a
 -- new row's id is the highest id plus one, and this statement holds the
--- write lock.
+-- write lock. With a group, the jobs take the turns from :lane on
+-- (lane.sql), one after another.
 INSERT OR FAIL INTO orq_jobs (queue, state, priority, run_at, payload, max_attempts, lease_ms,
                       backoff, key, requires, only_worker, not_workers, timeout_ms,
                       waiting_on, on_parent_failure, workflow, workflow_key, error, finished_at,
                       created_at, updated_at, event,
-                      enq_seq, enq_state, enq_detail)
+                      enq_seq, enq_state, enq_detail, grp, lane)
 SELECT :queue, :state, :priority, :run_at, value, :max_attempts, :lease_ms,
        :backoff, :key, :requires, :only_worker, :not_workers, :timeout_ms,
        :waiting_on, :on_parent_failure, :workflow, :workflow_key, :error, :finished_at,
        :now, :now, 'enqueued',
-       :seq + key, {enqueued}
+       :seq + key, {enqueued}, :grp, :lane + key
 FROM json_each(:payload)

@@ -7,6 +7,7 @@ SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     error       = 'lease expired',
     cause       = 'lease_expired',
     run_at      = lease_until,
+    lane        = NULL,  -- its turn is its new run_at (migration 015)
     finished_at = iif(attempts >= max_attempts, :now, NULL),
     children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,

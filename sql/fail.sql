@@ -9,6 +9,7 @@ SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     cause       = 'failed',
     run_at      = iif(attempts >= max_attempts, run_at,
                       :now + coalesce(:retry_in_ms, orq_backoff_ms(id, attempts, backoff))),
+    lane        = NULL,  -- its turn is its new run_at (migration 015)
     finished_at = iif(attempts >= max_attempts, :now, NULL),
     children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,

@@ -6,6 +6,7 @@ SET state       = 'ready',
     event       = 'released',
     attempts    = attempts - 1,
     run_at      = :now + :delay_ms,
+    lane        = NULL,  -- its turn is its new run_at (migration 015)
     lease_until = NULL,
     updated_at  = :now
 WHERE id = :id AND state = 'running' AND (:token IS NULL OR token = :token)

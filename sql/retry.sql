@@ -5,6 +5,7 @@ SET state       = 'ready',
     event       = 'retried',
     attempts    = 0,
     run_at      = :now,
+    lane        = NULL,  -- its turn is its new run_at (migration 015)
     finished_at = NULL,
     children    = children,  -- runs orq_jobs_children (migration 011)
     updated_at  = :now

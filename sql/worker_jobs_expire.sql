@@ -6,6 +6,7 @@ SET state       = iif(attempts >= max_attempts, 'dead', 'ready'),
     error       = 'worker ' || :name || ' died',
     cause       = 'worker_died',
     run_at      = :now,
+    lane        = NULL,  -- its turn is its new run_at (migration 015)
     finished_at = iif(attempts >= max_attempts, :now, NULL),
     children    = children,  -- runs orq_jobs_children (migration 011)
     lease_until = NULL,

@@ -52,7 +52,7 @@ pub enum Command {
     Pause { queue: String },
     /// Let claims take a paused queue's jobs again
     Resume { queue: String },
-    /// Limits on running jobs: show them, or set or remove a queue's
+    /// Limits on running jobs and claim rates, per queue and per group: show, set or remove them
     Limits {
         #[command(subcommand)]
         action: Option<LimitsAction>,
@@ -135,6 +135,9 @@ pub struct EnqueueArgs {
     /// Idempotency key: while a live job of the queue has it, that job's id is returned
     #[arg(long)]
     key: Option<String>,
+    /// The job's group (a tenant, a customer): its limits and its fair share of the queue
+    #[arg(long)]
+    group: Option<String>,
     /// More options as a JSON object (see queue_enqueue)
     #[arg(long)]
     options: Option<String>,
@@ -157,14 +160,49 @@ pub struct JobsArgs {
 pub enum LimitsAction {
     /// Every limit in force, with how many of its jobs run now (the default)
     Show,
-    /// How many of a queue's jobs may run at once, all workers and processes together
-    Set {
+    /// Set limits of a queue, of each of its groups, or (with --group) of one group
+    Set(LimitsSetArgs),
+    /// Remove every limit of a queue, or (with --group) one group's own limits
+    Remove {
         queue: String,
+        /// Only this group's own limits: it goes back to the queue's defaults
         #[arg(long)]
-        max_running: u32,
+        group: Option<String>,
     },
-    /// Remove a queue's limit
-    Remove { queue: String },
+}
+
+#[derive(Args)]
+pub struct LimitsSetArgs {
+    queue: String,
+    /// Set the limits of this one group (--max-running, --rate) over the queue's defaults
+    #[arg(long, conflicts_with_all = ["group_max_running", "group_rate"])]
+    group: Option<String>,
+    /// How many jobs may run at once, all workers and processes together
+    #[arg(long)]
+    max_running: Option<u32>,
+    /// How many jobs of each group may run at once (1: one at a time per group)
+    #[arg(long)]
+    group_max_running: Option<u32>,
+    /// At most N claims in any window of a period: N/PERIOD (10/1s, 100/1m, 5/30s)
+    #[arg(long, value_parser = parse_rate)]
+    rate: Option<serde_json::Value>,
+    /// The same for each group
+    #[arg(long, value_parser = parse_rate)]
+    group_rate: Option<serde_json::Value>,
+}
+
+/// `N/PERIOD` as queue_configure's rate setting: {"limit": N, "per": seconds}.
+fn parse_rate(text: &str) -> std::result::Result<serde_json::Value, String> {
+    let (limit, period) =
+        text.split_once('/').ok_or_else(|| format!("a rate is N/PERIOD, like 10/1s, got {text:?}"))?;
+    let limit: u32 =
+        limit.trim().parse().map_err(|_| format!("the rate's N must be a whole number, got {limit:?}"))?;
+    let period = if period.starts_with(|c: char| c.is_ascii_digit()) {
+        period.to_string()
+    } else {
+        format!("1{period}")
+    };
+    Ok(json!({ "limit": limit, "per": parse_seconds(&period)? }))
 }
 
 #[derive(Args)]
@@ -246,6 +284,7 @@ fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
         ("max_attempts", a.max_attempts.map(Into::into)),
         ("lease", a.lease.map(Into::into)),
         ("key", a.key.map(Into::into)),
+        ("group", a.group.map(Into::into)),
     ]));
     if let Some(dir) = &a.watch {
         let producer = watch_dir::Producer { conn, queue: &a.queue, cmd: a.cmd.as_deref(), options: opts };
@@ -418,29 +457,58 @@ fn toggle(conn: &Connection, function: &str, queue: &str, verb: &str, out: &Outp
     Ok(if changed == 1 { Code::Ok } else { Code::NoChange })
 }
 
-/// Shows the limits (queue_limits), or sets or removes a queue's through
-/// queue_configure; exit 1 when that changed nothing.
+/// Shows the limits (queue_limits), or sets or removes a queue's or a
+/// group's through queue_configure or queue_group_configure; exit 1 when
+/// that changed nothing.
 fn limits(conn: &Connection, action: LimitsAction, out: &Output) -> Result<Code> {
-    let (queue, max_running) = match action {
+    let (queue, group, settings) = match action {
         LimitsAction::Show => {
             query(conn, "SELECT * FROM queue_limits", [])?.print(out);
             return Ok(Code::Ok);
         }
-        LimitsAction::Set { queue, max_running } => (queue, Some(max_running)),
-        LimitsAction::Remove { queue } => (queue, None),
+        LimitsAction::Set(a) => {
+            let settings = given([
+                ("max_running", a.max_running.map(Into::into)),
+                ("group_max_running", a.group_max_running.map(Into::into)),
+                ("rate", a.rate),
+                ("group_rate", a.group_rate),
+            ]);
+            if settings.is_empty() {
+                return Err(usage(
+                    "give a limit to set: --max-running, --group-max-running, --rate or --group-rate",
+                ));
+            }
+            (a.queue, a.group, Some(serde_json::Value::Object(settings)))
+        }
+        LimitsAction::Remove { queue, group: Some(group) } => (queue, Some(group), None),
+        LimitsAction::Remove { queue, group: None } => {
+            let none = serde_json::Value::Null;
+            let all =
+                ["max_running", "group_max_running", "rate", "group_rate"].map(|k| (k, Some(none.clone())));
+            (queue, None, Some(serde_json::Value::Object(given(all))))
+        }
     };
-    let changed: i64 = conn.query_row(
-        "SELECT queue_configure(?, json_object('max_running', ?))",
-        params![queue, max_running],
-        |r| r.get(0),
-    )?;
-    let limit = max_running.map_or("no limit".to_string(), |n| format!("max_running {n}"));
+    let text = settings.as_ref().map(|s| s.to_string());
+    let changed: i64 = match &group {
+        Some(g) => {
+            conn.query_row("SELECT queue_group_configure(?, ?, ?)", params![queue, g, text], |r| r.get(0))?
+        }
+        None => conn.query_row("SELECT queue_configure(?, ?)", params![queue, text], |r| r.get(0))?,
+    };
+    let whom = match &group {
+        Some(g) => format!("queue {queue} group {g}"),
+        None => format!("queue {queue}"),
+    };
+    let what = settings.as_ref().map_or("its queue's defaults".to_string(), |s| s.to_string());
     if out.json {
-        println!("{}", json!({ "queue": queue, "max_running": max_running, "changed": changed == 1 }));
+        println!(
+            "{}",
+            json!({ "queue": queue, "group": group, "settings": settings, "changed": changed == 1 })
+        );
     } else if changed == 1 {
-        println!("queue {queue}: {limit}");
+        println!("{whom}: {what}");
     } else {
-        println!("queue {queue} unchanged (already {limit})");
+        println!("{whom} unchanged (already {what})");
     }
     Ok(if changed == 1 { Code::Ok } else { Code::NoChange })
 }

@@ -132,6 +132,13 @@ impl Error {
 
     /// True when SQLite said "no such table": the orq schema does not exist
     /// here yet, which read-only views answer with no rows.
+    /// SQLITE_LOCKED: a conflict with another statement of the same
+    /// connection (such as dropping a b-tree while a query reads).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, Error::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+            if f.code == rusqlite::ErrorCode::DatabaseLocked)
+    }
+
     pub fn is_missing_table(&self) -> bool {
         matches!(self, Error::Sqlite(rusqlite::Error::SqliteFailure(_, Some(msg)))
             if msg.starts_with("no such table"))

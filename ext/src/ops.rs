@@ -6,7 +6,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{named_params, Connection, OptionalExtension};
 
 use crate::error::{invalid, not_found, Error, Result};
-use crate::options::{EnqueueOptions, QueueSettings};
+use crate::options::{EnqueueOptions, GroupSettings, QueueSettings, Rate};
 use crate::{deps, params, sql};
 
 /// A job leased by a claim.
@@ -166,6 +166,7 @@ fn insert(
         register_queue(conn, now, queue)?;
     }
     let (state, waiting_on, error) = initial_state(conn, o)?;
+    let lane = turn(conn, queue, o)?;
     let on_parent_failure = o.run_on_parent_failure.then_some("run");
     let finished_at = (state == "cancelled").then_some(now);
     let mut params = named_params! {
@@ -175,13 +176,23 @@ fn insert(
         ":not_workers": o.not_workers, ":timeout_ms": o.timeout_ms, ":waiting_on": waiting_on,
         ":on_parent_failure": on_parent_failure, ":workflow": place.workflow,
         ":workflow_key": place.workflow_key, ":error": error,
-        ":finished_at": finished_at, ":now": now,
+        ":finished_at": finished_at, ":now": now, ":grp": o.group, ":lane": lane,
     }
     .to_vec();
     if let Some(seq) = &seq {
         params.push((":seq", seq));
     }
     Ok(params::execute(conn, sql, &params)?)
+}
+
+/// A grouped job's turn among the groups of its queue (lane.sql); None
+/// for a job without a group, which takes its turn at its run_at.
+fn turn(conn: &Connection, queue: &str, o: &EnqueueOptions) -> Result<Option<i64>> {
+    let Some(group) = &o.group else { return Ok(None) };
+    Ok(Some(conn.prepare_cached(sql::LANE)?.query_row(
+        named_params! {":run_at": o.run_at_ms, ":queue": queue, ":priority": o.priority, ":grp": group},
+        |r| r.get(0),
+    )?))
 }
 
 /// Gives `queue` its row in orq_queues if it has none yet: once per call
@@ -198,17 +209,29 @@ fn add_parents(conn: &Connection, o: &EnqueueOptions, child: i64) -> Result<()> 
     Ok(())
 }
 
-/// The claim itself: claim_queue.sql for a single queue; across queues
-/// claim.sql, or claim_limited.sql while some queue has a max_running (its
-/// ranking costs a sort, which the others need not pay).
+/// The claim itself, in the cheapest statement that keeps the limits in
+/// force (flow_limits.sql; across queues, the limits of any queue): from a
+/// single queue claim_queue.sql, or
+/// claim_grouped.sql for a claim of many when the queue's groups are
+/// limited; across queues claim.sql, or claim_limited.sql while some queue
+/// or group has a limit (their rankings cost a sort, which the others need
+/// not pay). A claim under a rate limit then logs itself (rate_log.sql).
 pub fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
+    let read = |r: &rusqlite::Row| Ok(FlowLimits { queues: r.get(0)?, groups: r.get(1)?, rates: r.get(2)? });
+    let limits = match &req.queue {
+        Some(q) => {
+            conn.prepare_cached(&sql::FLOW_LIMITS_QUEUE)?.query_row([q], read).optional()?.unwrap_or_default()
+        }
+        None => conn.prepare_cached(&sql::FLOW_LIMITS_ANY)?.query_row([], read)?,
+    };
     let sql: &str = match &req.queue {
+        Some(_) if limits.groups && req.n > 1 => &sql::CLAIM_GROUPED,
         Some(_) => &sql::CLAIM_QUEUE,
-        None if conn.prepare_cached(sql::LIMITED_QUEUES)?.query_row([], |r| r.get(0))? => &sql::CLAIM_LIMITED,
+        None if limits.queues || limits.groups => &sql::CLAIM_LIMITED,
         None => &sql::CLAIM,
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    // In the order the parameters appear in claim_queue.sql and claim.sql.
+    // In the order the parameters first appear in the claims.
     let mut named = named_params! {":worker": req.worker, ":now": now, ":lease_ms": req.lease_ms}.to_vec();
     match &req.queue {
         Some(q) => named.extend([(":queue", q as &dyn rusqlite::ToSql), (":n", &req.n)]),
@@ -231,23 +254,38 @@ pub fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Clai
             ValueRef::Text(t) => String::from_utf8(t.to_vec()).ok(),
             _ => None,
         };
-        Ok((job, payload, r.get::<_, i64>(10)?))
+        Ok((job, payload, (r.get::<_, i64>(10)?, r.get::<_, i64>(11)?)))
     });
     let mut claimed = Vec::new();
     let mut unreadable = Vec::new();
     for row in rows {
         match row? {
-            (mut job, Some(payload), run_at) => {
+            (mut job, Some(payload), order) => {
                 job.payload = payload;
-                claimed.push((job, run_at));
+                claimed.push((job, order));
             }
             (job, None, _) => unreadable.push(job),
         }
     }
+    if limits.rates && !claimed.is_empty() {
+        let ids = serde_json::Value::from(claimed.iter().map(|(c, _)| c.id).collect::<Vec<_>>()).to_string();
+        conn.prepare_cached(sql::RATE_LOG)?.execute(named_params! {":ids": ids, ":now": now})?;
+    }
     set_aside(conn, now, &unreadable)?;
     // RETURNING has no order of its own: back into claim order.
-    claimed.sort_by_key(|(c, run_at)| (-c.priority, *run_at, c.id));
+    claimed.sort_by_key(|(c, (turn, run_at))| (-c.priority, *turn, *run_at, c.id));
     Ok(claimed.into_iter().map(|(c, _)| c).collect())
+}
+
+/// Which limits are in force for a claim (flow_limits.sql).
+#[derive(Default)]
+struct FlowLimits {
+    /// Some queue has a limit of its own (max_running, rate).
+    queues: bool,
+    /// Some group has a limit (its queue's default, or its own).
+    groups: bool,
+    /// Some of these limits is a rate.
+    rates: bool,
 }
 
 /// Claimed jobs whose payload is not UTF-8 text become dead, instead of
@@ -466,8 +504,50 @@ pub fn configure(conn: &Connection, now: i64, queue: &str, settings: &QueueSetti
         ":dead_given": retention.dead.is_some(), ":dead_ms": retention.dead.flatten(),
         ":cancelled_given": retention.cancelled.is_some(), ":cancelled_ms": retention.cancelled.flatten(),
         ":max_running_given": settings.max_running.is_some(), ":max_running": settings.max_running.flatten(),
+        ":group_max_running_given": settings.group_max_running.is_some(),
+        ":group_max_running": settings.group_max_running.flatten(),
+        ":rate_given": settings.rate.is_some(), ":rate_limit": rate_limit(settings.rate),
+        ":rate_ms": rate_ms(settings.rate),
+        ":group_rate_given": settings.group_rate.is_some(), ":group_rate_limit": rate_limit(settings.group_rate),
+        ":group_rate_ms": rate_ms(settings.group_rate),
     })?;
     Ok(created || changed > 0)
+}
+
+/// Changes the limits given of one group of `queue` (`None`: the group
+/// goes back to its queue's defaults); true when that changed anything.
+pub fn configure_group(
+    conn: &Connection,
+    now: i64,
+    queue: &str,
+    group: &str,
+    settings: Option<&GroupSettings>,
+) -> Result<bool> {
+    let created = register_queue(conn, now, queue)?;
+    let mut changed = 0;
+    if let Some(g) = settings {
+        changed += conn.prepare_cached(sql::GROUP_CONFIGURE)?.execute(named_params! {
+            ":queue": queue, ":grp": group, ":max_running": g.max_running.flatten(),
+            ":rate_limit": rate_limit(g.rate), ":rate_ms": rate_ms(g.rate),
+            ":max_running_given": g.max_running.is_some(), ":rate_given": g.rate.is_some(),
+        })?;
+    }
+    changed += conn
+        .prepare_cached(sql::GROUP_FORGET)?
+        .execute(named_params! {":queue": queue, ":grp": group, ":all": settings.is_none()})?;
+    if changed > 0 {
+        conn.prepare_cached(sql::GROUP_COUNT)?.execute(named_params! {":queue": queue})?;
+    }
+    Ok(created || changed > 0)
+}
+
+/// A rate setting's limit and period, for the statements (NULL: none).
+fn rate_limit(rate: Option<Option<Rate>>) -> Option<i64> {
+    rate.flatten().map(|r| r.limit)
+}
+
+fn rate_ms(rate: Option<Option<Rate>>) -> Option<i64> {
+    rate.flatten().map(|r| r.per_ms)
 }
 
 /// Cancels every unfinished job of a workflow (and what depends on them).

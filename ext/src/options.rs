@@ -45,6 +45,9 @@ pub struct EnqueueOptions {
     pub depends_on: Vec<i64>,
     /// Run even if a parent ends dead or cancelled (instead of being cancelled).
     pub run_on_parent_failure: bool,
+    /// The job's group (a tenant, a customer): its limits and its turn
+    /// among the groups of its queue (migration 015).
+    pub group: Option<String>,
 }
 
 impl EnqueueOptions {
@@ -64,6 +67,7 @@ impl EnqueueOptions {
             not_workers: None,
             depends_on: Vec::new(),
             run_on_parent_failure: false,
+            group: None,
         }
     }
 
@@ -90,6 +94,7 @@ pub struct EnqueueKeys {
     key: Given,
     key_scope: Given,
     debounce: Given,
+    group: Given,
     timeout: Given,
     requires: Given,
     worker: Given,
@@ -133,7 +138,7 @@ impl EnqueueKeys {
             o.backoff = Backoff::from_json(v)?.to_stored();
         }
         if let Some(v) = &self.key.0 {
-            o.key = Some(job_key(v)?);
+            o.key = Some(key_text("key", v)?);
         }
         if let Some(v) = &self.key_scope.0 {
             o.key_for_all = key_scope(v)?;
@@ -144,6 +149,9 @@ impl EnqueueKeys {
             }
             o.run_at_ms = later("debounce", now_ms, duration_ms("debounce", number("debounce", v)?)?)?;
             o.debounce = true;
+        }
+        if let Some(v) = &self.group.0 {
+            o.group = Some(key_text("group", v)?);
         }
         if let Some(v) = &self.timeout.0 {
             o.timeout_ms = Some(lease_ms("timeout", number("timeout", v)?)?);
@@ -197,6 +205,10 @@ pub struct Retention {
 /// that exists: a billion is no limit in practice, and fits every column).
 pub const MAX_RUNNING_LIMIT: i64 = 1_000_000_000;
 
+/// The shortest and longest period of a rate limit.
+pub const MIN_RATE_PERIOD_MS: i64 = 1;
+pub const MAX_RATE_PERIOD_MS: i64 = 86_400_000;
+
 /// A queue's settings that queue_configure changes; None: leave it.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct QueueSettings {
@@ -204,6 +216,62 @@ pub struct QueueSettings {
     pub retention: Retention,
     /// Some(None) removes the limit.
     pub max_running: Option<Option<i64>>,
+    pub group_max_running: Option<Option<i64>>,
+    pub rate: Option<Option<Rate>>,
+    pub group_rate: Option<Option<Rate>>,
+}
+
+/// One group's own limits (queue_group_configure); None: leave it,
+/// Some(None): back to its queue's default.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct GroupSettings {
+    pub max_running: Option<Option<i64>>,
+    pub rate: Option<Option<Rate>>,
+}
+
+/// A rate limit: at most `limit` claims in any window of `per_ms`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub limit: i64,
+    pub per_ms: i64,
+}
+
+/// Reads a rate limit: `{"limit": N, "per": seconds}`, or null for none.
+pub fn rate(what: &str, v: &Value) -> Result<Option<Rate>> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let shape = || {
+        invalid(format!(
+            "{what} must be an object like {{\"limit\": 10, \"per\": 1}} (claims per seconds), or null \
+             (no limit), got {}",
+            excerpt(&v.to_string())
+        ))
+    };
+    let keys: RateKeys = fields::read(v).map_err(|p| match p {
+        Problem::Unknown { key, known } => {
+            invalid(format!("{what}: unknown key '{}' (known: {known})", excerpt(&key)))
+        }
+        _ => shape(),
+    })?;
+    let (Some(limit), Some(per)) = (&keys.limit.0, &keys.per.0) else { return Err(shape()) };
+    let limit = integer(&format!("{what}.limit"), limit, 1, MAX_RUNNING_LIMIT)?;
+    let per_secs = number(&format!("{what}.per"), per)?;
+    let per_ms = (per_secs * 1000.0).round();
+    if !(MIN_RATE_PERIOD_MS as f64..=MAX_RATE_PERIOD_MS as f64).contains(&per_ms) {
+        return Err(invalid(format!(
+            "{what}.per must be from 0.001 to 86400 seconds (a day), got {per_secs}"
+        )));
+    }
+    Ok(Some(Rate { limit, per_ms: per_ms as i64 }))
+}
+
+/// The keys of a rate limit.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RateKeys {
+    limit: Given,
+    per: Given,
 }
 
 /// Reads a limit on running jobs: a whole number from 0, or null for none.
@@ -301,11 +369,12 @@ fn integer(what: &str, v: &Value, min: i64, max: i64) -> Result<i64> {
     }
 }
 
-fn job_key(v: &Value) -> Result<String> {
+/// A job key or a group key: 1 to MAX_KEY_BYTES bytes of text.
+pub fn key_text(what: &str, v: &Value) -> Result<String> {
     match v {
         Value::String(s) if !s.is_empty() && s.len() <= MAX_KEY_BYTES => Ok(s.clone()),
-        Value::String(_) => Err(invalid(format!("key must be 1 to {MAX_KEY_BYTES} bytes"))),
-        other => Err(invalid(format!("key must be a string, got {other}"))),
+        Value::String(_) => Err(invalid(format!("{what} must be 1 to {MAX_KEY_BYTES} bytes"))),
+        other => Err(invalid(format!("{what} must be a string, got {other}"))),
     }
 }
 

@@ -15,6 +15,14 @@ use crate::sql::MIGRATIONS;
 
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
+/// The oldest version this build's statements run on: the versions after it
+/// only drop what an earlier one replaced (DROPS_ONLY).
+pub const USABLE: i64 = 15;
+/// Migrations that drop a b-tree and nothing else (by the version they
+/// make). SQLite refuses to drop one while another statement of the
+/// connection reads the database; such an upgrade stops before them, and a
+/// later write finishes it (migration 016).
+const DROPS_ONLY: &[i64] = &[16];
 
 /// The orq schema version recorded in the database; 0 when orq never wrote
 /// there. Damaged when orq_meta holds anything else than a version orq
@@ -61,14 +69,21 @@ pub fn is_current(conn: &Connection) -> Result<bool> {
     }
 }
 
-/// Brings the schema to `LATEST`. Must run inside a write transaction.
+/// Brings the schema to `LATEST` (or, inside a query that reads the
+/// database, to a version from `USABLE` on); the version it reached. Must
+/// run inside a write transaction.
 pub fn upgrade(conn: &Connection) -> Result<i64> {
     let from = version(conn)?;
     if from > LATEST {
         return Err(newer_than_us(from));
     }
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-        conn.execute_batch(migration)?;
+        if let Err(e) = conn.execute_batch(migration).map_err(Error::from) {
+            if DROPS_ONLY.contains(&(i as i64 + 1)) && e.is_locked() {
+                return Ok(i as i64);
+            }
+            return Err(e);
+        }
         conn.execute(
             "INSERT INTO orq_meta (key, value) VALUES ('schema_version', ?1)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -85,6 +100,9 @@ pub fn upgrade(conn: &Connection) -> Result<i64> {
 /// read by a C call, no statement. A write reads it after BEGIN IMMEDIATE,
 /// which has seen any other connection's commit; its own commit is recorded
 /// after it, so the next write finds it unmoved unless someone else wrote.
+/// An upgrade that stopped short of LATEST (see DROPS_ONLY) is tried again
+/// only after another connection's commit (or by orq_migrate): a failed
+/// drop costs a statement, and the schema it left works.
 #[derive(Default)]
 pub struct Checked(Cell<Option<u32>>);
 
@@ -115,8 +133,8 @@ fn data_version(conn: &Connection) -> Option<u32> {
 pub fn readable(conn: &Connection) -> Result<bool> {
     match version(conn)? {
         0 => Ok(false),
-        LATEST => Ok(true),
         v if v > LATEST => Err(newer_than_us(v)),
+        USABLE..=LATEST => Ok(true),
         v => Err(Error::Schema(format!(
             "this database has orq schema v{v}; any orq write, or SELECT orq_migrate(), upgrades it to v{LATEST}"
         ))),

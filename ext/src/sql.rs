@@ -34,9 +34,10 @@ macro_rules! sql_file {
 /// The routing rule (who may take a job), written once in sql/routable.sql.
 const ROUTABLE: &str = include_str!("../../sql/routable.sql");
 
-/// How many more jobs a queue may start (paused, max_running), written once
-/// in sql/room.sql.
+/// How many more jobs a queue may start (paused, max_running, rate), and
+/// one of its groups (group_room.sql), each written once.
 const ROOM: &str = include_str!("../../sql/room.sql");
+const GROUP_ROOM: &str = include_str!("../../sql/group_room.sql");
 
 /// What a claim writes on each job it leases, and what it returns of them
 /// (lease.sql, leased.sql): the same for the three forms of the claim.
@@ -92,10 +93,16 @@ sql_file!(ENQUEUE_EXISTING, "enqueue_existing.sql");
 sql_file!(ENQUEUE_EXISTING_ANY, "enqueue_existing_any.sql");
 sql_file!(EXPIRE_FIND, "expire_find.sql");
 sql_file!(EXPIRE, "expire.sql");
-sql_file_spliced!(CLAIM, "claim.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{claim_candidates}" => CANDIDATES, "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{room}" => ROOM);
-sql_file_spliced!(CLAIM_LIMITED, "claim_limited.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{claim_candidates}" => CANDIDATES, "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{room}" => ROOM);
-sql_file!(LIMITED_QUEUES, "limited_queues.sql");
-sql_file_spliced!(CLAIM_QUEUE, "claim_queue.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{routable}" => ROUTABLE, "{room}" => ROOM);
+sql_file_spliced!(CLAIM, "claim.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{claim_candidates}" => CANDIDATES, "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{group_room}" => GROUP_ROOM, "{room}" => ROOM);
+sql_file_spliced!(CLAIM_LIMITED, "claim_limited.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{claim_candidates}" => CANDIDATES, "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{group_room}" => GROUP_ROOM, "{room}" => ROOM);
+sql_file_spliced!(CLAIM_QUEUE, "claim_queue.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{routable}" => ROUTABLE, "{group_room}" => GROUP_ROOM, "{room}" => ROOM);
+sql_file_spliced!(CLAIM_GROUPED, "claim_grouped.sql", "{lease}" => LEASE, "{leased}" => LEASED, "{routable}" => ROUTABLE, "{group_room}" => GROUP_ROOM, "{room}" => ROOM);
+/// Which limits a claim must keep (flow_limits.sql), of one queue or of any.
+const FLOW_LIMITS: &str = include_str!("../../sql/flow_limits.sql");
+sql_file_spliced!(FLOW_LIMITS_QUEUE, "flow_limits_queue.sql", "{flow_limits}" => FLOW_LIMITS);
+sql_file_spliced!(FLOW_LIMITS_ANY, "flow_limits_any.sql", "{flow_limits}" => FLOW_LIMITS);
+sql_file!(RATE_LOG, "rate_log.sql");
+sql_file!(LANE, "lane.sql");
 sql_file_per_children!(COMPLETE, COMPLETE_PARENTS, "complete.sql");
 sql_file_per_children!(COMPLETE_MANY, COMPLETE_MANY_PARENTS, "complete_many.sql");
 sql_file_per_children!(COMPLETE_MANY_TOKENS, COMPLETE_MANY_TOKENS_PARENTS, "complete_many_tokens.sql");
@@ -112,7 +119,7 @@ sql_file!(RESUME, "resume.sql");
 sql_file!(PURGE, "purge.sql");
 sql_file!(STATS, "stats.sql");
 sql_file!(JOBS, "jobs.sql");
-sql_file_spliced!(WAIT_CHECK, "wait_check.sql", "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{room}" => ROOM);
+sql_file_spliced!(WAIT_CHECK, "wait_check.sql", "{queue_list}" => QUEUE_LIST, "{routable}" => ROUTABLE, "{group_room}" => GROUP_ROOM, "{room}" => ROOM);
 sql_file!(RATES, "rates.sql");
 sql_file!(RESOURCES, "resources.sql");
 sql_file!(WORKER_REGISTER, "worker_register.sql");
@@ -144,6 +151,9 @@ sql_file!(PURGE_MARKER_COUNT, "purge_marker_count.sql");
 sql_file!(PURGE_MARKER_DROP, "purge_marker_drop.sql");
 sql_file!(QUEUE_CONFIGURE, "queue_configure.sql");
 sql_file!(QUEUE_ROW, "queue_row.sql");
+sql_file!(GROUP_CONFIGURE, "group_configure.sql");
+sql_file!(GROUP_FORGET, "group_forget.sql");
+sql_file!(GROUP_COUNT, "group_count.sql");
 sql_file!(SCHEDULES, "schedules.sql");
 sql_file!(DEBOUNCE, "debounce.sql");
 sql_file!(LIMITS, "limits.sql");
@@ -179,6 +189,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/012_enqueues_from_rows.sql"),
     include_str!("../../sql/migrations/013_queues_registered_per_call.sql"),
     include_str!("../../sql/migrations/014_queue_max_running.sql"),
+    include_str!("../../sql/migrations/015_groups_and_rates.sql"),
+    include_str!("../../sql/migrations/016_ready_index_retired.sql"),
 ];
 
 #[cfg(test)]
@@ -187,18 +199,25 @@ mod tests {
 
     #[test]
     fn every_routed_statement_has_the_rule_spliced_in() {
-        for sql in [&*CLAIM, &*CLAIM_LIMITED, &*CLAIM_QUEUE, &*WAIT_CHECK] {
+        for sql in [&*CLAIM, &*CLAIM_LIMITED, &*CLAIM_QUEUE, &*CLAIM_GROUPED, &*WAIT_CHECK] {
             assert!(
-                !["{routable}", "{room}", "{claim_candidates}", "{queue_list}"]
+                !["{routable}", "{room}", "{group_room}", "{claim_candidates}", "{queue_list}"]
                     .iter()
                     .any(|m| sql.contains(m)),
                 "{sql}"
             );
             assert_eq!(sql.matches("only_worker = :worker").count(), 1, "{sql}");
         }
-        for sql in [&*CLAIM, &*CLAIM_LIMITED, &*CLAIM_QUEUE, &*WAIT_CHECK] {
+        for sql in [&*CLAIM, &*CLAIM_LIMITED, &*CLAIM_QUEUE, &*CLAIM_GROUPED, &*WAIT_CHECK] {
             assert_eq!(sql.matches("q.max_running - count(*)").count(), 1, "{sql}");
         }
+        // The group's room: claim_limited.sql filters its candidates on it
+        // (so that a held-back group takes no candidate's place) and ranks
+        // them by it.
+        for sql in [&*CLAIM, &*CLAIM_QUEUE, &*CLAIM_GROUPED, &*WAIT_CHECK] {
+            assert_eq!(sql.matches("s.max_running - count(*)").count(), 1, "{sql}");
+        }
+        assert_eq!(CLAIM_LIMITED.matches("s.max_running - count(*)").count(), 2);
         assert!(!METRICS_EVENTS.contains("{failed_attempt}"));
         assert!(METRICS_EVENTS.contains(FAILED_ATTEMPT));
     }

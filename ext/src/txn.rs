@@ -148,7 +148,10 @@ pub fn write_into_queue<T>(
         session.with(|res| Ok((res.registered_queues.contains(queue), commits_on_its_own(res))))?;
     let out = write(session, writes, &mut |c| body(c, registered))?;
     if commits && !registered {
-        session.with(|res| Ok(res.registered_queues.insert(queue)))?;
+        session.with(|res| {
+            res.registered_queues.insert(queue);
+            Ok(())
+        })?;
     }
     Ok(out)
 }

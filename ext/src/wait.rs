@@ -67,11 +67,12 @@ pub struct WaitFor<'a> {
     pub worker: Option<&'a str>,
 }
 
-/// When the next job of the queues may be claimable (unix ms), if any.
-fn next_due(conn: &Connection, w: &WaitFor) -> Result<Option<i64>> {
+/// When the next job of the queues may be claimable (unix ms), if any, as
+/// of `now` (the rate limits' windows).
+fn next_due(conn: &Connection, w: &WaitFor, now: i64) -> Result<Option<i64>> {
     Ok(conn
         .prepare_cached(&sql::WAIT_CHECK)?
-        .query_row(named_params! {":queues": w.queues, ":worker": w.worker}, |r| r.get(0))?)
+        .query_row(named_params! {":queues": w.queues, ":worker": w.worker, ":now": now}, |r| r.get(0))?)
 }
 
 fn data_version(conn: &Connection) -> Result<i64> {
@@ -107,7 +108,7 @@ pub fn wait(
             Some((v, due)) if v == version => due,
             _ => {
                 // Before the first write there is no schema, and nothing is due.
-                let due = if crate::schema::readable(conn)? { next_due(conn, w)? } else { None };
+                let due = if crate::schema::readable(conn)? { next_due(conn, w, now())? } else { None };
                 known = Some((version, due));
                 due
             }

@@ -333,7 +333,7 @@ fn bad_settings_are_refused_naming_the_function_and_change_nothing() {
         (r#"{"events": false, "retention": {"done": -5}}"#, "retention.done must be"),
         (
             r#"{"retain": {}}"#,
-            "queue_configure: unknown setting 'retain' (known: events, retention, max_running)",
+            "queue_configure: unknown setting 'retain' (known: events, retention, max_running, group_max_running, rate, group_rate)",
         ),
     ] {
         assert_error(&conn, &format!("SELECT queue_configure('q', '{settings}')"), needle);

@@ -9,7 +9,7 @@ use crate::clock::ms_to_secs;
 use crate::error::{invalid, Result};
 use crate::fields::{self, Given, Problem};
 use crate::ops;
-use crate::options::{self, check_queue_name, excerpt, QueueSettings};
+use crate::options::{self, check_queue_name, excerpt, GroupSettings, QueueSettings, Rate};
 use crate::schedules::{self, Schedule};
 use crate::session::Session;
 use crate::txn::{self, Writes};
@@ -39,13 +39,7 @@ pub fn queue_configure(s: &Session, a: &Args) -> Result<i64> {
     a.arity(2, 2, "(queue, settings)")?;
     let queue = a.text(0, "queue")?;
     check_queue_name(queue)?;
-    let text = a.text(1, "settings")?;
-    let settings: Settings = fields::parse(text).map_err(|p| match p {
-        Problem::NotJson(_) => invalid(format!("settings must be a JSON object, got {}", excerpt(text))),
-        Problem::NotObject => invalid("settings must be a JSON object"),
-        Problem::Unknown { key, known } => invalid(format!("unknown setting '{key}' (known: {known})")),
-        Problem::Twice(key) => invalid(format!("setting '{key}' is given twice")),
-    })?;
+    let settings: Settings = settings_object(a.text(1, "settings")?)?;
     let events = match &settings.events.0 {
         Some(v) => {
             Some(v.as_bool().ok_or_else(|| invalid(format!("events must be true or false, got {v}")))?)
@@ -53,14 +47,64 @@ pub fn queue_configure(s: &Session, a: &Args) -> Result<i64> {
         None => None,
     };
     let retention = settings.retention.0.as_ref().map(options::retention).transpose()?;
-    let max_running =
-        settings.max_running.0.as_ref().map(|v| options::running_limit("max_running", v)).transpose()?;
-    let settings = QueueSettings { events, retention: retention.unwrap_or_default(), max_running };
+    let settings = QueueSettings {
+        events,
+        retention: retention.unwrap_or_default(),
+        max_running: running_limit("max_running", &settings.max_running)?,
+        group_max_running: running_limit("group_max_running", &settings.group_max_running)?,
+        rate: rate("rate", &settings.rate)?,
+        group_rate: rate("group_rate", &settings.group_rate)?,
+    };
     if settings == QueueSettings::default() {
         return Ok(0);
     }
     let now = s.clock.now_ms();
     Ok(txn::write(s, Writes::Many, &mut |c| ops::configure(c, now, queue, &settings))? as i64)
+}
+
+/// `queue_group_configure(queue, group, settings)`: one group's own limits
+/// over its queue's defaults; null settings remove them all.
+pub fn queue_group_configure(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(3, 3, "(queue, group, settings)")?;
+    let queue = a.text(0, "queue")?;
+    check_queue_name(queue)?;
+    let group = options::key_text("group", &Value::String(a.text(1, "group")?.to_string()))?;
+    let settings = match a.opt_text(2, "settings")? {
+        None => None,
+        Some(text) => {
+            let keys: GroupKeys = settings_object(text)?;
+            Some(GroupSettings {
+                max_running: running_limit("max_running", &keys.max_running)?,
+                rate: rate("rate", &keys.rate)?,
+            })
+        }
+    };
+    if settings == Some(GroupSettings::default()) {
+        return Ok(0);
+    }
+    let now = s.clock.now_ms();
+    Ok(txn::write(s, Writes::Many, &mut |c| ops::configure_group(c, now, queue, &group, settings.as_ref()))?
+        as i64)
+}
+
+/// A settings object of queue_configure or queue_group_configure.
+fn settings_object<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T> {
+    fields::parse(text).map_err(|p| match p {
+        Problem::NotJson(_) => invalid(format!("settings must be a JSON object, got {}", excerpt(text))),
+        Problem::NotObject => invalid("settings must be a JSON object"),
+        Problem::Unknown { key, known } => invalid(format!("unknown setting '{key}' (known: {known})")),
+        Problem::Twice(key) => invalid(format!("setting '{key}' is given twice")),
+    })
+}
+
+/// A limit on running jobs, where given (Some(None): remove it).
+fn running_limit(what: &str, given: &Given) -> Result<Option<Option<i64>>> {
+    given.0.as_ref().map(|v| options::running_limit(what, v)).transpose()
+}
+
+/// A rate limit, where given (Some(None): remove it).
+fn rate(what: &str, given: &Given) -> Result<Option<Option<Rate>>> {
+    given.0.as_ref().map(|v| options::rate(what, v)).transpose()
 }
 
 /// The keys of queue_configure's settings.
@@ -70,6 +114,17 @@ struct Settings {
     events: Given,
     retention: Given,
     max_running: Given,
+    group_max_running: Given,
+    rate: Given,
+    group_rate: Given,
+}
+
+/// The keys of queue_group_configure's settings.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct GroupKeys {
+    max_running: Given,
+    rate: Given,
 }
 
 pub fn queue_schedule(s: &Session, a: &Args) -> Result<f64> {

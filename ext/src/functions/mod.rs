@@ -61,6 +61,7 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_workflow_cancel", WRITES, queue_workflow_cancel)?;
     def(conn, s, "queue_parent_results", READS, queue_parent_results)?;
     def(conn, s, "queue_configure", WRITES, queue_configure)?;
+    def(conn, s, "queue_group_configure", WRITES, queue_group_configure)?;
     def(conn, s, "queue_schedule", WRITES, queue_schedule)?;
     def(conn, s, "queue_unschedule", WRITES, queue_unschedule)?;
     def(conn, s, "orq_cron_next", PURE, orq_cron_next)?;

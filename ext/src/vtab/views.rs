@@ -132,9 +132,11 @@ pub struct Limits;
 
 impl View for Limits {
     const NAME: &'static str = "queue_limits";
-    const SCHEMA: &'static str = "CREATE TABLE x(queue TEXT, grp TEXT, max_running INTEGER, running INTEGER)";
+    const SCHEMA: &'static str =
+        "CREATE TABLE x(queue TEXT, grp TEXT, max_running INTEGER, running INTEGER, \
+         rate_limit INTEGER, rate_per REAL, rate_used INTEGER, scope TEXT)";
     const SQL: &'static str = sql::LIMITS;
-    const COLUMNS: usize = 4;
+    const COLUMNS: usize = 8;
 }
 
 /// `queue_alerts`: every alert rule with its state at the last check.

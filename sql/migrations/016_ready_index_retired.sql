@@ -1,0 +1,11 @@
+-- orq schema v16: the ready jobs' index of v1, replaced by orq_jobs_turns
+-- (migration 015), goes.
+--
+-- A migration of its own because SQLite refuses to drop a b-tree while
+-- another statement of the connection reads the database ("database table
+-- is locked"), as when the first orq call on an older database is made
+-- inside a query (SELECT queue_enqueue(...) FROM json_each(...)). Then the
+-- upgrade stops at v15, which has everything this version's statements
+-- need, and the next write that is not inside such a query takes it to
+-- v16 (schema.rs). Until then each ready job has one index entry more.
+DROP INDEX orq_jobs_ready;
