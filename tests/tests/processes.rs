@@ -8,6 +8,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use orq_tests::{one, open, rows, Scratch};
+use rusqlite::Connection;
 
 fn enqueue_many(db: &Path, n: usize, options: &str) {
     let conn = open(db);
@@ -367,28 +368,19 @@ fn eight_processes_drain_a_random_dag_in_dependency_order() {
     assert_eq!(rows(&conn, "SELECT state, done FROM queue_workflows"), vec![format!("done|{jobs}")]);
 }
 
-/// A queue's max_running under chaos (issue 17): 8 processes claim and
-/// complete while a loop SIGKILLs one of them at a time and starts it again.
-/// Replaying the trail in order, with a lease counted as running from its
-/// claim until the event that ends it (a killed worker's lease ends when it
-/// expires and orq takes the job back), never more than the limit ran.
-#[test]
-fn eight_processes_under_kills_never_run_more_than_a_queues_limit() {
-    let scratch = Scratch::new("limit-chaos");
-    let db = scratch.path("q.db");
-    let jobs = 240;
-    enqueue_many(&db, jobs, r#"{"lease":0.5,"max_attempts":20}"#);
-    let conn = open(&db);
-    one::<i64>(&conn, r#"SELECT queue_configure('work', '{"max_running": 2}')"#);
+/// Eight processes (orq-test-drain, 3 jobs per claim, 10 ms per job) drain
+/// the queue 'work' while a loop SIGKILLs one of them at a time (one that
+/// holds a lease, when one does) and starts it again. Returns how many
+/// leases expired (the kills' leases).
+fn drain_under_kills(scratch: &Scratch, db: &Path, conn: &Connection, jobs: i64) -> usize {
     let spawn = |i: usize, round: usize| {
         let log = scratch.path(&format!("w{i}-{round}.log"));
-        spawn_drain(&db, &format!("w{i}"), 3, &log, 10)
+        spawn_drain(db, &format!("w{i}"), 3, &log, 10)
     };
     let mut workers: Vec<Child> = (0..8).map(|i| spawn(i, 0)).collect();
     for round in 1..=10 {
         std::thread::sleep(Duration::from_millis(150));
-        // A process that holds a lease, when one does: killed mid-job.
-        let holder = rows(&conn, "SELECT substr(worker, 2) FROM queue_jobs WHERE state = 'running' LIMIT 1");
+        let holder = rows(conn, "SELECT substr(worker, 2) FROM queue_jobs WHERE state = 'running' LIMIT 1");
         let i = holder.first().map_or(round % workers.len(), |w| w.parse().unwrap());
         workers[i].kill().unwrap(); // SIGKILL
         workers[i].wait().unwrap();
@@ -397,19 +389,97 @@ fn eight_processes_under_kills_never_run_more_than_a_queues_limit() {
     for mut w in workers {
         assert!(w.wait().unwrap().success());
     }
-    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_jobs WHERE state = 'done'"), jobs as i64);
+    assert_eq!(one::<i64>(conn, "SELECT count(*) FROM queue_jobs WHERE state = 'done'"), jobs);
+    one::<i64>(conn, "SELECT count(*) FROM queue_events WHERE type = 'expired'") as usize
+}
+
+/// Replaying the trail in order, with a lease counted as running from its
+/// claim until the event that ends it (a killed worker's lease ends when it
+/// expires and orq takes the job back): the most jobs that ran at once in
+/// the whole queue, and in any one group.
+fn most_running_at_once(conn: &Connection) -> (i64, i64) {
     let ends = ["completed", "failed", "expired", "dead", "cancelled", "released"];
-    let (mut running, mut most, mut kills_seen) = (0i64, 0i64, 0);
-    for kind in rows(&conn, "SELECT type FROM queue_events WHERE type <> 'enqueued' ORDER BY seq") {
-        if kind == "claimed" {
-            running += 1;
-        } else if ends.contains(&kind.as_str()) {
-            running -= 1;
-            kills_seen += usize::from(kind == "expired");
+    let mut running: HashMap<String, i64> = HashMap::new();
+    let (mut total, mut most, mut most_in_group) = (0i64, 0i64, 0i64);
+    let trail =
+        "SELECT e.type, coalesce(j.grp, '') FROM queue_events AS e JOIN orq_jobs AS j ON j.id = e.job \
+                 WHERE e.type <> 'enqueued' ORDER BY e.seq";
+    for row in rows(conn, trail) {
+        let (kind, group) = row.split_once('|').unwrap();
+        let step = if kind == "claimed" {
+            1
+        } else if ends.contains(&kind) {
+            -1
+        } else {
+            0
+        };
+        total += step;
+        let n = running.entry(group.to_string()).or_default();
+        *n += step;
+        most = most.max(total);
+        if !group.is_empty() {
+            most_in_group = most_in_group.max(*n);
         }
-        most = most.max(running);
     }
-    eprintln!("max_running 2 under kills: at most {most} ran at once; {kills_seen} leases expired");
+    (most, most_in_group)
+}
+
+/// The limits are exact under crashes: max_running 2 on the queue.
+#[test]
+fn eight_processes_under_kills_never_run_more_than_a_queues_limit() {
+    let scratch = Scratch::new("limit-chaos");
+    let db = scratch.path("q.db");
+    enqueue_many(&db, 240, r#"{"lease":0.5,"max_attempts":20}"#);
+    let conn = open(&db);
+    one::<i64>(&conn, r#"SELECT queue_configure('work', '{"max_running": 2}')"#);
+    let expired = drain_under_kills(&scratch, &db, &conn, 240);
+    let (most, _) = most_running_at_once(&conn);
+    eprintln!("max_running 2 under kills: at most {most} ran at once; {expired} leases expired");
     assert_eq!(most, 2, "never more than the limit, and the limit was used");
-    assert!(kills_seen > 0, "the kills left leases to expire");
+    assert!(expired > 0, "the kills left leases to expire");
+}
+
+/// 50 groups limited to 2 each: no group ever ran more than 2 at once.
+#[test]
+fn eight_processes_under_kills_never_run_more_than_a_groups_limit() {
+    let scratch = Scratch::new("group-chaos");
+    let db = scratch.path("q.db");
+    let conn = open(&db);
+    one::<i64>(&conn, r#"SELECT queue_configure('work', '{"group_max_running": 2}')"#);
+    let jobs = 400;
+    one::<i64>(
+        &conn,
+        &format!(
+            "WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n WHERE value < {jobs}) \
+             SELECT count(queue_enqueue('work', json_object('n', value), \
+             json_object('group', 'tenant:' || (value % 50), 'lease', 0.5, 'max_attempts', 20))) FROM n"
+        ),
+    );
+    let expired = drain_under_kills(&scratch, &db, &conn, jobs);
+    let (most, most_in_group) = most_running_at_once(&conn);
+    eprintln!("group_max_running 2 under kills: at most {most_in_group} of a group ran at once ({most} in all); {expired} leases expired");
+    assert_eq!(most_in_group, 2, "never more than the limit, and the limit was used");
+    assert!(most > 2, "groups ran side by side");
+    assert!(expired > 0, "the kills left leases to expire");
+}
+
+/// A rate of 5 claims per 0.2 s: no window of 0.2 s holds more than 5.
+#[test]
+fn eight_processes_under_kills_never_claim_more_than_a_rate() {
+    let scratch = Scratch::new("rate-chaos");
+    let db = scratch.path("q.db");
+    enqueue_many(&db, 150, r#"{"lease":0.5,"max_attempts":20}"#);
+    let conn = open(&db);
+    one::<i64>(&conn, r#"SELECT queue_configure('work', '{"rate": {"limit": 5, "per": 0.2}}')"#);
+    let expired = drain_under_kills(&scratch, &db, &conn, 150);
+    let claims: Vec<i64> = rows(&conn, "SELECT at FROM orq_events WHERE type = 'claimed' ORDER BY at")
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let most = (0..claims.len())
+        .map(|i| claims[i..].iter().take_while(|&&t| t < claims[i] + 200).count())
+        .max()
+        .unwrap();
+    eprintln!("rate 5 per 0.2 s under kills: at most {most} claims in a window; {expired} leases expired");
+    assert_eq!(most, 5, "never more than the limit, and the limit was used");
 }
