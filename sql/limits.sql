@@ -22,7 +22,8 @@ SELECT name, grp, max_running, running, rate_limit, rate_per, rate_used, scope F
   WHERE q.group_max_running IS NOT NULL OR q.group_rate_limit IS NOT NULL
   UNION ALL
   SELECT s.queue, s.grp, coalesce(g.max_running, q.group_max_running),
-         (SELECT count(*) FROM orq_jobs AS r WHERE r.queue = s.queue AND r.grp = s.grp AND r.state = 'running'),
+         (SELECT count(*) FROM orq_jobs AS r INDEXED BY orq_jobs_group_running
+          WHERE r.queue = s.queue AND r.grp = s.grp AND r.state = 'running'),
          coalesce(g.rate_limit, q.group_rate_limit),
          iif(g.rate_limit IS NOT NULL, g.rate_ms, q.group_rate_ms) / 1000.0,
          iif(coalesce(g.rate_limit, q.group_rate_limit) IS NULL, NULL,

@@ -4,7 +4,7 @@
 -- over its queue's default), each open until :now + its period. The claim
 -- and this are one step (the claim's transaction). The log's trigger
 -- deletes the rows of the same queue or group whose window has closed.
--- (`+job.grp`: each job is found by its id, never in orq_jobs_groups.)
+-- (`+job.grp`: each job is found by its id, never in orq_jobs_group_running.)
 INSERT INTO orq_claim_log (queue, grp, at, until)
 SELECT job.queue, '', :now, :now + q.rate_ms
 FROM json_each(:ids)

@@ -53,6 +53,8 @@ export interface EnqueueOptions {
   key_scope?: 'live' | 'all';
   /** seconds, with key: enqueueing again before the keyed job starts replaces its payload and pushes its start back */
   debounce?: number;
+  /** the job's group (a tenant, a customer): its limits and its fair share of the queue */
+  group?: string;
   /** seconds one run may take */
   timeout?: number;
   /** capabilities a worker must have registered */

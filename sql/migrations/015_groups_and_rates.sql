@@ -17,10 +17,15 @@ ALTER TABLE orq_jobs ADD COLUMN lane INTEGER;
 -- orq_jobs_ready (v1), which migration 016 drops.
 CREATE INDEX orq_jobs_turns ON orq_jobs (queue, priority DESC, coalesce(lane, run_at), run_at)
   WHERE state = 'ready';
--- A group's jobs by state: the count of its running jobs (its limit) and
--- its newest waiting lane (the next job's turn) are each one seek. Partial:
--- jobs without a group pay nothing.
-CREATE INDEX orq_jobs_groups ON orq_jobs (queue, grp, state, lane) WHERE grp IS NOT NULL;
+-- A group's running jobs (the count its limit is checked against), and its
+-- jobs by id (the newest one's turn sets the next job's, lane.sql): each
+-- one seek. Neither holds the state of every job: the second is written
+-- once per job, and the first once when a job is claimed and once when it
+-- ends, where one index over (queue, grp, state) would be written at every
+-- change of state (a delete and an insert). Partial: jobs without a group
+-- pay nothing.
+CREATE INDEX orq_jobs_group_running ON orq_jobs (queue, grp) WHERE state = 'running' AND grp IS NOT NULL;
+CREATE INDEX orq_jobs_group ON orq_jobs (queue, grp) WHERE grp IS NOT NULL;
 
 -- The limits of a queue for each of its groups (NULL: none): how many of a
 -- group's jobs run at once, and at most group_rate_limit claims of a group

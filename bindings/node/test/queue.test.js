@@ -79,6 +79,16 @@ test('debounce: enqueueing again before the job starts replaces its payload', (t
   assert.deepEqual(q.job(a).payload, { v: 2 });
 });
 
+test("a group's limit holds back its jobs only", (t) => {
+  const q = tempQueue(t);
+  q.db.prepare(`SELECT queue_configure('api', '{"group_max_running": 1}')`).get();
+  q.enqueueMany('api', [1, 2], { group: 'customer:42' });
+  q.enqueue('api', 3, { group: 'customer:7' });
+  assert.deepEqual(q.claimMany('api', 10).map((job) => job.payload).sort(), [1, 3]);
+  assert.deepEqual(q.claimMany('api', 10), [], 'customer:42 runs one at a time');
+  assert.throws(() => q.enqueue('api', 4, { group: 42 }), /queue_enqueue: group must be a string, got 42/);
+});
+
 test('enqueueMany enqueues in order and in one transaction', (t) => {
   const q = tempQueue(t);
   const ids = q.enqueueMany('bulk', [{ n: 1 }, { n: 2 }, { n: 3 }], { priority: 1 });

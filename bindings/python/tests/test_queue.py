@@ -114,6 +114,16 @@ def test_debounce_keeps_one_job_with_the_last_payload(q):
         assert job is None, "not due for 30 s"
 
 
+def test_a_groups_limit_holds_back_its_jobs_only(q):
+    q.db.value("SELECT queue_configure('api', '{\"group_max_running\": 1}')")
+    q.enqueue_many("api", [1, 2], group="customer:42")
+    q.enqueue("api", 3, group="customer:7")
+    assert sorted(job.payload for job in q.claim_many("api", 10)) == [1, 3]
+    assert q.claim_many("api", 10) == [], "customer:42 runs one at a time"
+    with pytest.raises(orq.InvalidArgument, match="queue_enqueue: group must be a string, got 42"):
+        q.enqueue("api", 4, group=42)
+
+
 def test_complete_many(q):
     q.enqueue_many("bulk", list(range(10)))
     jobs = q.claim_many("bulk", 10)
