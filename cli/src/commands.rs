@@ -461,6 +461,7 @@ fn toggle(conn: &Connection, function: &str, queue: &str, verb: &str, out: &Outp
 /// group's through queue_configure or queue_group_configure; exit 1 when
 /// that changed nothing.
 fn limits(conn: &Connection, action: LimitsAction, out: &Output) -> Result<Code> {
+    let removing = matches!(action, LimitsAction::Remove { .. });
     let (queue, group, settings) = match action {
         LimitsAction::Show => {
             query(conn, "SELECT * FROM queue_limits", [])?.print(out);
@@ -499,12 +500,13 @@ fn limits(conn: &Connection, action: LimitsAction, out: &Output) -> Result<Code>
         Some(g) => format!("queue {queue} group {g}"),
         None => format!("queue {queue}"),
     };
-    let what = settings.as_ref().map_or("its queue's defaults".to_string(), |s| s.to_string());
+    let what = match (&settings, &group) {
+        (None, _) => "its queue's defaults".to_string(),
+        (Some(_), None) if removing => "no limits".to_string(),
+        (Some(s), _) => s.to_string(),
+    };
     if out.json {
-        println!(
-            "{}",
-            json!({ "queue": queue, "group": group, "settings": settings, "changed": changed == 1 })
-        );
+        println!("{}", json!({ "queue": queue, "group": group, "settings": settings, "changed": changed == 1 }));
     } else if changed == 1 {
         println!("{whom}: {what}");
     } else {
