@@ -506,7 +506,10 @@ fn limits(conn: &Connection, action: LimitsAction, out: &Output) -> Result<Code>
         (Some(s), _) => s.to_string(),
     };
     if out.json {
-        println!("{}", json!({ "queue": queue, "group": group, "settings": settings, "changed": changed == 1 }));
+        println!(
+            "{}",
+            json!({ "queue": queue, "group": group, "settings": settings, "changed": changed == 1 })
+        );
     } else if changed == 1 {
         println!("{whom}: {what}");
     } else {

@@ -35,8 +35,18 @@ const CANCELLED: usize = 5;
 const EXPIRED: usize = 6;
 
 /// Gauges read from the job and worker tables, in metrics_queues.sql's column order.
-pub const GAUGES: [&str; 7] =
-    ["ready", "scheduled", "running", "waiting", "paused", "oldest_ready_age_seconds", "workers_alive"];
+pub const GAUGES: [&str; 10] = [
+    "ready",
+    "scheduled",
+    "running",
+    "waiting",
+    "paused",
+    "oldest_ready_age_seconds",
+    "workers_alive",
+    "groups_running",
+    "busiest_group_running",
+    "held_back",
+];
 
 /// Gauges from the events of the last 1, 5 and 15 minutes.
 pub const RATES: [&str; 6] = [
@@ -73,6 +83,9 @@ pub fn help(metric: &str) -> &'static str {
         "paused" => "1 while the queue is paused",
         "oldest_ready_age_seconds" => "Seconds the oldest due job has waited",
         "workers_alive" => "Live workers that take jobs of this queue",
+        "groups_running" => "Groups with jobs running",
+        "busiest_group_running" => "The most jobs one group runs",
+        "held_back" => "Due jobs that their queue's or group's limits hold back",
         "completed_per_second_1m" => "Jobs completed per second over the last minute",
         "completed_per_second_5m" => "Jobs completed per second over the last 5 minutes",
         "completed_per_second_15m" => "Jobs completed per second over the last 15 minutes",
@@ -229,7 +242,7 @@ pub fn collect(
 }
 
 fn gauges(conn: &Connection, now: i64, queue: Option<&str>) -> Result<Vec<QueueMetrics>> {
-    let mut stmt = conn.prepare_cached(sql::METRICS_QUEUES)?;
+    let mut stmt = conn.prepare_cached(&sql::METRICS_QUEUES)?;
     let rows = stmt.query_map(named_params! {":now": now, ":queue": queue}, |r| {
         let mut gauges = [0.0; GAUGES.len()];
         for (i, g) in gauges.iter_mut().enumerate() {

@@ -406,6 +406,23 @@ def read_snapshot(lines):
             return json.loads(line[5:])
 
 
+def test_the_overview_and_metrics_show_limits_and_what_they_hold_back(conn, serve):
+    conn.execute("""SELECT queue_configure('api', '{"group_max_running": 1, "max_running": 5}')""")
+    for group in ["a", "a", "a", "b"]:
+        enqueue(conn, "api", "{}", json.dumps({"group": group}))
+    assert len(claim(conn, "api", 10)) == 2
+    s = serve()
+    limits = s.get("/api/overview").json()["limits"]
+    rows = [(l["scope"], l["grp"], l["max_running"], l["running"], l.get("held_back")) for l in limits]
+    assert rows == [("each group", None, 1, None, None), ("queue", None, 5, 2, 2.0),
+                    ("group", "a", 1, 1, None), ("group", "b", 1, 1, None)]
+    families = {f.name: f for f in text_string_to_metric_families(s.get("/metrics").text)}
+    value = lambda name: [x.value for x in families[name].samples if x.labels.get("queue") == "api"]
+    assert value("orq_held_back") == [2.0]
+    assert value("orq_busiest_group_running") == [1.0]
+    assert value("orq_groups_running") == [2.0]
+
+
 def test_the_event_stream_pushes_a_snapshot_when_the_database_changes(conn, db, serve):
     enqueue(conn, "email")
     s = serve("--interval", "30s")  # only commits can explain a new snapshot

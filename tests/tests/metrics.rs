@@ -291,15 +291,16 @@ fn the_table_has_one_row_per_sample_in_a_fixed_order() {
     at(&conn, 1000.0);
     run(&conn, "SELECT queue_enqueue('b', '{}'), queue_enqueue('a', '{}')");
     let names = rows(&conn, "SELECT queue, metric, kind, le IS NULL FROM queue_metrics WHERE queue = 'a'");
-    assert_eq!(names.len(), 7 + 7 + 6 + 2 * (17 + 2));
+    assert_eq!(names.len(), 7 + 10 + 6 + 2 * (17 + 2));
     assert_eq!(names[0], "a|enqueued_total|counter|1");
     assert_eq!(names[7], "a|ready|gauge|1");
-    assert_eq!(names[14], "a|completed_per_second_1m|gauge|1");
-    assert_eq!(names[19], "a|failed_per_second_15m|gauge|1");
-    assert_eq!(names[20], "a|run_seconds|histogram|0");
-    assert_eq!(names[37], "a|run_seconds|histogram_sum|1");
-    assert_eq!(names[38], "a|run_seconds|histogram_count|1");
-    assert_eq!(names[39], "a|wait_seconds|histogram|0");
+    assert_eq!(names[16], "a|held_back|gauge|1");
+    assert_eq!(names[17], "a|completed_per_second_1m|gauge|1");
+    assert_eq!(names[22], "a|failed_per_second_15m|gauge|1");
+    assert_eq!(names[23], "a|run_seconds|histogram|0");
+    assert_eq!(names[40], "a|run_seconds|histogram_sum|1");
+    assert_eq!(names[41], "a|run_seconds|histogram_count|1");
+    assert_eq!(names[42], "a|wait_seconds|histogram|0");
     assert_eq!(
         rows(&conn, "SELECT DISTINCT kind FROM queue_metrics ORDER BY 1"),
         vec!["counter", "gauge", "histogram", "histogram_count", "histogram_sum"]

@@ -187,14 +187,34 @@ pub fn overview(conn: &Connection, history: &mut History) -> Result<Value> {
         }
     }
     let alerts = query(conn, "SELECT * FROM queue_alerts", [])?.to_json();
+    let limits = limits(conn)?;
     history.update(conn, now)?;
     Ok(json!({
         "queues": queues,
         "totals": totals,
         "workers": workers,
         "alerts": alerts,
+        "limits": limits,
         "chart": history.series(now, &pending),
     }))
+}
+
+/// The limits in force (queue_limits): each queue's and its groups'
+/// defaults, with the due jobs they hold back (queue_metrics' held_back),
+/// and per queue the five groups that run the most jobs.
+fn limits(conn: &Connection) -> Result<Value> {
+    Ok(query(
+        conn,
+        "WITH held AS (SELECT queue, value AS held_back FROM queue_metrics WHERE metric = 'held_back')
+         SELECT l.*, held.held_back FROM (
+           SELECT *, row_number() OVER (PARTITION BY queue, scope ORDER BY running DESC, grp) AS rank
+           FROM queue_limits) AS l
+         LEFT JOIN held ON held.queue = l.queue AND l.scope = 'queue'
+         WHERE l.scope <> 'group' OR l.rank <= 5
+         ORDER BY l.queue, l.scope = 'group', l.scope, l.rank",
+        [],
+    )?
+    .to_json())
 }
 
 /// Evaluates the alert rules; runs the hook for each that started firing.

@@ -224,9 +224,10 @@ function overviewPage() {
   const cards = h('section', { class: 'cards' });
   const charts = h('section', { class: 'charts' });
   const queues = h('section', {});
+  const limits = h('section', {});
   const alerts = h('section', {});
   const health = h('section', {});
-  main.replaceChildren(h('h1', {}, 'Overview'), cards, charts, h('h2', {}, 'Queues'), queues, alerts, health);
+  main.replaceChildren(h('h1', {}, 'Overview'), cards, charts, h('h2', {}, 'Queues'), queues, limits, alerts, health);
 
   const draw = (o) => {
     const t = o.totals || {};
@@ -265,6 +266,19 @@ function overviewPage() {
     queues.replaceChildren(rows.length ? table(
       ['queue', 'ready', 'scheduled', 'running', 'waiting', 'done', 'dead', 'cancelled', 'done/min', 'oldest ready', 'kept (done/dead/cancelled)', 'depth, 1h', ''],
       rows, 'queues') : empty('No queues yet: enqueue a job (orq enqueue QUEUE PAYLOAD).'));
+    const held = o.limits || [];
+    const rate = (l) => (l.rate_limit === null || l.rate_limit === undefined ? '–' : `${num(l.rate_limit)} per ${duration(l.rate_per)}`);
+    limits.replaceChildren(...(held.length ? [h('h2', {}, 'Limits'), table(
+      ['queue', 'applies to', 'max running', 'running', 'rate', 'claims in window', 'held back'],
+      held.map((l) => h('tr', { 'data-queue': l.queue, 'data-scope': l.scope },
+        h('td', {}, l.queue),
+        h('td', {}, l.scope === 'group' ? `group ${l.grp}` : l.scope),
+        h('td', { class: 'num' }, l.max_running === null ? '–' : num(l.max_running)),
+        h('td', { class: 'num' }, l.running === null ? '–' : num(l.running)),
+        h('td', {}, rate(l)),
+        h('td', { class: 'num' }, l.rate_used === null ? '–' : num(l.rate_used)),
+        h('td', { class: 'num', 'data-col': 'held_back' }, l.held_back === null || l.held_back === undefined ? '' : num(l.held_back)))),
+      'limits')] : []));
     const rules = o.alerts || [];
     alerts.replaceChildren(...(rules.length ? [h('h2', {}, 'Alerts'), table(
       ['alert', 'queue', 'rule', 'state', 'value', 'since'],
