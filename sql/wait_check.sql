@@ -4,6 +4,7 @@
 -- a queue with room to start it (room.sql) and of a group with room
 -- (group_room.sql), the earliest lease to run out (which may also free
 -- room), the earliest window of a rate limit to close (which frees room),
+-- the earliest end of a job's affinity to another worker (same_worker_as),
 -- the next schedule, each as of :now. NULL when none is coming; a
 -- completion that frees room is a commit, which wakes the waiter to ask
 -- again. So a waiter whose due jobs are all held back by limits sleeps
@@ -23,6 +24,11 @@ SELECT min(t) FROM (
   FROM orq_queues AS q
   CROSS JOIN orq_jobs AS j ON j.queue = q.name AND j.state = 'running'
   WHERE q.name IN ({queue_list})
+  UNION ALL
+  SELECT min(job.affinity_until)
+  FROM orq_queues AS q
+  CROSS JOIN orq_jobs AS job ON job.queue = q.name AND job.state = 'ready'
+  WHERE q.name IN ({queue_list}) AND job.affinity_until > :now
   UNION ALL
   SELECT min(l.until)
   FROM orq_queues AS q

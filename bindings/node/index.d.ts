@@ -55,6 +55,10 @@ export interface EnqueueOptions {
   debounce?: number;
   /** the job's group (a tenant, a customer): its limits and its fair share of the queue */
   group?: string;
+  /** a job id: run on the worker that ran (or runs) that job, while it is alive, for up to same_worker_wait seconds */
+  same_worker_as?: number;
+  /** seconds to wait for that worker before any worker may take the job; default 60 */
+  same_worker_wait?: number;
   /** seconds one run may take */
   timeout?: number;
   /** capabilities a worker must have registered */

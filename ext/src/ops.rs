@@ -166,6 +166,9 @@ fn insert(
         register_queue(conn, now, queue)?;
     }
     let (state, waiting_on, error) = initial_state(conn, o)?;
+    if let Some(id) = o.same_worker_as {
+        job_state(conn, id).map_err(|_| not_found(format!("same_worker_as: no job with id {id}")))?;
+    }
     let lane = turn(conn, queue, o)?;
     let on_parent_failure = o.run_on_parent_failure.then_some("run");
     let finished_at = (state == "cancelled").then_some(now);
@@ -177,6 +180,7 @@ fn insert(
         ":on_parent_failure": on_parent_failure, ":workflow": place.workflow,
         ":workflow_key": place.workflow_key, ":error": error,
         ":finished_at": finished_at, ":now": now, ":grp": o.group, ":lane": lane,
+        ":affinity_job": o.same_worker_as, ":affinity_until": o.affinity_until_ms,
     }
     .to_vec();
     if let Some(seq) = &seq {

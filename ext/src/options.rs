@@ -10,6 +10,9 @@ use crate::fields::{self, Given, Problem};
 
 pub const DEFAULT_MAX_ATTEMPTS: i64 = 5;
 pub const DEFAULT_LEASE_MS: i64 = 30_000;
+/// How long a job with same_worker_as waits for that worker by default
+/// before any worker may take it.
+pub const DEFAULT_AFFINITY_WAIT_MS: i64 = 60_000;
 /// Limits that catch unit mistakes and runaway values.
 pub const MAX_ATTEMPTS_LIMIT: i64 = 1_000_000;
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -48,6 +51,10 @@ pub struct EnqueueOptions {
     /// The job's group (a tenant, a customer): its limits and its turn
     /// among the groups of its queue (migration 015).
     pub group: Option<String>,
+    /// Affinity: run on the worker that ran (or runs) this job, until
+    /// `affinity_until_ms`; then, or once that worker stopped, on any.
+    pub same_worker_as: Option<i64>,
+    pub affinity_until_ms: Option<i64>,
 }
 
 impl EnqueueOptions {
@@ -68,6 +75,8 @@ impl EnqueueOptions {
             depends_on: Vec::new(),
             run_on_parent_failure: false,
             group: None,
+            same_worker_as: None,
+            affinity_until_ms: None,
         }
     }
 
@@ -95,6 +104,8 @@ pub struct EnqueueKeys {
     key_scope: Given,
     debounce: Given,
     group: Given,
+    same_worker_as: Given,
+    same_worker_wait: Given,
     timeout: Given,
     requires: Given,
     worker: Given,
@@ -152,6 +163,16 @@ impl EnqueueKeys {
         }
         if let Some(v) = &self.group.0 {
             o.group = Some(key_text("group", v)?);
+        }
+        if let Some(v) = &self.same_worker_as.0 {
+            o.same_worker_as = Some(job_id("same_worker_as", v)?);
+            let wait_ms = match &self.same_worker_wait.0 {
+                Some(w) => duration_ms("same_worker_wait", number("same_worker_wait", w)?)?,
+                None => DEFAULT_AFFINITY_WAIT_MS,
+            };
+            o.affinity_until_ms = Some(later("same_worker_wait", now_ms, wait_ms)?);
+        } else if self.same_worker_wait.0.is_some() {
+            return Err(invalid("same_worker_wait needs same_worker_as"));
         }
         if let Some(v) = &self.timeout.0 {
             o.timeout_ms = Some(lease_ms("timeout", number("timeout", v)?)?);
@@ -378,6 +399,11 @@ pub fn key_text(what: &str, v: &Value) -> Result<String> {
     }
 }
 
+/// One job id: a whole number from 1.
+fn job_id(what: &str, v: &Value) -> Result<i64> {
+    v.as_i64().filter(|id| *id > 0).ok_or_else(|| invalid(format!("{what} must be a job id, got {v}")))
+}
+
 /// depends_on: an array of job ids, each once.
 fn job_ids(v: &Value) -> Result<Vec<i64>> {
     let items =
@@ -388,9 +414,7 @@ fn job_ids(v: &Value) -> Result<Vec<i64>> {
     let mut ids = items
         .iter()
         .map(|i| {
-            i.as_i64()
-                .filter(|id| *id > 0)
-                .ok_or_else(|| invalid(format!("depends_on must hold job ids, got {i}")))
+            job_id("depends_on", i).map_err(|_| invalid(format!("depends_on must hold job ids, got {i}")))
         })
         .collect::<Result<Vec<_>>>()?;
     ids.sort_unstable();

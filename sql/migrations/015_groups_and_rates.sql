@@ -9,6 +9,12 @@
 ALTER TABLE orq_jobs ADD COLUMN grp TEXT;
 ALTER TABLE orq_jobs ADD COLUMN lane INTEGER;
 
+-- Affinity (the enqueue option "same_worker_as"): the job goes to the
+-- worker that ran (or runs) job affinity_job, until affinity_until; after
+-- that, or once that worker stopped, to any worker (routable.sql).
+ALTER TABLE orq_jobs ADD COLUMN affinity_job INTEGER;
+ALTER TABLE orq_jobs ADD COLUMN affinity_until INTEGER;
+
 -- The claim walks the ready jobs in (priority, turn, run_at) order, where
 -- a job's turn is coalesce(lane, run_at): round robin among the groups
 -- falls out of the order, priority still wins over it, and a queue without

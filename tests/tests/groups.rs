@@ -254,6 +254,36 @@ fn a_waiting_worker_wakes_when_a_rate_window_closes() {
 }
 
 #[test]
+fn a_job_goes_to_the_worker_of_another_until_its_wait_ends_or_that_worker_stops() {
+    let conn = memory();
+    one::<f64>(&conn, "SELECT orq_clock(1000)");
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '1')");
+    assert_eq!(rows(&conn, "SELECT id FROM queue_claim('w1', 1)"), vec!["1"]);
+    one::<i64>(&conn, r#"SELECT queue_enqueue('q', '2', '{"same_worker_as": 1}')"#);
+    one::<i64>(&conn, r#"SELECT queue_enqueue('q', '3', '{"same_worker_as": 1, "same_worker_wait": 5}')"#);
+    assert!(rows(&conn, "SELECT id FROM queue_claim('w2', 5)").is_empty(), "both wait for w1");
+    one::<f64>(&conn, "SELECT orq_clock(1005)");
+    assert_eq!(rows(&conn, "SELECT id FROM queue_claim('w2', 5)"), vec!["3"], "3 waited 5 s");
+    assert_eq!(rows(&conn, "SELECT id FROM queue_claim('w1', 5)"), vec!["2"]);
+    // Once that worker stopped, any worker takes the job at once.
+    one::<i64>(&conn, "SELECT queue_worker_register('w3', '{}')");
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '4')");
+    assert_eq!(rows(&conn, "SELECT id FROM queue_claim('w3', 1)"), vec!["4"]);
+    one::<i64>(&conn, r#"SELECT queue_enqueue('q', '5', '{"same_worker_as": 4}')"#);
+    assert!(rows(&conn, "SELECT id FROM queue_claim('w2', 5)").is_empty());
+    one::<i64>(&conn, "SELECT queue_worker_stop('w3')");
+    assert_eq!(rows(&conn, "SELECT id FROM queue_claim('w2', 5)"), vec!["5"]);
+    for (options, problem) in [
+        (r#"{"same_worker_as": 99}"#, "same_worker_as: no job with id 99"),
+        (r#"{"same_worker_as": "1"}"#, "same_worker_as must be a job id"),
+        (r#"{"same_worker_wait": 3}"#, "same_worker_wait needs same_worker_as"),
+        (r#"{"same_worker_as": 1, "same_worker_wait": -1}"#, "same_worker_wait must be"),
+    ] {
+        assert_error(&conn, &format!("SELECT queue_enqueue('q', '6', '{options}')"), problem);
+    }
+}
+
+#[test]
 fn bad_group_settings_are_refused_naming_the_problem_and_change_nothing() {
     let conn = memory();
     configure(&conn, "q", r#"{"group_max_running": 2, "rate": {"limit": 5, "per": 1}}"#);
