@@ -12,10 +12,10 @@ INSERT OR FAIL INTO orq_jobs (queue, state, priority, run_at, payload, max_attem
                       backoff, key, requires, only_worker, not_workers, timeout_ms,
                       waiting_on, on_parent_failure, workflow, workflow_key, error, finished_at,
                       created_at, updated_at, event,
-                      enq_seq, enq_state, enq_detail, grp, lane, affinity_job, affinity_until)
+                      enq_seq, enq_state, enq_detail, grp, lane, affinity_job, affinity_until, follow_key)
 VALUES (:queue, :state, :priority, :run_at, :payload, :max_attempts, :lease_ms,
         :backoff, :key, :requires, :only_worker, :not_workers, :timeout_ms,
         :waiting_on, :on_parent_failure, :workflow, :workflow_key, :error, :finished_at,
         :now, :now, 'enqueued',
-        (SELECT seq FROM orq_next_seq), {enqueued}, :grp, :lane, :affinity_job, :affinity_until)
+        (SELECT seq FROM orq_next_seq), {enqueued}, :grp, :lane, :affinity_job, :affinity_until, :follow_key)
 ON CONFLICT DO NOTHING

@@ -14,10 +14,10 @@ INSERT OR FAIL INTO orq_jobs (queue, state, priority, run_at, payload, max_attem
                       backoff, key, requires, only_worker, not_workers, timeout_ms,
                       waiting_on, on_parent_failure, workflow, workflow_key, error, finished_at,
                       created_at, updated_at, event,
-                      enq_seq, enq_state, enq_detail, grp, lane, affinity_job, affinity_until)
+                      enq_seq, enq_state, enq_detail, grp, lane, affinity_job, affinity_until, follow_key)
 SELECT :queue, :state, :priority, :run_at, value, :max_attempts, :lease_ms,
        :backoff, :key, :requires, :only_worker, :not_workers, :timeout_ms,
        :waiting_on, :on_parent_failure, :workflow, :workflow_key, :error, :finished_at,
        :now, :now, 'enqueued',
-       :seq + key, {enqueued}, :grp, :lane + key, :affinity_job, :affinity_until
+       :seq + key, {enqueued}, :grp, :lane + key, :affinity_job, :affinity_until, :follow_key
 FROM json_each(:payload)

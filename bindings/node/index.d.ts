@@ -53,6 +53,8 @@ export interface EnqueueOptions {
   key_scope?: 'live' | 'all';
   /** seconds, with key: enqueueing again before the keyed job starts replaces its payload and pushes its start back */
   debounce?: number;
+  /** with key: an enqueue while the keyed job runs keeps exactly one follow-up run waiting for it */
+  follow_up?: boolean;
   /** the job's group (a tenant, a customer): its limits and its fair share of the queue */
   group?: string;
   /** a job id: run on the worker that ran (or runs) that job, while it is alive, for up to same_worker_wait seconds */

@@ -92,6 +92,11 @@ pub fn enqueue_placed(
             return Ok(id);
         }
     }
+    if o.follow_up {
+        if let Some(id) = follow_up(conn, now, queue, payload, o, place)? {
+            return Ok(id);
+        }
+    }
     if o.debounce {
         let pushed = conn
             .prepare_cached(sql::DEBOUNCE)?
@@ -114,6 +119,41 @@ pub fn enqueue_placed(
         .query_row(named_params! {":queue": queue, ":key": o.key}, |r| r.get(0))
         .optional()?
         .ok_or_else(|| invalid("the job was refused, but no live job holds its key"))
+}
+
+/// With follow_up: the key's job that has not started (its id), or a new
+/// follow-up run that waits for the key's running job and holds the key in
+/// follow_key (its id); None when no job holds the key (the caller inserts
+/// one as usual).
+fn follow_up(
+    conn: &Connection,
+    now: i64,
+    queue: &str,
+    payload: &str,
+    o: &EnqueueOptions,
+    place: &Placement,
+) -> Result<Option<i64>> {
+    let found: Option<(i64, String)> = conn
+        .prepare_cached(sql::FOLLOW_FIND)?
+        .query_row(named_params! {":queue": queue, ":key": o.key}, |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let running = match found {
+        None => return Ok(None),
+        Some((id, state)) if state != "running" => return Ok(Some(id)),
+        Some((id, _)) => id,
+    };
+    let follow = EnqueueOptions {
+        key: None,
+        follow_up: false,
+        follow_key: o.key.clone(),
+        depends_on: vec![running],
+        run_on_parent_failure: true,
+        ..o.clone()
+    };
+    insert(conn, &sql::ENQUEUE, now, queue, payload, &follow, place, None)?;
+    let id = conn.last_insert_rowid();
+    add_parents(conn, &follow, id)?;
+    Ok(Some(id))
 }
 
 /// Enqueues `n` jobs without a key in one statement: `payloads` is a JSON
@@ -180,7 +220,7 @@ fn insert(
         ":on_parent_failure": on_parent_failure, ":workflow": place.workflow,
         ":workflow_key": place.workflow_key, ":error": error,
         ":finished_at": finished_at, ":now": now, ":grp": o.group, ":lane": lane,
-        ":affinity_job": o.same_worker_as, ":affinity_until": o.affinity_until_ms,
+        ":affinity_job": o.same_worker_as, ":affinity_until": o.affinity_until_ms, ":follow_key": o.follow_key,
     }
     .to_vec();
     if let Some(seq) = &seq {

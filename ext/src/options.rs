@@ -55,6 +55,11 @@ pub struct EnqueueOptions {
     /// `affinity_until_ms`; then, or once that worker stopped, on any.
     pub same_worker_as: Option<i64>,
     pub affinity_until_ms: Option<i64>,
+    /// With a key: an enqueue while the key's job runs keeps one follow-up
+    /// run waiting for it (follow_find.sql).
+    pub follow_up: bool,
+    /// The key a follow-up holds (set by ops.rs, never by an option).
+    pub follow_key: Option<String>,
 }
 
 impl EnqueueOptions {
@@ -77,6 +82,8 @@ impl EnqueueOptions {
             group: None,
             same_worker_as: None,
             affinity_until_ms: None,
+            follow_up: false,
+            follow_key: None,
         }
     }
 
@@ -103,6 +110,7 @@ pub struct EnqueueKeys {
     key: Given,
     key_scope: Given,
     debounce: Given,
+    follow_up: Given,
     group: Given,
     same_worker_as: Given,
     same_worker_wait: Given,
@@ -161,6 +169,9 @@ impl EnqueueKeys {
             o.run_at_ms = later("debounce", now_ms, duration_ms("debounce", number("debounce", v)?)?)?;
             o.debounce = true;
         }
+        if let Some(v) = &self.follow_up.0 {
+            o.follow_up = v.as_bool().ok_or_else(|| invalid(format!("follow_up must be true or false, got {v}")))?;
+        }
         if let Some(v) = &self.group.0 {
             o.group = Some(key_text("group", v)?);
         }
@@ -206,6 +217,12 @@ impl EnqueueKeys {
         }
         if o.debounce && !o.depends_on.is_empty() {
             return Err(invalid("debounce cannot be given with depends_on"));
+        }
+        if o.follow_up && (o.key.is_none() || o.key_for_all) {
+            return Err(invalid("follow_up needs a key (of key_scope \"live\")"));
+        }
+        if o.follow_up && (o.debounce || !o.depends_on.is_empty()) {
+            return Err(invalid("follow_up cannot be given with debounce or depends_on"));
         }
         Ok(o)
     }

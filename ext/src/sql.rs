@@ -156,6 +156,7 @@ sql_file!(GROUP_FORGET, "group_forget.sql");
 sql_file!(GROUP_COUNT, "group_count.sql");
 sql_file!(SCHEDULES, "schedules.sql");
 sql_file!(DEBOUNCE, "debounce.sql");
+sql_file!(FOLLOW_FIND, "follow_find.sql");
 sql_file!(LIMITS, "limits.sql");
 sql_file!(SCHEDULE_UPSERT, "schedule_upsert.sql");
 sql_file!(SCHEDULE_DELETE, "schedule_delete.sql");

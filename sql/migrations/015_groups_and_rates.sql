@@ -15,6 +15,13 @@ ALTER TABLE orq_jobs ADD COLUMN lane INTEGER;
 ALTER TABLE orq_jobs ADD COLUMN affinity_job INTEGER;
 ALTER TABLE orq_jobs ADD COLUMN affinity_until INTEGER;
 
+-- A follow-up run (the enqueue option "follow_up"): enqueued with a key
+-- whose job is running, it waits for that job and holds the key here
+-- (the unique index of live keys admits one job per key); follow_find.sql
+-- finds a key's jobs in both columns.
+ALTER TABLE orq_jobs ADD COLUMN follow_key TEXT;
+CREATE INDEX orq_jobs_follow ON orq_jobs (queue, follow_key) WHERE follow_key IS NOT NULL;
+
 -- The claim walks the ready jobs in (priority, turn, run_at) order, where
 -- a job's turn is coalesce(lane, run_at): round robin among the groups
 -- falls out of the order, priority still wins over it, and a queue without

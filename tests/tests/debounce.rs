@@ -55,3 +55,38 @@ fn debounce_is_refused_without_a_live_key_or_beside_a_start() {
     }
     assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM sqlite_schema WHERE name = 'orq_jobs'"), 0);
 }
+
+/// follow_up: an enqueue while the key's job runs keeps exactly one more run
+/// waiting for it; enqueues while that one waits return it.
+#[test]
+fn an_enqueue_while_the_keyed_job_runs_keeps_one_follow_up_waiting() {
+    let conn = memory();
+    let options = r#"'{"key": "build:main", "follow_up": true}'"#;
+    let enqueue =
+        |payload: &str| one::<i64>(&conn, &format!("SELECT queue_enqueue('ci', '{payload}', {options})"));
+    let first = enqueue("1");
+    assert_eq!(enqueue("2"), first, "not started: the key's job is the answer");
+    assert_eq!(rows(&conn, "SELECT id FROM queue_claim('w', 5)"), vec![first.to_string()]);
+    let follow = enqueue("3");
+    assert_ne!(follow, first);
+    assert_eq!(enqueue("4"), follow, "exactly one follow-up");
+    assert_eq!(one::<String>(&conn, &format!("SELECT state FROM queue_jobs WHERE id = {follow}")), "waiting");
+    assert!(rows(&conn, "SELECT id FROM queue_claim('w', 5)").is_empty(), "it waits for the running one");
+    one::<i64>(&conn, &format!("SELECT queue_complete({first})"));
+    assert_eq!(enqueue("5"), follow, "ready now, still the key's job");
+    assert_eq!(rows(&conn, "SELECT id, payload FROM queue_claim('w', 5)"), vec![format!("{follow}|3")]);
+    let next = enqueue("6");
+    assert!(next > follow, "the follow-up runs: a new follow-up waits for it");
+    assert_eq!(
+        one::<i64>(&conn, "SELECT count(*) FROM queue_jobs WHERE state = 'waiting' OR state = 'ready'"),
+        1
+    );
+    for (options, problem) in [
+        (r#"{"follow_up": true}"#, "follow_up needs a key"),
+        (r#"{"key": "k", "key_scope": "all", "follow_up": true}"#, "follow_up needs a key"),
+        (r#"{"key": "k", "follow_up": 1}"#, "follow_up must be true or false"),
+        (r#"{"key": "k", "follow_up": true, "debounce": 5}"#, "follow_up cannot be given with debounce"),
+    ] {
+        assert_error(&conn, &format!("SELECT queue_enqueue('ci', '0', '{options}')"), problem);
+    }
+}

@@ -272,7 +272,7 @@ fn option_objects_report_an_unknown_key_first() {
         (
             r#"SELECT queue_enqueue('q', '{}', '{"priority":1e12,"urgency":1}')"#,
             "queue_enqueue: unknown option 'urgency' (known: priority, delay, run_at, max_attempts, lease, \
-             backoff, key, key_scope, debounce, group, same_worker_as, same_worker_wait, timeout, requires, worker, not_workers, depends_on, on_parent_failure)",
+             backoff, key, key_scope, debounce, follow_up, group, same_worker_as, same_worker_wait, timeout, requires, worker, not_workers, depends_on, on_parent_failure)",
         ),
         (
             r#"SELECT queue_enqueue('q', '{}', '{"delay":-1,"priority":1.5}')"#,

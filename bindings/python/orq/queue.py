@@ -13,8 +13,8 @@ from .tasks import Task, TaskResult
 
 # The enqueue options of queue_enqueue, passed as keyword arguments.
 OPTION_KEYS = (
-    "priority", "delay", "run_at", "max_attempts", "lease", "backoff", "key", "key_scope", "debounce", "group",
-    "same_worker_as", "same_worker_wait", "timeout", "requires", "worker", "not_workers", "depends_on",
+    "priority", "delay", "run_at", "max_attempts", "lease", "backoff", "key", "key_scope", "debounce", "follow_up",
+    "group", "same_worker_as", "same_worker_wait", "timeout", "requires", "worker", "not_workers", "depends_on",
     "on_parent_failure",
 )
 
