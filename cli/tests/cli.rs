@@ -259,3 +259,59 @@ fn the_demos_closing_hints_work_as_printed_from_its_directory() {
         "retried, run once more, failed, waiting out its backoff"
     );
 }
+
+#[test]
+fn limits_set_show_and_remove_queue_group_and_rate_limits() {
+    let db = Db::new("limits");
+    let set = db.json(&["limits", "set", "api", "--group-max-running", "2", "--rate", "100/1m"]);
+    assert_eq!(set["changed"], true);
+    assert_eq!(
+        set["settings"],
+        serde_json::json!({"group_max_running": 2, "rate": {"limit": 100, "per": 60.0}})
+    );
+    assert_eq!(
+        db.ok(&["limits", "set", "api", "--group", "vip", "--max-running", "10"], 0),
+        "queue api group vip: {\"max_running\":10}\n"
+    );
+    assert_eq!(db.ok(&["enqueue", "api", "{}", "--group", "vip"], 0), "1\n");
+    let shown = db.json(&["limits"]);
+    let rows: Vec<(String, serde_json::Value)> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["scope"].as_str().unwrap().to_string(), r["max_running"].clone()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("queue".to_string(), serde_json::Value::Null),
+            ("each group".into(), 2.into()),
+            ("group".into(), 10.into())
+        ]
+    );
+    assert_eq!(
+        db.ok(&["limits", "remove", "api", "--group", "vip"], 0),
+        "queue api group vip: its queue's defaults\n"
+    );
+    assert_eq!(
+        db.ok(&["limits", "remove", "api", "--group", "vip"], 1),
+        "queue api group vip unchanged (already its queue's defaults)\n"
+    );
+    assert_eq!(db.ok(&["limits", "remove", "api"], 0), "queue api: no limits\n");
+    assert_eq!(db.json(&["limits"]), serde_json::json!([]));
+    // Bad rates and an empty set are usage errors (exit 2), naming the problem.
+    for (args, problem) in [
+        (&["limits", "set", "api", "--rate", "100"][..], "a rate is N/PERIOD"),
+        (&["limits", "set", "api", "--rate", "x/1s"][..], "the rate's N must be a whole number"),
+        (&["limits", "set", "api"][..], "give a limit to set"),
+        (&["limits", "set", "api", "--group", "g", "--group-max-running", "1"][..], "cannot be used with"),
+    ] {
+        let out = db.orq(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(problem),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
