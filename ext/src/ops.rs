@@ -109,9 +109,7 @@ pub fn enqueue_placed(
             return Ok(id);
         }
     }
-    if insert(conn, &sql::ENQUEUE, now, queue, payload, o, place, None)? == 1 {
-        let id = conn.last_insert_rowid();
-        add_parents(conn, o, id)?;
+    if let Some(id) = insert_one(conn, now, queue, payload, o, place)? {
         return Ok(id);
     }
     // Only the live-key index can refuse an insert: that job is the answer.
@@ -150,9 +148,24 @@ fn follow_up(
         run_on_parent_failure: true,
         ..o.clone()
     };
-    insert(conn, &sql::ENQUEUE, now, queue, payload, &follow, place, None)?;
+    insert_one(conn, now, queue, payload, &follow, place)
+}
+
+/// One job, with the edges from its parents: its id, or None when the
+/// live-key index refused it.
+fn insert_one(
+    conn: &Connection,
+    now: i64,
+    queue: &str,
+    payload: &str,
+    o: &EnqueueOptions,
+    place: &Placement,
+) -> Result<Option<i64>> {
+    if insert(conn, &sql::ENQUEUE, now, queue, payload, o, place, None)? == 0 {
+        return Ok(None);
+    }
     let id = conn.last_insert_rowid();
-    add_parents(conn, &follow, id)?;
+    add_parents(conn, o, id)?;
     Ok(Some(id))
 }
 
