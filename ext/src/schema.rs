@@ -59,13 +59,14 @@ fn damaged(found: String) -> Error {
     ))
 }
 
-/// True when the schema is the one this build writes; an error when it is
-/// newer. (False also for a database without the schema.)
-pub fn is_current(conn: &Connection) -> Result<bool> {
+/// True when this build's statements run on the schema as it is (from
+/// USABLE on: a later version only drops what an earlier one replaced, and
+/// the next upgrade outside a query does that); an error when it is newer.
+/// (False also for a database without the schema.)
+pub fn is_usable(conn: &Connection) -> Result<bool> {
     match version(conn)? {
-        LATEST => Ok(true),
         v if v > LATEST => Err(newer_than_us(v)),
-        _ => Ok(false),
+        v => Ok(v >= USABLE),
     }
 }
 

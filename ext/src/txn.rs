@@ -257,7 +257,7 @@ fn joined<T>(conn: &Connection, body: Body<T>) -> Result<T> {
 /// Inside the caller's transaction: a savepoint around anything that writes
 /// more than once (a single statement needs none, and each savepoint costs).
 fn in_callers_transaction<T>(conn: &Connection, writes: Writes, body: Body<T>) -> Result<T> {
-    if writes != Writes::Many && schema::is_current(conn)? {
+    if writes != Writes::Many && schema::is_usable(conn)? {
         IN_CALLERS_TRANSACTION.set(true);
         let out = body(conn);
         IN_CALLERS_TRANSACTION.set(false);
