@@ -15,6 +15,7 @@ use crate::output::{query, Output};
 mod demo;
 mod flows;
 pub mod health;
+mod litestream;
 mod run;
 mod watch;
 mod watch_dir;
@@ -67,6 +68,8 @@ pub enum Command {
     Worker(worker::WorkerArgs),
     /// Print a systemd unit that runs `orq worker` with the given options
     SystemdUnit(worker::UnitArgs),
+    /// Print a Litestream configuration that backs the database up continuously
+    LitestreamConfig(litestream::LitestreamArgs),
     /// Run a command for every item of a JSON-lines file, N at a time, with progress
     Run(run::RunArgs),
     /// A live view of every queue and worker
@@ -258,6 +261,7 @@ pub fn run(
         Command::Demo => demo::run(conn, db, out),
         Command::Worker(a) => worker::worker(conn, db, &a),
         Command::SystemdUnit(a) => worker::systemd_unit(db, &a),
+        Command::LitestreamConfig(a) => litestream::config(db, &a),
         Command::Run(a) => run::run(conn, db, &a),
         Command::Watch(a) => watch::watch(conn, db, &a),
         Command::Workflow(c) => flows::workflow(conn, c, out),
