@@ -4,10 +4,11 @@
 -- `only_worker` if that is set, is not in `not_workers`, and, for a job
 -- with an affinity (same_worker_as, migration 015), is the worker that ran
 -- or runs job `affinity_job`, unless that job has no worker (yet), that
--- worker stopped (or was found dead), or `affinity_until` passed. Not a statement of its own: sql.rs
--- splices it into claim.sql, claim_queue.sql and wait_check.sql where they
--- name it, so a claim and queue_wait can never disagree on who may take a
--- job.
+-- worker stopped (or was found dead), or `affinity_until` passed.
+-- Not a statement of its own: sql.rs splices it into every claim
+-- (claim_candidates.sql, claim_queue.sql, claim_grouped.sql) and
+-- wait_check.sql where they name it, so a claim and queue_wait can never
+-- disagree on who may take a job.
 ((job.requires IS NULL OR NOT EXISTS (
     SELECT 1 FROM json_each(job.requires)
     WHERE value NOT IN (SELECT value FROM json_each(coalesce(
