@@ -32,7 +32,8 @@ import callgrind  # noqa: E402
 from queues import G, Orq, SYSTEMS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-# The section of RESULTS.md that `orq-bench --retention` fills (benches/run --write keeps it).
+# The sections of RESULTS.md from this heading on (retention, from `orq-bench --retention`, and flow
+# control, from benches/flow_proofs.py) come from runs of their own: benches/run --write keeps them.
 RETENTION_HEADING = "## Retention"
 EXT = ROOT / "target/release/liborq"
 ORQ = ROOT / "target/bundled/release/orq"
