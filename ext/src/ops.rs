@@ -220,7 +220,10 @@ fn insert(
     }
     let (state, waiting_on, error) = initial_state(conn, o)?;
     if let Some(id) = o.same_worker_as {
-        job_state(conn, id).map_err(|_| not_found(format!("same_worker_as: no job with id {id}")))?;
+        conn.prepare_cached(sql::JOB_STATE)?
+            .query_row(named_params! {":id": id}, |r| r.get::<_, String>(0))
+            .optional()?
+            .ok_or_else(|| not_found(format!("same_worker_as: no job with id {id}")))?;
     }
     let lane = turn(conn, queue, o)?;
     let on_parent_failure = o.run_on_parent_failure.then_some("run");
@@ -268,11 +271,11 @@ fn add_parents(conn: &Connection, o: &EnqueueOptions, child: i64) -> Result<()> 
 
 /// The claim itself, in the cheapest statement that keeps the limits in
 /// force (flow_limits.sql; across queues, the limits of any queue): from a
-/// single queue claim_queue.sql, or
-/// claim_grouped.sql for a claim of many when the queue's groups are
-/// limited; across queues claim.sql, or claim_limited.sql while some queue
-/// or group has a limit (their rankings cost a sort, which the others need
-/// not pay). A claim under a rate limit then logs itself (rate_log.sql).
+/// single queue claim_queue.sql, or claim_grouped.sql for a claim of many
+/// when the queue's groups are limited; across queues claim.sql, or
+/// claim_limited.sql while some queue or group has a limit (their rankings
+/// cost a sort, which the others need not pay). A claim under a rate limit
+/// then logs itself (rate_log.sql).
 pub fn lease(conn: &Connection, now: i64, req: &ClaimRequest) -> Result<Vec<Claimed>> {
     let read = |r: &rusqlite::Row| Ok(FlowLimits { queues: r.get(0)?, groups: r.get(1)?, rates: r.get(2)? });
     let limits = match &req.queue {
