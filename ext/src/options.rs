@@ -170,7 +170,8 @@ impl EnqueueKeys {
             o.debounce = true;
         }
         if let Some(v) = &self.follow_up.0 {
-            o.follow_up = v.as_bool().ok_or_else(|| invalid(format!("follow_up must be true or false, got {v}")))?;
+            o.follow_up =
+                v.as_bool().ok_or_else(|| invalid(format!("follow_up must be true or false, got {v}")))?;
         }
         if let Some(v) = &self.group.0 {
             o.group = Some(key_text("group", v)?);
