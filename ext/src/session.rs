@@ -208,7 +208,7 @@ fn open_side(host: &Connection, db: Handle, setup: SideSetup) -> Result<Option<C
 
 /// The name of the VFS the host opened its main database with, so the side
 /// connection sees the same file the same way.
-fn host_vfs_name(db: Handle) -> Option<String> {
+pub fn host_vfs_name(db: Handle) -> Option<String> {
     let vfs = crate::host::main_file_control(
         db.0,
         crate::host::FCNTL_VFS_POINTER,
