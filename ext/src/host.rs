@@ -99,3 +99,16 @@ pub fn is_writing(db: Handle) -> bool {
     }
     false
 }
+
+/// The name of the VFS the host opened its main database with: the side
+/// connection opens the same file the same way (session.rs), and dqlite's
+/// VFS leaves the journal mode to dqlite (schema.rs).
+pub fn vfs_name(db: Handle) -> Option<String> {
+    let vfs = main_file_control(db.0, FCNTL_VFS_POINTER, ptr::null_mut::<ffi::sqlite3_vfs>())
+        .filter(|vfs| !vfs.is_null())?;
+    // SAFETY: a registered VFS has a NUL-terminated name that outlives us.
+    unsafe {
+        let name = (*vfs).zName;
+        (!name.is_null()).then(|| std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned())
+    }
+}

@@ -157,8 +157,7 @@ fn newer_than_us(v: i64) -> Error {
 /// in libraft's apply path; tests/cluster).
 fn replicated(conn: &Connection) -> bool {
     // SAFETY (of the handle): the live connection's own.
-    crate::session::host_vfs_name(crate::host::Handle(unsafe { conn.handle() }))
-        .is_some_and(|name| name.starts_with("dqlite"))
+    host::vfs_name(host::Handle(unsafe { conn.handle() })).is_some_and(|name| name.starts_with("dqlite"))
 }
 
 /// A database without the orq schema becomes WAL when orq is loaded into it

@@ -9,8 +9,6 @@
 //! table is connected: opening them connects it, its xDisconnect drops them.
 
 use std::collections::HashSet;
-use std::ffi::CStr;
-use std::ptr;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use rand::rngs::SmallRng;
@@ -184,7 +182,7 @@ fn open_side(host: &Connection, db: Handle, setup: SideSetup) -> Result<Option<C
         return Ok(None);
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let side = match host_vfs_name(db) {
+    let side = match crate::host::vfs_name(db) {
         Some(vfs) => Connection::open_with_flags_and_vfs(&path, flags, vfs.as_str())?,
         None => Connection::open_with_flags(&path, flags)?,
     };
@@ -204,20 +202,4 @@ fn open_side(host: &Connection, db: Handle, setup: SideSetup) -> Result<Option<C
     side.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     setup(&side)?;
     Ok(Some(side))
-}
-
-/// The name of the VFS the host opened its main database with, so the side
-/// connection sees the same file the same way.
-pub fn host_vfs_name(db: Handle) -> Option<String> {
-    let vfs = crate::host::main_file_control(
-        db.0,
-        crate::host::FCNTL_VFS_POINTER,
-        ptr::null_mut::<ffi::sqlite3_vfs>(),
-    )
-    .filter(|vfs| !vfs.is_null())?;
-    // SAFETY: a registered VFS has a NUL-terminated name that outlives us.
-    unsafe {
-        let name = (*vfs).zName;
-        (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
-    }
 }
