@@ -220,10 +220,10 @@ fn insert(
     }
     let (state, waiting_on, error) = initial_state(conn, o)?;
     if let Some(id) = o.same_worker_as {
-        conn.prepare_cached(sql::JOB_STATE)?
-            .query_row(named_params! {":id": id}, |r| r.get::<_, String>(0))
-            .optional()?
-            .ok_or_else(|| not_found(format!("same_worker_as: no job with id {id}")))?;
+        job_state(conn, id).map_err(|e| match e {
+            Error::NotFound(_) => not_found(format!("same_worker_as: no job with id {id}")),
+            e => e,
+        })?;
     }
     let lane = turn(conn, queue, o)?;
     let on_parent_failure = o.run_on_parent_failure.then_some("run");

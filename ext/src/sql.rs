@@ -61,6 +61,13 @@ macro_rules! sql_file_spliced {
         pub static $name: LazyLock<String> =
             LazyLock::new(|| include_str!(concat!("../../sql/", $file))$(.replace($marker, $rule))+);
     };
+    // The same, behind the worker states CTE (see sql_file!).
+    ($name:ident, worker_states + $file:literal, $($marker:literal => $rule:expr),+) => {
+        pub static $name: LazyLock<String> = LazyLock::new(|| {
+            include_str!("../../sql/worker_states.sql").to_string()
+                + &include_str!(concat!("../../sql/", $file))$(.replace($marker, $rule))+
+        });
+    };
 }
 
 /// A completion made into two statements (see complete.sql): `$plain`
@@ -163,12 +170,7 @@ sql_file!(SCHEDULE_DELETE, "schedule_delete.sql");
 sql_file!(SCHEDULES_DUE, "schedules_due.sql");
 sql_file!(SCHEDULE_FIRED, "schedule_fired.sql");
 sql_file!(SCHEDULE_SET_ASIDE, "schedule_set_aside.sql");
-pub static METRICS_QUEUES: LazyLock<String> = LazyLock::new(|| {
-    include_str!("../../sql/worker_states.sql").to_string()
-        + &include_str!("../../sql/metrics_queues.sql")
-            .replace("{group_room}", GROUP_ROOM)
-            .replace("{room}", ROOM)
-});
+sql_file_spliced!(METRICS_QUEUES, worker_states + "metrics_queues.sql", "{group_room}" => GROUP_ROOM, "{room}" => ROOM);
 sql_file_spliced!(METRICS_EVENTS, "metrics_events.sql", "{failed_attempt}" => FAILED_ATTEMPT);
 sql_file!(ALERTS, "alerts.sql");
 sql_file!(ALERT_UPSERT, "alert_upsert.sql");
