@@ -74,8 +74,13 @@ impl RowSource for ClaimTab {
         }
         let args = Args::new(arguments(idx_num, ARGUMENTS as usize, args));
         let req = claim_request(&args)?;
-        let now = self.session.clock.now_ms();
-        let jobs = txn::write(&self.session, txn::Writes::AsNeeded, &mut |c| claim::claim(c, now, &req))?;
+        // The time is read once the write lock is held: claims then commit
+        // in the order of their times, which a rate's sliding window needs
+        // (a claim that waited for the lock with an earlier time could
+        // slip into a window already full).
+        let jobs = txn::write(&self.session, txn::Writes::AsNeeded, &mut |c| {
+            claim::claim(c, self.session.clock.now_ms(), &req)
+        })?;
         Ok(jobs
             .into_iter()
             .map(|j| {
