@@ -102,7 +102,7 @@ pub fn is_writing(db: Handle) -> bool {
 
 /// The name of the VFS the host opened its main database with: the side
 /// connection opens the same file the same way (session.rs), and dqlite's
-/// VFS leaves the journal mode to dqlite (schema.rs).
+/// VFS marks a replicated database (`replicated`).
 pub fn vfs_name(db: Handle) -> Option<String> {
     let vfs = main_file_control(db.0, FCNTL_VFS_POINTER, ptr::null_mut::<ffi::sqlite3_vfs>())
         .filter(|vfs| !vfs.is_null())?;
@@ -111,4 +111,15 @@ pub fn vfs_name(db: Handle) -> Option<String> {
         let name = (*vfs).zName;
         (!name.is_null()).then(|| std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned())
     }
+}
+
+/// Whether the host replicates the database it gave orq: a node of a dqlite
+/// cluster (its VFS is "dqlite-" and the node's id), or any process started
+/// with ORQ_REPLICATED=1. Such a host keeps the database itself, runs every
+/// connection on its one thread and ships what its leader commits, so orq
+/// must be a guest there (txn.rs, schema.rs, queue_wait): nothing at
+/// connection open, no files beside the database, no connections or
+/// sleeps of its own, and one commit per statement.
+pub fn replicated(db: Handle) -> bool {
+    crate::platform::replicated_forced() || vfs_name(db).is_some_and(|name| name.starts_with("dqlite"))
 }

@@ -24,6 +24,16 @@ pub fn linux() -> bool {
     cfg!(target_os = "linux") && !forced_portable()
 }
 
+/// The environment variable that asks for replicated mode (host.rs) on
+/// every connection of a process, for hosts orq cannot recognize itself.
+pub const REPLICATED_SWITCH: &str = "ORQ_REPLICATED";
+
+/// Whether ORQ_REPLICATED is set to yes (read once, like ORQ_PORTABLE).
+pub fn replicated_forced() -> bool {
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| std::env::var(REPLICATED_SWITCH).is_ok_and(|v| is_true(&v)))
+}
+
 /// What orq_debug reports: "linux" or "portable".
 pub fn name() -> &'static str {
     if linux() {

@@ -149,25 +149,20 @@ fn newer_than_us(v: i64) -> Error {
     ))
 }
 
-/// Whether the database is opened through dqlite's VFS (its name is
-/// "dqlite-" and the node's id): a node of a dqlite cluster sets its
-/// connections' journal mode itself, after opening them, and replicates
-/// the pages its leader writes. A read of orq's schema and a switch to WAL
-/// made when orq was loaded killed the node at its next write (a segfault
-/// in libraft's apply path; tests/cluster).
-fn replicated(conn: &Connection) -> bool {
-    // SAFETY (of the handle): the live connection's own.
-    host::vfs_name(host::Handle(unsafe { conn.handle() })).is_some_and(|name| name.starts_with("dqlite"))
-}
-
 /// A database without the orq schema becomes WAL when orq is loaded into it
 /// (and again before orq's first write, if that did not work): WAL lets
 /// workers claim while others read, and every orq concurrency guarantee
 /// assumes it. A database that already holds the schema keeps the journal
 /// mode its owner chose. Best effort: SQLite refuses the switch inside a
 /// transaction or while a statement reads, and then nothing changes.
+///
+/// A replicated host (host::replicated) sets its connections' journal mode
+/// itself, after opening them: a read of orq's schema and a switch to WAL
+/// made when orq was loaded into a dqlite node killed it at its next write
+/// (a segfault in libraft's apply path; tests/cluster).
 pub fn prefer_wal(conn: &Connection) {
-    if replicated(conn) {
+    // SAFETY (of the handle): the live connection's own.
+    if host::replicated(host::Handle(unsafe { conn.handle() })) {
         return;
     }
     let fresh = matches!(version(conn), Ok(0));

@@ -44,6 +44,9 @@ pub struct Resources {
     pub rng: SmallRng,
     /// Whether `schema::prefer_wal` already ran for this connection.
     pub wal_checked: bool,
+    /// Whether the host replicates the database (host::replicated): then
+    /// orq makes no side connection, turn file or watch, and never sleeps.
+    pub replicated: bool,
     /// The inotify watch of queue_wait, made on first use (None: not made
     /// yet; Some(None): none, queue_wait polls: no file, or not Linux).
     pub watcher: Option<Option<crate::commit_watch::Watcher>>,
@@ -145,6 +148,7 @@ impl Resources {
             side: SideConnection(None, side_setup),
             rng: SmallRng::from_os_rng(),
             wal_checked: false,
+            replicated: crate::host::replicated(db),
             watcher: None,
             turnstile: None,
             retention: Default::default(),

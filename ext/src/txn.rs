@@ -27,6 +27,16 @@
 //!   through a side connection to the same file, which waits its turn and
 //!   commits on its own. Other journal modes cannot have a second writer
 //!   beside a reader, and get an error that says what to do.
+//!
+//! A replicated host (host::replicated: a dqlite node) ships what a client's
+//! request commits, but dqlite 1.11 ships only the commits of requests it
+//! runs as writes (EXEC), never of a query (QUERY), whose frames it leaves
+//! behind to fail an assertion at the node's next write. orq cannot tell
+//! the two apart from inside a statement, so there it never commits: it
+//! writes only inside the caller's transaction or writing statement (BEGIN
+//! IMMEDIATE, the call, COMMIT, as `orq --cluster` sends them), whose
+//! COMMIT is a write request, and refuses otherwise, before writing. It
+//! never opens a side connection or a turn file either.
 
 use std::cell::OnceCell;
 use std::time::{Duration, Instant};
@@ -35,7 +45,7 @@ use rand::Rng;
 use rusqlite::{ffi, Connection, ErrorCode};
 
 use crate::bounds::SLICE_ROWS;
-use crate::error::{Error, Result};
+use crate::error::{invalid, Error, Result};
 use crate::host::{self, TxnState};
 use crate::session::{Resources, Session};
 use crate::turnstile::{Turn, Turnstile};
@@ -166,6 +176,11 @@ fn write_on<T>(res: &mut Resources, route: Route, writes: Writes, body: Body<T>)
     match route {
         Route::Joined => joined(&res.host, body),
         Route::CallersTransaction => in_callers_transaction(&res.host, writes, body),
+        Route::BesideARead | Route::Own if res.replicated => Err(invalid(
+            "on a replicated database (a dqlite node) orq writes only inside the caller's transaction: \
+             send BEGIN IMMEDIATE, this statement and COMMIT (orq --cluster does); dqlite ships only \
+             what a client's COMMIT writes",
+        )),
         Route::BesideARead => beside_a_read(res, body),
         Route::Own => {
             let deadline = Deadline::new(&res.host);

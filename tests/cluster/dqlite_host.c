@@ -14,6 +14,7 @@
 
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: host LIBORQ ADDRESS DATA_DIR\n"); return 2; }
+    signal(SIGPIPE, SIG_IGN); /* a client that leaves mid-answer must not end the node */
     void *lib = dlopen(argv[1], RTLD_NOW);
     if (!lib) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 1; }
     void *init = dlsym(lib, "sqlite3_orq_init");

@@ -1,5 +1,7 @@
 //! Functions for workflows, dependencies, schedules and queue settings.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -169,16 +171,22 @@ pub fn orq_cron_next(_: &Session, a: &Args) -> Result<f64> {
 
 /// `queue_wait(queues, timeout [, worker])`: 1 when a job of `queues` (a
 /// name, a JSON array of names, or NULL for all) may be claimable, 0 when
-/// `timeout` seconds passed (or a signal interrupted the wait).
+/// `timeout` seconds passed (or a signal interrupted the wait). On a
+/// replicated host it only looks, whatever the timeout: the host's one
+/// thread serves every client, so the client waits between looks.
 pub fn queue_wait(s: &Session, a: &Args) -> Result<i64> {
     a.arity(2, 3, "(queues, timeout_seconds [, worker])")?;
     let queues = a.opt_text(0, "queues")?.map(crate::claim::queue_list).transpose()?;
-    let timeout = std::time::Duration::from_millis(crate::bounds::duration_ms(
+    let timeout = Duration::from_millis(crate::bounds::duration_ms(
         "timeout_seconds",
         a.number(1, "timeout_seconds")?,
     )? as u64);
     let worker = a.opt_text(2, "worker")?;
     s.with(|res| {
+        if res.replicated {
+            let w = crate::wait::WaitFor { queues: queues.as_deref(), worker };
+            return Ok(crate::wait::wait(&res.host, None, &w, Duration::ZERO, || s.clock.now_ms())? as i64);
+        }
         if res.watcher.is_none() {
             res.watcher =
                 Some(res.host.path().filter(|p| !p.is_empty()).and_then(crate::commit_watch::Watcher::new));

@@ -49,6 +49,7 @@ pub fn orq_debug(s: &Session, a: &Args) -> Result<String> {
             // Why this connection's last retention slice failed (the write went on).
             "retention_error": res.retention.last_error,
             "platform": crate::platform::name(),
+            "replicated": res.replicated,
         })
         .to_string())
     })
