@@ -5,13 +5,14 @@ use std::io::Read;
 
 use clap::{Args, Subcommand};
 use rusqlite::types::Value;
-use rusqlite::{params, Connection};
 use serde_json::{json, Map};
 
 use crate::duration::parse_seconds;
 use crate::exit::{usage, Code, Result};
-use crate::output::{query, Output};
+use crate::output::Output;
+use crate::store::{Resend, Store};
 
+mod cluster;
 mod demo;
 mod flows;
 pub mod health;
@@ -89,6 +90,14 @@ pub enum Command {
     Alert(health::AlertCommand),
     /// A web dashboard, Prometheus /metrics and /health over HTTP
     Serve(crate::serve::ServeArgs),
+    /// Run one SQL statement (orq's functions included) and print its rows
+    Sql {
+        /// The statement
+        statement: String,
+    },
+    /// The nodes of a cluster (--cluster): status, remove, transfer the leadership
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 #[derive(Args)]
@@ -223,31 +232,52 @@ impl Command {
     pub fn runs_jobs(&self) -> bool {
         matches!(self, Command::Worker(_) | Command::Run(_) | Command::Demo | Command::Serve(_))
     }
+
+    /// The command as typed, for messages about the commands that need
+    /// the database file (`on_the_file`).
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Demo => "orq demo",
+            Command::Run(_) => "orq run",
+            Command::Watch(_) => "orq watch",
+            Command::Workflow(_) => "orq workflow",
+            Command::Events(_) => "orq events",
+            Command::Schedule(_) => "orq schedule",
+            Command::Alert(_) => "orq alert",
+            _ => "this command",
+        }
+    }
 }
 
 pub fn run(
-    conn: &Connection,
+    store: &Store,
     db: &std::path::Path,
     durable: bool,
     command: Command,
     out: &Output,
 ) -> Result<Code> {
     match command {
-        Command::Enqueue(a) => enqueue(conn, a, out),
+        Command::Enqueue(a) => enqueue(store, a, out),
         Command::Stats => {
-            query(conn, "SELECT * FROM queue_stats", [])?.print(out);
+            store.read("SELECT * FROM queue_stats", &[])?.print(out);
             Ok(Code::Ok)
         }
-        Command::Jobs(a) => jobs(conn, a, out),
-        Command::Show { id, token } => show(conn, id, token, out),
-        Command::Cancel { ids } => each_job(conn, "queue_cancel", &ids, "cancelled", out),
-        Command::Retry { ids } => each_job(conn, "queue_retry", &ids, "retried", out),
-        Command::Pause { queue } => toggle(conn, "queue_pause", &queue, "paused", out),
-        Command::Resume { queue } => toggle(conn, "queue_resume", &queue, "resumed", out),
-        Command::Limits { action } => limits(conn, action.unwrap_or(LimitsAction::Show), out),
-        Command::Purge(a) => purge(conn, a, out),
+        Command::Jobs(a) => jobs(store, a, out),
+        Command::Show { id, token } => show(store, id, token, out),
+        Command::Cancel { ids } => each_job(store, "queue_cancel", &ids, "cancelled", out),
+        Command::Retry { ids } => each_job(store, "queue_retry", &ids, "retried", out),
+        Command::Pause { queue } => toggle(store, "queue_pause", &queue, "paused", out),
+        Command::Resume { queue } => toggle(store, "queue_resume", &queue, "resumed", out),
+        Command::Limits { action } => limits(store, action.unwrap_or(LimitsAction::Show), out),
+        Command::Purge(a) => purge(store, a, out),
+        Command::Worker(a) => worker::worker(store, db, &a),
+        Command::Cluster(c) => cluster::cluster(store, c, out),
+        Command::Sql { statement } => {
+            store.rows_with(&statement, &[], Resend::Never)?.print(out);
+            Ok(Code::Ok)
+        }
         Command::Debug => {
-            let text: String = conn.query_row("SELECT orq_debug()", [], |r| r.get(0))?;
+            let text: String = store.read_one("SELECT orq_debug()", &[])?;
             let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| usage(e.to_string()))?;
             if out.json {
                 println!("{v}");
@@ -258,22 +288,35 @@ pub fn run(
             }
             Ok(Code::Ok)
         }
-        Command::Demo => demo::run(conn, db, out),
-        Command::Worker(a) => worker::worker(conn, db, &a),
         Command::SystemdUnit(a) => worker::systemd_unit(db, &a),
         Command::LitestreamConfig(a) => litestream::config(db, &a),
-        Command::Run(a) => run::run(conn, db, &a),
+        Command::Health(a) => store.file_for("orq health").map(|_| health::check(db, durable, &a, out)),
+        Command::Serve(a) => store.file_for("orq serve").and_then(|_| crate::serve::serve(db, durable, a)),
+        Command::Demo => demo::run(store, db, out),
+        Command::Run(a) => run::run(store, db, &a),
+        file_only => on_the_file(store.file_for(file_only.name())?, db, file_only, out),
+    }
+}
+
+/// The commands that need the database file in this process (they watch
+/// it, or run many statements as one transaction).
+fn on_the_file(
+    conn: &rusqlite::Connection,
+    db: &std::path::Path,
+    command: Command,
+    out: &Output,
+) -> Result<Code> {
+    match command {
         Command::Watch(a) => watch::watch(conn, db, &a),
         Command::Workflow(c) => flows::workflow(conn, c, out),
         Command::Events(a) => flows::events(conn, &a, out),
         Command::Schedule(c) => flows::schedule(conn, c, out),
-        Command::Health(a) => Ok(health::check(db, durable, &a, out)),
         Command::Alert(c) => health::alert(conn, c, out),
-        Command::Serve(a) => crate::serve::serve(db, durable, a),
+        other => Err(usage(format!("{} cannot run here", other.name()))),
     }
 }
 
-fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
+fn enqueue(store: &Store, a: EnqueueArgs, out: &Output) -> Result<Code> {
     let mut opts = match a.options.as_deref() {
         Some(text) => match serde_json::from_str(text) {
             Ok(serde_json::Value::Object(m)) => m,
@@ -287,10 +330,11 @@ fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
         ("run_at", a.run_at.map(Into::into)),
         ("max_attempts", a.max_attempts.map(Into::into)),
         ("lease", a.lease.map(Into::into)),
-        ("key", a.key.map(Into::into)),
+        ("key", a.key.clone().map(Into::into)),
         ("group", a.group.map(Into::into)),
     ]));
     if let Some(dir) = &a.watch {
+        let conn = store.file_for("orq enqueue --watch")?;
         let producer = watch_dir::Producer { conn, queue: &a.queue, cmd: a.cmd.as_deref(), options: opts };
         return watch_dir::watch(&producer, dir, out);
     }
@@ -306,10 +350,16 @@ fn enqueue(conn: &Connection, a: EnqueueArgs, out: &Output) -> Result<Code> {
     };
     let options = (!opts.is_empty()).then(|| serde_json::Value::Object(opts).to_string());
     if a.lines {
-        return enqueue_lines(conn, &a.queue, &payload, options, out);
+        return enqueue_lines(store, &a.queue, &payload, options, out);
     }
-    let id: i64 =
-        conn.query_row("SELECT queue_enqueue(?1, ?2, ?3)", params![a.queue, payload, options], |r| r.get(0))?;
+    // A key makes sending it again after a failover safe: the second
+    // enqueue finds the first one's job.
+    let resend = if a.key.is_some() { Resend::Safe } else { Resend::Never };
+    let id: i64 = store.one_with(
+        "SELECT queue_enqueue(?1, ?2, ?3)",
+        &[a.queue.into(), payload.into(), options.into()],
+        resend,
+    )?;
     if out.json {
         println!("{}", json!({ "id": id }));
     } else {
@@ -341,7 +391,7 @@ fn json_lines(lines: impl Iterator<Item = std::io::Result<String>>, source: &str
 
 /// `orq enqueue --lines`: a job per non-empty line, through queue_enqueue_many.
 fn enqueue_lines(
-    conn: &Connection,
+    store: &Store,
     queue: &str,
     text: &str,
     options: Option<String>,
@@ -350,10 +400,8 @@ fn enqueue_lines(
     // Checked here so that an error names the line.
     let payloads = json_lines(text.lines().map(|l| Ok(l.to_string())), "payload")?;
     let array = format!("[{}]", payloads.join(","));
-    let ids: String =
-        conn.query_row("SELECT queue_enqueue_many(?1, ?2, ?3)", params![queue, array, options], |r| {
-            r.get(0)
-        })?;
+    let args = [queue.to_string().into(), array.into(), options.into()];
+    let ids: String = store.one_with("SELECT queue_enqueue_many(?1, ?2, ?3)", &args, Resend::Never)?;
     let ids: Vec<i64> = serde_json::from_str(&ids)
         .map_err(|e| usage(format!("unexpected answer from queue_enqueue_many ({e})")))?;
     if out.json {
@@ -366,7 +414,7 @@ fn enqueue_lines(
     Ok(Code::Ok)
 }
 
-fn jobs(conn: &Connection, a: JobsArgs, out: &Output) -> Result<Code> {
+fn jobs(store: &Store, a: JobsArgs, out: &Output) -> Result<Code> {
     let mut filters = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     if let Some(q) = a.queue {
@@ -385,19 +433,19 @@ fn jobs(conn: &Connection, a: JobsArgs, out: &Output) -> Result<Code> {
     };
     let filter = if filters.is_empty() { String::new() } else { format!(" WHERE {}", filters.join(" AND ")) };
     let sql = format!("SELECT {columns} FROM queue_jobs{filter} ORDER BY id DESC LIMIT ?");
-    query(conn, &sql, rusqlite::params_from_iter(values))?.print(out);
+    store.read(&sql, &values)?.print(out);
     Ok(Code::Ok)
 }
 
-fn show(conn: &Connection, id: i64, token: Option<i64>, out: &Output) -> Result<Code> {
-    let rows = query(conn, "SELECT * FROM queue_jobs WHERE id = ?", [id])?;
+fn show(store: &Store, id: i64, token: Option<i64>, out: &Output) -> Result<Code> {
+    let rows = store.read("SELECT * FROM queue_jobs WHERE id = ?", &[id.into()])?;
     if rows.rows.is_empty() {
         return Err(usage(format!("no job with id {id}")));
     }
-    let history = query(conn, "SELECT * FROM queue_history(?1)", [id])?;
+    let history = store.read("SELECT * FROM queue_history(?1)", &[id.into()])?;
     // queue_lease_status's verdict on the token, as JSON.
     let lease = token
-        .map(|t| conn.query_row("SELECT queue_lease_status(?1, ?2)", [id, t], |r| r.get::<_, String>(0)))
+        .map(|t| store.read_one::<String>("SELECT queue_lease_status(?1, ?2)", &[id.into(), t.into()]))
         .transpose()?
         .map(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| usage(e.to_string())))
         .transpose()?;
@@ -425,18 +473,17 @@ fn show(conn: &Connection, id: i64, token: Option<i64>, out: &Output) -> Result<
 }
 
 /// Runs `function(id)` for each id; exit status 1 when any changed nothing.
-fn each_job(conn: &Connection, function: &str, ids: &[i64], verb: &str, out: &Output) -> Result<Code> {
+fn each_job(store: &Store, function: &str, ids: &[i64], verb: &str, out: &Output) -> Result<Code> {
     let mut code = Code::Ok;
     let mut results = Vec::new();
     for &id in ids {
-        let changed: i64 = conn.query_row(&format!("SELECT {function}(?)"), [id], |r| r.get(0))?;
+        let changed: i64 = store.one(&format!("SELECT {function}(?)"), &[id.into()])?;
         if changed == 0 {
             code = Code::NoChange;
         }
         results.push(json!({ "id": id, "changed": changed == 1 }));
         if !out.json {
-            let state: String =
-                conn.query_row("SELECT state FROM queue_jobs WHERE id = ?", [id], |r| r.get(0))?;
+            let state: String = store.read_one("SELECT state FROM queue_jobs WHERE id = ?", &[id.into()])?;
             match changed {
                 1 => println!("job {id} {verb}"),
                 _ => println!("job {id} unchanged (it is {state})"),
@@ -449,8 +496,8 @@ fn each_job(conn: &Connection, function: &str, ids: &[i64], verb: &str, out: &Ou
     Ok(code)
 }
 
-fn toggle(conn: &Connection, function: &str, queue: &str, verb: &str, out: &Output) -> Result<Code> {
-    let changed: i64 = conn.query_row(&format!("SELECT {function}(?)"), [queue], |r| r.get(0))?;
+fn toggle(store: &Store, function: &str, queue: &str, verb: &str, out: &Output) -> Result<Code> {
+    let changed: i64 = store.one(&format!("SELECT {function}(?)"), &[queue.to_string().into()])?;
     if out.json {
         println!("{}", json!({ "queue": queue, "changed": changed == 1 }));
     } else if changed == 1 {
@@ -464,11 +511,11 @@ fn toggle(conn: &Connection, function: &str, queue: &str, verb: &str, out: &Outp
 /// Shows the limits (queue_limits), or sets or removes a queue's or a
 /// group's through queue_configure or queue_group_configure; exit 1 when
 /// that changed nothing.
-fn limits(conn: &Connection, action: LimitsAction, out: &Output) -> Result<Code> {
+fn limits(store: &Store, action: LimitsAction, out: &Output) -> Result<Code> {
     let removing = matches!(action, LimitsAction::Remove { .. });
     let (queue, group, settings) = match action {
         LimitsAction::Show => {
-            query(conn, "SELECT * FROM queue_limits", [])?.print(out);
+            store.read("SELECT * FROM queue_limits", &[])?.print(out);
             return Ok(Code::Ok);
         }
         LimitsAction::Set(a) => {
@@ -495,10 +542,11 @@ fn limits(conn: &Connection, action: LimitsAction, out: &Output) -> Result<Code>
     };
     let text = settings.as_ref().map(|s| s.to_string());
     let changed: i64 = match &group {
-        Some(g) => {
-            conn.query_row("SELECT queue_group_configure(?, ?, ?)", params![queue, g, text], |r| r.get(0))?
-        }
-        None => conn.query_row("SELECT queue_configure(?, ?)", params![queue, text], |r| r.get(0))?,
+        Some(g) => store.one(
+            "SELECT queue_group_configure(?, ?, ?)",
+            &[queue.clone().into(), g.clone().into(), text.into()],
+        )?,
+        None => store.one("SELECT queue_configure(?, ?)", &[queue.clone().into(), text.into()])?,
     };
     let whom = match &group {
         Some(g) => format!("queue {queue} group {g}"),
@@ -522,8 +570,8 @@ fn limits(conn: &Connection, action: LimitsAction, out: &Output) -> Result<Code>
     Ok(if changed == 1 { Code::Ok } else { Code::NoChange })
 }
 
-fn purge(conn: &Connection, a: PurgeArgs, out: &Output) -> Result<Code> {
-    let n: i64 = conn.query_row("SELECT queue_purge(?, ?)", params![a.queue, a.older_than], |r| r.get(0))?;
+fn purge(store: &Store, a: PurgeArgs, out: &Output) -> Result<Code> {
+    let n: i64 = store.one("SELECT queue_purge(?, ?)", &[a.queue.into(), a.older_than.into()])?;
     if out.json {
         println!("{}", json!({ "purged": n }));
     } else {

@@ -11,6 +11,10 @@ pub enum Code {
     /// An orq function's `not_found` (no job with that id): bad usage
     /// (status 2) to the command line, 404 to `orq serve`.
     NotFound,
+    /// A cluster lost a request that may not be sent again (an enqueue
+    /// without a key, a claim): it may or may not have been applied.
+    /// Status 3, a database problem, to the command line.
+    Unknown,
     /// `orq health`: a check warns (status 1, as the issue asks: shared
     /// with NoChange, which health never returns).
     HealthWarning,
@@ -24,6 +28,7 @@ impl Code {
         match self {
             Code::HealthWarning => 1,
             Code::HealthCritical | Code::NotFound => 2,
+            Code::Unknown => 3,
             other => other as i32,
         }
     }

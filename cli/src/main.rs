@@ -8,6 +8,7 @@ mod duration;
 mod exit;
 mod output;
 mod serve;
+mod store;
 mod time;
 mod worker;
 
@@ -26,7 +27,9 @@ Exit status:
   4  orq run: some items ended dead
 orq health: 0 ok, 1 warning, 2 critical (a database that cannot be opened too)
 
-The database is ./orq.db unless --db or $ORQ_DB names another.";
+The database is ./orq.db unless --db or $ORQ_DB names another. With
+--cluster (or $ORQ_CLUSTER), commands run on a dqlite cluster of `orq-node`s
+instead, in the database of that name inside it (docs/scale-out.md).";
 
 #[derive(Parser)]
 #[command(name = "orq", version, about = "A durable job queue inside SQLite", after_help = AFTER_HELP)]
@@ -43,6 +46,11 @@ struct Cli {
     /// ($ORQ_DURABLE: 1, true, yes or on)
     #[arg(long, global = true, env = "ORQ_DURABLE", value_parser = clap::builder::BoolishValueParser::new())]
     durable: bool,
+    /// Run on a dqlite cluster of orq nodes instead of a file: some of its
+    /// nodes' addresses, comma-separated (host:port,host:port); any node
+    /// will do, orq finds the leader and follows it across elections
+    #[arg(long, global = true, env = "ORQ_CLUSTER", value_name = "ADDRESSES")]
+    cluster: Option<String>,
     #[command(subcommand)]
     command: commands::Command,
 }
@@ -64,12 +72,15 @@ fn main() {
         }
     }
     let out = output::Output { json: cli.json };
-    if let commands::Command::Health(args) = &cli.command {
+    if let (commands::Command::Health(args), None) = (&cli.command, &cli.cluster) {
         // Health reports every failure as a check (exit 2), never exit 3.
         std::process::exit(commands::health::check(&cli.db, cli.durable, args, &out).status());
     }
-    let opened = db::open(&cli.db, cli.durable);
-    let code = match opened.and_then(|conn| commands::run(&conn, &cli.db, cli.durable, cli.command, &out)) {
+    let opened = match &cli.cluster {
+        Some(addresses) => Ok(store::Store::cluster(addresses, &cli.db.to_string_lossy())),
+        None => db::open(&cli.db, cli.durable).map(store::Store::File),
+    };
+    let code = match opened.and_then(|store| commands::run(&store, &cli.db, cli.durable, cli.command, &out)) {
         Ok(code) => code,
         Err(Failure { code, message }) => {
             eprintln!("orq: {message}");

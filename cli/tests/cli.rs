@@ -315,3 +315,26 @@ fn limits_set_show_and_remove_queue_group_and_rate_limits() {
         );
     }
 }
+
+#[test]
+fn sql_prints_a_statements_rows_and_the_cluster_flag_refuses_what_needs_the_file() {
+    let db = Db::new("sql");
+    db.ok(&["enqueue", "mail", "{}"], 0);
+    assert_eq!(
+        db.json(&["sql", "SELECT queue, count(*) AS jobs FROM queue_jobs GROUP BY queue"]),
+        serde_json::json!([{"queue": "mail", "jobs": 1}])
+    );
+    // Commands that watch the file or run transactions of many statements
+    // say so before they try to reach the cluster (exit 2, bad usage).
+    for command in [&["demo"][..], &["events"], &["health"], &["serve"], &["run", "--items", "items.jsonl"]] {
+        let out = db.orq(&[&["--cluster", "127.0.0.1:1"][..], command].concat());
+        assert_eq!(out.status.code(), Some(2), "{command:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("not through --cluster"),
+            "{command:?}: {out:?}"
+        );
+    }
+    // Without a reachable node, a cluster command is a database problem.
+    let out = db.orq(&["--cluster", "127.0.0.1:1", "stats"]);
+    assert_eq!(out.status.code(), Some(3));
+}

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::run::{work_through, Batch};
 use crate::exit::{Code, Result};
 use crate::output::Output;
-use crate::worker::in_transaction;
+use crate::store::Store;
 
 const QUEUE: &str = "demo";
 
@@ -31,10 +31,11 @@ const JOBS: &[(&str, &str, &str)] = &[
     ("count words", "echo 'the quick brown fox' | wc -w", "{}"),
 ];
 
-pub fn run(conn: &Connection, db: &std::path::Path, out: &Output) -> Result<Code> {
+pub fn run(store: &Store, db: &std::path::Path, out: &Output) -> Result<Code> {
+    let conn = store.file_for("orq demo")?;
     let started = Instant::now();
     let run_id = format!("{}-{}", std::process::id(), started.elapsed().as_nanos());
-    let ids = in_transaction(conn, || {
+    let ids = store.transaction(|| {
         let mut ids = Vec::new();
         for (i, (what, cmd, options)) in JOBS.iter().enumerate() {
             let mut opts: serde_json::Map<String, serde_json::Value> =
@@ -54,7 +55,7 @@ pub fn run(conn: &Connection, db: &std::path::Path, out: &Output) -> Result<Code
         Ok(ids)
     })?;
     let batch = Batch { queue: QUEUE.into(), ids, workers: 3, command: Vec::new(), timeout: Some(30.0) };
-    let code = work_through(conn, db, &batch, started)?;
+    let code = work_through(store, db, &batch, started)?;
     if !out.json {
         println!("\n{}", hint(conn, &batch.ids)?);
     }

@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 use crate::duration::{from_secs, parse_seconds};
 use crate::exit::{usage, Code, Result};
 use crate::output::{cut, query, seconds};
+use crate::store::Store;
 use crate::worker::log::LogFormat;
-use crate::worker::{hostname, in_transaction, Config, Engine};
+use crate::worker::{hostname, Config, Engine};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -45,16 +46,17 @@ pub struct RunArgs {
 /// Exit status when any item ended dead.
 const SOME_DEAD: Code = Code::JobsFailed;
 
-pub fn run(conn: &Connection, db: &std::path::Path, a: &RunArgs) -> Result<Code> {
+pub fn run(store: &Store, db: &std::path::Path, a: &RunArgs) -> Result<Code> {
+    let conn = store.file_for("orq run")?;
     let items = read_items(&a.items)?;
     let queue = a.queue.clone().unwrap_or_else(|| default_queue(&a.items));
     let started = Instant::now();
-    let (ids, resumed) = enqueue(conn, &queue, &items, a)?;
+    let (ids, resumed) = enqueue(store, conn, &queue, &items, a)?;
     if resumed > 0 {
         eprintln!("resuming: {resumed} of {} items were enqueued by an earlier run", ids.len());
     }
     let batch = Batch { queue, ids, workers: a.workers, command: a.command.clone(), timeout: a.timeout };
-    work_through(conn, db, &batch, started)
+    work_through(store, db, &batch, started)
 }
 
 /// Jobs already enqueued on their own queue, and how to run them.
@@ -68,7 +70,8 @@ pub struct Batch {
 
 /// Runs the batch's queue dry with a progress display, then reports on the
 /// batch's jobs. Exit status 4 when any ended dead.
-pub fn work_through(conn: &Connection, db: &std::path::Path, b: &Batch, started: Instant) -> Result<Code> {
+pub fn work_through(store: &Store, db: &std::path::Path, b: &Batch, started: Instant) -> Result<Code> {
+    let conn = store.file_for("orq run")?;
     let cfg = Config {
         name: format!("run-{}-{}", hostname(), std::process::id()),
         queues: Some(Value::from(vec![b.queue.clone()]).to_string()),
@@ -84,8 +87,8 @@ pub fn work_through(conn: &Connection, db: &std::path::Path, b: &Batch, started:
         db_path: std::fs::canonicalize(db).unwrap_or_else(|_| db.to_path_buf()).display().to_string(),
     };
     let mut progress = Progress::new(b.ids.len());
-    let mut engine = Engine::start(conn, cfg)?;
-    engine.run(|c| Ok(live(c, &b.queue)? == 0), |_| progress.tick(conn, &b.queue))?;
+    let mut engine = Engine::start(store, cfg)?;
+    engine.run(|_| Ok(live(conn, &b.queue)? == 0), |_| progress.tick(conn, &b.queue))?;
     progress.finish(conn, &b.queue)?;
     report(conn, &b.queue, &b.ids, started.elapsed())
 }
@@ -130,13 +133,19 @@ pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// Enqueues every item in one transaction; returns the job ids and how many
 /// of them existed already (a resumed run).
-fn enqueue(conn: &Connection, queue: &str, items: &[String], a: &RunArgs) -> Result<(Vec<i64>, usize)> {
+fn enqueue(
+    store: &Store,
+    conn: &Connection,
+    queue: &str,
+    items: &[String],
+    a: &RunArgs,
+) -> Result<(Vec<i64>, usize)> {
     let newest: i64 = conn.query_row(
         "SELECT coalesce((SELECT id FROM queue_jobs ORDER BY id DESC LIMIT 1), 0)",
         [],
         |r| r.get(0),
     )?;
-    let ids = in_transaction(conn, || {
+    let ids = store.transaction(|| {
         let mut stmt = conn.prepare("SELECT queue_enqueue(?1, ?2, ?3)")?;
         let mut ids = Vec::with_capacity(items.len());
         for line in items {

@@ -1,7 +1,7 @@
 //! `orq worker` and `orq systemd-unit`.
 
+use crate::store::Store;
 use clap::Args;
-use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::duration::{from_secs, parse_seconds};
@@ -93,10 +93,10 @@ impl WorkerArgs {
     }
 }
 
-pub fn worker(conn: &Connection, db: &std::path::Path, args: &WorkerArgs) -> Result<Code> {
+pub fn worker(store: &Store, db: &std::path::Path, args: &WorkerArgs) -> Result<Code> {
     let cfg = args.config(db)?;
     let queues = cfg.queues.clone();
-    let mut engine = Engine::start(conn, cfg)?;
+    let mut engine = Engine::start(store, cfg)?;
     engine.run(|c| Ok(args.until_empty && due_or_running(c, queues.as_deref())? == 0), |_| {})?;
     Ok(Code::Ok)
 }
@@ -106,13 +106,12 @@ pub fn worker(conn: &Connection, db: &std::path::Path, args: &WorkerArgs) -> Res
 /// only when the worker holds no job and its last claim found none, so the
 /// worker's own finished jobs are committed; a job it failed is counted
 /// again only if its retry is due at once.
-fn due_or_running(conn: &Connection, queues: Option<&str>) -> Result<i64> {
-    Ok(conn.query_row(
+fn due_or_running(store: &Store, queues: Option<&str>) -> Result<i64> {
+    store.read_one(
         "SELECT coalesce(sum(iif(paused, 0, ready) + running), 0) FROM queue_stats
          WHERE ?1 IS NULL OR queue IN (SELECT value FROM json_each(?1))",
-        [queues],
-        |r| r.get(0),
-    )?)
+        &[queues.map(str::to_string).into()],
+    )
 }
 
 #[derive(Args)]

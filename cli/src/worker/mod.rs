@@ -12,11 +12,12 @@ pub mod signals;
 
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection};
+use rusqlite::types::Value as Sql;
 use serde_json::{json, Value};
 
 use crate::duration::from_secs;
-use crate::exit::{usage, Result};
+use crate::exit::{usage, Code, Result};
+use crate::store::{Resend, Store};
 use child::{Child, Exit};
 use log::{JobLine, Log, LogFormat};
 use notify::Notifier;
@@ -25,6 +26,8 @@ use signals::Wakeups;
 /// While jobs run, wait for new ones at most this long at a time: a job
 /// that ends just before the wait starts is then noticed this late at most.
 const WAIT_WHILE_RUNNING: Duration = Duration::from_millis(50);
+/// On a cluster, how often an idle worker asks whether a job is due.
+const CLUSTER_POLL: Duration = Duration::from_millis(20);
 
 /// How a worker runs.
 pub struct Config {
@@ -86,6 +89,28 @@ struct Claimed {
     lease: f64,
 }
 
+impl Claimed {
+    /// A row of `SELECT id, queue, payload, attempt, token, max_attempts,
+    /// timeout, lease FROM queue_claim(...)`.
+    fn from_row(row: &[Sql]) -> Result<Claimed> {
+        use rusqlite::types::{FromSql, ValueRef};
+        fn get<T: FromSql>(row: &[Sql], i: usize) -> Result<T> {
+            let v = row.get(i).map_or(ValueRef::Null, ValueRef::from);
+            T::column_result(v).map_err(|e| usage(format!("queue_claim's column {i}: {e}")))
+        }
+        Ok(Claimed {
+            id: get(row, 0)?,
+            queue: get(row, 1)?,
+            payload: get(row, 2)?,
+            attempt: get(row, 3)?,
+            token: get(row, 4)?,
+            max_attempts: get(row, 5)?,
+            timeout: get(row, 6)?,
+            lease: get(row, 7)?,
+        })
+    }
+}
+
 /// The policy queue_worker_beat gives every runtime: how often to beat,
 /// when a lease is due to be extended, and the shutdown grace period.
 #[derive(serde::Deserialize)]
@@ -114,7 +139,7 @@ pub struct Counts {
 }
 
 pub struct Engine<'c> {
-    conn: &'c Connection,
+    store: &'c Store,
     cfg: Config,
     wake: Wakeups,
     notify: Notifier,
@@ -135,14 +160,14 @@ pub struct Engine<'c> {
 impl<'c> Engine<'c> {
     /// Registers the worker, frees jobs of dead workers of this host, and
     /// tells systemd it is ready.
-    pub fn start(conn: &'c Connection, cfg: Config) -> Result<Engine<'c>> {
+    pub fn start(store: &'c Store, cfg: Config) -> Result<Engine<'c>> {
         if cfg.concurrency == 0 || cfg.batch == 0 {
             return Err(usage("--concurrency and --batch must be at least 1"));
         }
         let wake = Wakeups::install().map_err(|e| usage(format!("cannot install signal handlers: {e}")))?;
         let log = Log { format: cfg.log };
-        reap_local_dead_workers(conn, &log)?;
-        register(conn, &cfg)?;
+        reap_local_dead_workers(store, &log)?;
+        register(store, &cfg)?;
         let notify = Notifier::from_env();
         notify.send("READY=1\nSTATUS=waiting for jobs");
         log.worker(
@@ -156,7 +181,7 @@ impl<'c> Engine<'c> {
         );
         let now = Instant::now();
         let mut engine = Engine {
-            conn,
+            store,
             cfg,
             wake,
             notify,
@@ -178,7 +203,7 @@ impl<'c> Engine<'c> {
     /// `tick` runs after every turn (progress displays).
     pub fn run(
         &mut self,
-        mut finished: impl FnMut(&Connection) -> Result<bool>,
+        mut finished: impl FnMut(&Store) -> Result<bool>,
         mut tick: impl FnMut(&Engine),
     ) -> Result<()> {
         loop {
@@ -200,7 +225,7 @@ impl<'c> Engine<'c> {
                 }
             };
             tick(self);
-            if self.jobs.is_empty() && (self.drain_until.is_some() || (claimed == 0 && finished(self.conn)?))
+            if self.jobs.is_empty() && (self.drain_until.is_some() || (claimed == 0 && finished(self.store)?))
             {
                 break;
             }
@@ -239,12 +264,7 @@ impl<'c> Engine<'c> {
             if !self.jobs.is_empty() {
                 timeout = timeout.min(WAIT_WHILE_RUNNING);
             }
-            let ready: i64 = self.conn.query_row(
-                "SELECT queue_wait(?1, ?2, ?3)",
-                params![self.cfg.queues, timeout.as_secs_f64(), self.cfg.name],
-                |r| r.get(0),
-            )?;
-            self.maybe_work = ready == 1;
+            self.maybe_work = self.wait_for_work(timeout)?;
         } else {
             self.wake.wait(timeout);
         }
@@ -287,29 +307,68 @@ impl<'c> Engine<'c> {
         Ok(count)
     }
 
+    /// Whether a job may be claimable, waiting up to `timeout` for one. A
+    /// cluster's queue_wait only looks (the node's one thread serves every
+    /// client), so the worker waits between looks: a new job is seen up to
+    /// CLUSTER_POLL late.
+    fn wait_for_work(&self, timeout: Duration) -> Result<bool> {
+        let ask = |t: Duration| -> Result<bool> {
+            let args = [self.cfg.queues.clone().into(), t.as_secs_f64().into(), self.cfg.name.clone().into()];
+            Ok(self.store.read_one::<i64>("SELECT queue_wait(?1, ?2, ?3)", &args)? == 1)
+        };
+        if self.store.file().is_some() {
+            return ask(timeout);
+        }
+        let until = Instant::now() + timeout;
+        loop {
+            if ask(Duration::ZERO)? {
+                return Ok(true);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.wake.stops() > 0 {
+                return Ok(false);
+            }
+            self.wake.wait(left.min(CLUSTER_POLL));
+        }
+    }
+
     fn claim_from_queue(&self, n: usize) -> Result<Vec<Claimed>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, queue, payload, attempt, token, max_attempts, timeout, lease FROM queue_claim(?1, ?2, ?3)",
+        let args = [self.cfg.name.clone().into(), (n as i64).into(), self.cfg.queues.clone().into()];
+        let sql = "SELECT id, queue, payload, attempt, token, max_attempts, timeout, lease FROM queue_claim(?1, ?2, ?3)";
+        let rows = match self.store.rows_with(sql, &args, Resend::Never) {
+            Err(e) if e.code == Code::Unknown => {
+                self.release_unknown_claims()?;
+                return Err(e);
+            }
+            other => other?,
+        };
+        rows.rows.iter().map(|r| Claimed::from_row(r)).collect()
+    }
+
+    /// After a claim whose outcome the cluster lost: the leases it may have
+    /// taken are this worker's running jobs that it does not run. Their
+    /// tokens release them (a token no claim took releases nothing), so
+    /// they run again now rather than when their leases end.
+    fn release_unknown_claims(&self) -> Result<()> {
+        let held = self.store.read(
+            "SELECT id, token FROM queue_jobs WHERE state = 'running' AND worker = ?1",
+            &[self.cfg.name.clone().into()],
         )?;
-        let rows = stmt.query_map(params![self.cfg.name, n as i64, self.cfg.queues], |r| {
-            Ok(Claimed {
-                id: r.get(0)?,
-                queue: r.get(1)?,
-                payload: r.get(2)?,
-                attempt: r.get(3)?,
-                token: r.get(4)?,
-                max_attempts: r.get(5)?,
-                timeout: r.get(6)?,
-                lease: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        for row in &held.rows {
+            let (Sql::Integer(id), Sql::Integer(token)) = (&row[0], &row[1]) else { continue };
+            if !self.jobs.iter().any(|j| j.id == *id && j.token == *token) {
+                self.store
+                    .one::<i64>("SELECT queue_release(?1, ?2)", &[Sql::Integer(*id), Sql::Integer(*token)])?;
+                self.log.worker("released", &format!("job {id}: claimed when the cluster lost the claim"));
+            }
+        }
+        Ok(())
     }
 
     /// The built-in no-op handler: every claimed job completes at once, in
     /// one statement.
     fn complete_noop(&mut self, claimed: &[Claimed]) -> Result<()> {
-        complete_many(self.conn, claimed.iter().map(|job| completion(job.id, job.token, None)).collect())?;
+        complete_many(self.store, claimed.iter().map(|job| completion(job.id, job.token, None)).collect())?;
         self.counts.done += claimed.len() as u64;
         for job in claimed {
             let line = JobLine {
@@ -329,11 +388,7 @@ impl<'c> Engine<'c> {
             Ok(argv) => argv,
             Err(reason) => {
                 self.log.job(&line, "failed", None, Some(&reason));
-                self.conn.query_row(
-                    "SELECT queue_fail(?1, ?2, ?3)",
-                    params![c.id, c.token, reason],
-                    |_| Ok(()),
-                )?;
+                self.fail(c.id, c.token, Some(reason))?;
                 self.counts.failed += 1;
                 return Ok(());
             }
@@ -371,11 +426,7 @@ impl<'c> Engine<'c> {
             Err(e) => {
                 let reason = format!("cannot start {}: {e}", argv[0]);
                 self.log.job(&line, "failed", None, Some(&reason));
-                self.conn.query_row(
-                    "SELECT queue_fail(?1, ?2, ?3)",
-                    params![c.id, c.token, reason],
-                    |_| Ok(()),
-                )?;
+                self.fail(c.id, c.token, Some(reason))?;
                 self.counts.failed += 1;
             }
         }
@@ -449,7 +500,7 @@ impl<'c> Engine<'c> {
             return Ok(());
         }
         let mut lines = Vec::new();
-        in_transaction(self.conn, || {
+        self.store.transaction(|| {
             let mut completions = Vec::new();
             for (job, exit) in &ended {
                 let line = self.finish(job, exit)?;
@@ -458,7 +509,7 @@ impl<'c> Engine<'c> {
                 }
                 lines.push(line);
             }
-            complete_many(self.conn, completions)
+            complete_many(self.store, completions)
         })?;
         for ((job, exit), (outcome, detail)) in ended.iter().zip(lines) {
             match outcome {
@@ -494,21 +545,15 @@ impl<'c> Engine<'c> {
             "sys": exit.sys.as_secs_f64(),
             "max_rss_kb": exit.max_rss_kb,
         });
-        self.conn.query_row(
+        let fenced = [job.id.into(), job.token.into()];
+        self.store.one::<Sql>(
             "SELECT queue_record_run(?1, ?2, ?3)",
-            params![job.id, job.token, usage.to_string()],
-            |_| Ok(()),
+            &[&fenced[..], &[usage.to_string().into()]].concat(),
         )?;
         match outcome {
             "done" => {}
-            "released" => {
-                self.conn.query_row("SELECT queue_release(?1, ?2)", params![job.id, job.token], |_| Ok(()))?
-            }
-            _ => self.conn.query_row(
-                "SELECT queue_fail(?1, ?2, ?3)",
-                params![job.id, job.token, error],
-                |_| Ok(()),
-            )?,
+            "released" => drop(self.store.one::<Sql>("SELECT queue_release(?1, ?2)", &fenced)?),
+            _ => self.fail(job.id, job.token, error.clone())?,
         }
         Ok((outcome, error))
     }
@@ -547,15 +592,14 @@ impl<'c> Engine<'c> {
             .map(|j| json!([j.id, j.token, j.lease.as_secs_f64()]))
             .collect();
         let report = json!({"done": self.counts.done, "failed": self.counts.failed, "leases": leases});
-        let answer: String = self.conn.query_row(
+        let answer: String = self.store.one(
             "SELECT queue_worker_beat(?1, ?2)",
-            params![self.cfg.name, report.to_string()],
-            |r| r.get(0),
+            &[self.cfg.name.clone().into(), report.to_string().into()],
         )?;
         let beat: Beat = serde_json::from_str(&answer)
             .map_err(|e| usage(format!("queue_worker_beat answered {answer}: {e}")))?;
         if !beat.registered {
-            register(self.conn, &self.cfg)?;
+            register(self.store, &self.cfg)?;
         }
         for job in &mut self.jobs {
             if job.ending.is_none() && beat.lost.contains(&(job.id, job.token)) {
@@ -568,9 +612,15 @@ impl<'c> Engine<'c> {
         Ok(())
     }
 
+    /// Fails a job's run (fenced by its token: safe to send again).
+    fn fail(&self, id: i64, token: i64, error: Option<String>) -> Result<()> {
+        self.store.one::<Sql>("SELECT queue_fail(?1, ?2, ?3)", &[id.into(), token.into(), error.into()])?;
+        Ok(())
+    }
+
     fn stop(&mut self) -> Result<()> {
         self.beat()?; // the last counts
-        self.conn.query_row("SELECT queue_worker_stop(?1)", [&self.cfg.name], |_| Ok(()))?;
+        self.store.one::<Sql>("SELECT queue_worker_stop(?1)", &[self.cfg.name.clone().into()])?;
         self.log.worker("stopped", &format!("{} done, {} failed", self.counts.done, self.counts.failed));
         Ok(())
     }
@@ -611,7 +661,7 @@ fn failure_message(exit: &Exit) -> String {
 }
 
 /// Announces the worker in the registry.
-fn register(conn: &Connection, cfg: &Config) -> Result<()> {
+fn register(store: &Store, cfg: &Config) -> Result<()> {
     let info = json!({
         "host": hostname(),
         "pid": std::process::id(),
@@ -620,7 +670,10 @@ fn register(conn: &Connection, cfg: &Config) -> Result<()> {
         "concurrency": cfg.concurrency,
         "info": {"version": env!("CARGO_PKG_VERSION"), "command": cfg.command},
     });
-    conn.query_row("SELECT queue_worker_register(?1, ?2)", params![cfg.name, info.to_string()], |_| Ok(()))?;
+    store.one::<Sql>(
+        "SELECT queue_worker_register(?1, ?2)",
+        &[cfg.name.clone().into(), info.to_string().into()],
+    )?;
     Ok(())
 }
 
@@ -631,42 +684,33 @@ fn completion(id: i64, token: i64, result: Option<String>) -> String {
 }
 
 /// Completes jobs (`completion` items) in one statement.
-fn complete_many(conn: &Connection, jobs: Vec<String>) -> Result<()> {
+fn complete_many(store: &Store, jobs: Vec<String>) -> Result<()> {
     if !jobs.is_empty() {
-        conn.query_row("SELECT queue_complete_many(?1)", [format!("[{}]", jobs.join(","))], |_| Ok(()))?;
+        store.one::<Sql>("SELECT queue_complete_many(?1)", &[format!("[{}]", jobs.join(",")).into()])?;
     }
     Ok(())
 }
 
-/// Runs `f` inside BEGIN IMMEDIATE ... COMMIT (rolled back on error).
-pub fn in_transaction<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    match f() {
-        Ok(v) => {
-            conn.execute_batch("COMMIT")?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
-}
-
 /// Workers registered from this host whose process is gone died without
 /// stopping: their jobs are lost attempts now, not when their leases end.
-fn reap_local_dead_workers(conn: &Connection, log: &Log) -> Result<()> {
-    let mut stmt = conn.prepare("SELECT name, pid FROM queue_workers WHERE host = ?1 AND state = 'alive'")?;
-    let local: Vec<(String, Option<i64>)> =
-        stmt.query_map([hostname()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
-    for (name, pid) in local {
+fn reap_local_dead_workers(store: &Store, log: &Log) -> Result<()> {
+    let local = store.read(
+        "SELECT name, pid FROM queue_workers WHERE host = ?1 AND state = 'alive'",
+        &[hostname().into()],
+    )?;
+    for row in local.rows {
+        let (Sql::Text(name), pid) = (&row[0], &row[1]) else { continue };
+        let pid = match pid {
+            Sql::Integer(p) => Some(*p),
+            _ => None,
+        };
         let gone = pid.is_some_and(|p| {
             // SAFETY: signal 0 only checks that the process exists.
             let failed = unsafe { libc::kill(p as libc::pid_t, 0) } != 0;
             failed && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
         });
         if gone {
-            conn.query_row("SELECT queue_worker_dead(?1)", [&name], |_| Ok(()))?;
+            store.one::<Sql>("SELECT queue_worker_dead(?1)", &[name.clone().into()])?;
             log.worker(
                 "reaped",
                 &format!("{name} (pid {} is gone): its jobs are free again", pid.unwrap_or(0)),
