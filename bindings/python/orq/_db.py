@@ -93,11 +93,13 @@ class Db:
 
 
 def _driver_errors() -> tuple:
-    try:
-        import apsw  # type: ignore[import-not-found]
-    except ImportError:
-        return (sqlite3.Error,)
-    return (sqlite3.Error, apsw.Error)
+    errors: tuple = (sqlite3.Error,)
+    for module in ("apsw", "dqlitedbapi"):  # dqlitedbapi: Queue.cluster
+        try:
+            errors += (__import__(module).Error,)
+        except ImportError:
+            pass
+    return errors
 
 
 @contextmanager

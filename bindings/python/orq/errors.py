@@ -98,6 +98,8 @@ def from_driver(e: Exception) -> Error:
     code = getattr(e, "sqlite_errorcode", None)
     if code is None:
         code = getattr(e, "extendedresult", None)
+    if code is None:  # dqlitedbapi
+        code = getattr(e, "code", None)
     # Older apsw versions start the text with the class name ("BusyError: ").
     message = _APSW_PREFIX.sub("", str(e), count=1)
     return kind_of(code, message)(message, code)

@@ -56,6 +56,23 @@ class Queue:
         self._driver, self._busy_timeout, self._durable = driver or ("apsw" if self.db.apsw else "sqlite3"), busy_timeout, durable
         self.tasks: dict[str, Task] = {}
 
+    @classmethod
+    def cluster(cls, addresses: str, *, database: str = "orq.db", name: Optional[str] = None) -> "Queue":
+        """A queue on a dqlite cluster of ``orq-node``s: ``addresses`` is
+        "host:port[,host:port...]" (needs ``dqlite-dbapi``, Python 3.13+; see
+        docs/scale-out.md). Each call outside ``transaction()`` is a
+        transaction of its own on the leader; ``wait`` only looks."""
+        from ._cluster import ClusterDb
+
+        queue = cls.__new__(cls)
+        queue.db = ClusterDb.connect(addresses, database)
+        queue._owned = True
+        queue.name = name or default_worker_name()
+        queue.path = ""
+        queue._driver, queue._busy_timeout, queue._durable = "dqlite", 5.0, False
+        queue.tasks = {}
+        return queue
+
     # -- jobs -----------------------------------------------------------------
 
     def enqueue(self, queue: str, payload: Any = None, *, options: Optional[dict] = None, **kw: Any) -> int:

@@ -1,0 +1,55 @@
+"""The Python package on a dqlite cluster (issue 18): ``orq.Queue.cluster``
+through dqlite-dbapi, which needs Python 3.13 (tests/run makes a venv of
+pyenv's 3.13 for it, target/py313). A job enqueued from Python is run by
+`orq worker --cluster`, and orq's errors keep their kinds through the
+cluster.
+"""
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "cluster"))
+from nodes import ORQ, Cluster  # noqa: E402
+
+import orq  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("pycluster"), 3)
+    c.wait_for_leader()
+    yield c
+    c.stop()
+
+
+def test_a_job_goes_from_python_to_the_clusters_worker_and_back(cluster):
+    q = orq.Queue.cluster(cluster.addresses[2], name="py")
+    job = q.enqueue("py", {"cmd": "echo '{\"ok\": true}'"}, key="once")
+    assert q.enqueue("py", {"cmd": "other"}, key="once") == job  # the key holds across the cluster
+    subprocess.run([ORQ, "--cluster", cluster.spec, "worker", "-q", "py", "--until-empty", "--log-format", "quiet"],
+                   check=True, timeout=60)
+    assert q.job(job)["state"] == "done"
+    assert q.job(job)["result"] == {"ok": True}
+
+
+def test_claims_complete_and_transactions_write_through_the_leader(cluster):
+    q = orq.Queue.cluster(cluster.spec.split(",")[0], name="py-worker")
+    with q.transaction():
+        ids = [q.enqueue("tx", {"n": n}) for n in range(3)]
+    with q.claim("tx") as job:
+        assert job.id == ids[0] and job.payload == {"n": 0}
+    assert q.job(ids[0])["state"] == "done"
+    rows = {s["queue"]: s for s in q.stats()}
+    assert rows["tx"]["ready"] == 2
+
+
+def test_errors_keep_their_kind_and_change_nothing(cluster):
+    q = orq.Queue.cluster(cluster.addresses[1])
+    with pytest.raises(orq.errors.NotFound):
+        q.cancel(999_999)
+    with pytest.raises(orq.errors.InvalidArgument):
+        q.enqueue("bad name", {})
+    assert all(s["queue"] != "bad name" for s in q.stats())
