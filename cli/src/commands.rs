@@ -238,7 +238,6 @@ impl Command {
     fn name(&self) -> &'static str {
         match self {
             Command::Demo => "orq demo",
-            Command::Run(_) => "orq run",
             Command::Watch(_) => "orq watch",
             Command::Workflow(_) => "orq workflow",
             Command::Events(_) => "orq events",
@@ -290,7 +289,7 @@ pub fn run(
         }
         Command::SystemdUnit(a) => worker::systemd_unit(db, &a),
         Command::LitestreamConfig(a) => litestream::config(db, &a),
-        Command::Health(a) => store.file_for("orq health").map(|_| health::check(db, durable, &a, out)),
+        Command::Health(a) => Ok(health::check(db, durable, &a, out)), // main.rs runs it on a cluster
         Command::Serve(a) => store.file_for("orq serve").and_then(|_| crate::serve::serve(db, durable, a)),
         Command::Demo => demo::run(store, db, out),
         Command::Run(a) => run::run(store, db, &a),

@@ -72,9 +72,16 @@ fn main() {
         }
     }
     let out = output::Output { json: cli.json };
-    if let (commands::Command::Health(args), None) = (&cli.command, &cli.cluster) {
+    if let commands::Command::Health(args) = &cli.command {
         // Health reports every failure as a check (exit 2), never exit 3.
-        std::process::exit(commands::health::check(&cli.db, cli.durable, args, &out).status());
+        let code = match &cli.cluster {
+            Some(addresses) => {
+                let store = store::Store::cluster(addresses, &cli.db.to_string_lossy());
+                commands::health::check_cluster(&store, args, &out)
+            }
+            None => commands::health::check(&cli.db, cli.durable, args, &out),
+        };
+        std::process::exit(code.status());
     }
     let opened = match &cli.cluster {
         Some(addresses) => Ok(store::Store::cluster(addresses, &cli.db.to_string_lossy())),

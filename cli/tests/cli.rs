@@ -326,7 +326,7 @@ fn sql_prints_a_statements_rows_and_the_cluster_flag_refuses_what_needs_the_file
     );
     // Commands that watch the file or run transactions of many statements
     // say so before they try to reach the cluster (exit 2, bad usage).
-    for command in [&["demo"][..], &["events"], &["health"], &["serve"], &["run", "--items", "items.jsonl"]] {
+    for command in [&["demo"][..], &["events"], &["serve"]] {
         let out = db.orq(&[&["--cluster", "127.0.0.1:1"][..], command].concat());
         assert_eq!(out.status.code(), Some(2), "{command:?}");
         assert!(
@@ -334,7 +334,11 @@ fn sql_prints_a_statements_rows_and_the_cluster_flag_refuses_what_needs_the_file
             "{command:?}: {out:?}"
         );
     }
-    // Without a reachable node, a cluster command is a database problem.
+    // Without a reachable node, a cluster command is a database problem,
+    // and a health check a critical one.
     let out = db.orq(&["--cluster", "127.0.0.1:1", "stats"]);
     assert_eq!(out.status.code(), Some(3));
+    let out = db.orq(&["--cluster", "127.0.0.1:1", "health"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no cluster leader"), "{out:?}");
 }

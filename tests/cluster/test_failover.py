@@ -87,3 +87,21 @@ def test_workers_drain_through_three_leader_kills(cluster, tmp_path):
             time.sleep(0.1)
         digests[node] = dump(cluster)
     assert len(set(digests.values())) == 1, digests
+
+
+def test_orq_run_works_through_a_batch_on_the_cluster(cluster, tmp_path):
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"id": n, "cmd": f"echo {n}"}) + "\n" for n in range(20)))
+    first = cluster.orq("run", "--items", str(items), "--workers", "4")
+    assert "20 jobs on queue run.items finished" in first.stdout, first.stdout
+    assert "done 20" in first.stdout
+    # Run again: every item's key finds its job, nothing runs twice.
+    again = cluster.orq("run", "--items", str(items))
+    assert "resuming: 20 of 20" in again.stderr
+    assert cluster.sql("SELECT count(*) AS n FROM queue_jobs WHERE queue = 'run.items'") == [{"n": 20}]
+
+
+def test_health_is_checked_by_the_leader(cluster):
+    report = json.loads(cluster.orq("--json", "health").stdout)
+    assert report["status"] == "ok", report
+    assert {c["name"] for c in report["checks"]} >= {"quick_check", "dead_workers", "dead_jobs", "alerts"}

@@ -100,6 +100,21 @@ pub fn check(path: &Path, durable: bool, a: &HealthArgs, out: &Output) -> Code {
     code_of(&report)
 }
 
+/// `orq --cluster ... health`: the same report, made by the leader. Its
+/// disk figure is for the leader's working directory, and the WAL of a
+/// dqlite database lives in the node's memory (its size reads 0).
+pub fn check_cluster(store: &crate::store::Store, a: &HealthArgs, out: &Output) -> Code {
+    let options = a.options.to_json(&Map::new());
+    let report = store
+        .one::<String>("SELECT queue_health(?1)", &[options.into()])
+        .and_then(|text| {
+            serde_json::from_str(&text).map_err(|e| usage(format!("queue_health returned invalid JSON: {e}")))
+        })
+        .unwrap_or_else(|e| database_failed(&e.message));
+    print_report(&report, out);
+    code_of(&report)
+}
+
 /// The report of a database that could not be checked at all.
 pub fn database_failed(message: &str) -> Value {
     json!({

@@ -9,12 +9,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
 use crate::duration::{from_secs, parse_seconds};
 use crate::exit::{usage, Code, Result};
-use crate::output::{cut, query, seconds};
+use crate::output::{cut, seconds};
 use crate::store::Store;
 use crate::worker::log::LogFormat;
 use crate::worker::{hostname, Config, Engine};
@@ -47,11 +46,10 @@ pub struct RunArgs {
 const SOME_DEAD: Code = Code::JobsFailed;
 
 pub fn run(store: &Store, db: &std::path::Path, a: &RunArgs) -> Result<Code> {
-    let conn = store.file_for("orq run")?;
     let items = read_items(&a.items)?;
     let queue = a.queue.clone().unwrap_or_else(|| default_queue(&a.items));
     let started = Instant::now();
-    let (ids, resumed) = enqueue(store, conn, &queue, &items, a)?;
+    let (ids, resumed) = enqueue(store, &queue, &items, a)?;
     if resumed > 0 {
         eprintln!("resuming: {resumed} of {} items were enqueued by an earlier run", ids.len());
     }
@@ -71,7 +69,6 @@ pub struct Batch {
 /// Runs the batch's queue dry with a progress display, then reports on the
 /// batch's jobs. Exit status 4 when any ended dead.
 pub fn work_through(store: &Store, db: &std::path::Path, b: &Batch, started: Instant) -> Result<Code> {
-    let conn = store.file_for("orq run")?;
     let cfg = Config {
         name: format!("run-{}-{}", hostname(), std::process::id()),
         queues: Some(Value::from(vec![b.queue.clone()]).to_string()),
@@ -88,9 +85,9 @@ pub fn work_through(store: &Store, db: &std::path::Path, b: &Batch, started: Ins
     };
     let mut progress = Progress::new(b.ids.len());
     let mut engine = Engine::start(store, cfg)?;
-    engine.run(|_| Ok(live(conn, &b.queue)? == 0), |_| progress.tick(conn, &b.queue))?;
-    progress.finish(conn, &b.queue)?;
-    report(conn, &b.queue, &b.ids, started.elapsed())
+    engine.run(|s| Ok(live(s, &b.queue)? == 0), |_| progress.tick(store, &b.queue))?;
+    progress.finish(store, &b.queue)?;
+    report(store, &b.queue, &b.ids, started.elapsed())
 }
 
 /// Each line's JSON, in order (blank lines skipped).
@@ -131,29 +128,21 @@ pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
 }
 
-/// Enqueues every item in one transaction; returns the job ids and how many
-/// of them existed already (a resumed run).
-fn enqueue(
-    store: &Store,
-    conn: &Connection,
-    queue: &str,
-    items: &[String],
-    a: &RunArgs,
-) -> Result<(Vec<i64>, usize)> {
-    let newest: i64 = conn.query_row(
-        "SELECT coalesce((SELECT id FROM queue_jobs ORDER BY id DESC LIMIT 1), 0)",
-        [],
-        |r| r.get(0),
-    )?;
+/// Enqueues every item in one transaction (on a cluster, each item by
+/// itself: its key makes sending it again after a failover safe); returns
+/// the job ids and how many of them existed already (a resumed run).
+fn enqueue(store: &Store, queue: &str, items: &[String], a: &RunArgs) -> Result<(Vec<i64>, usize)> {
+    let newest: i64 =
+        store.read_one("SELECT coalesce((SELECT id FROM queue_jobs ORDER BY id DESC LIMIT 1), 0)", &[])?;
     let ids = store.transaction(|| {
-        let mut stmt = conn.prepare("SELECT queue_enqueue(?1, ?2, ?3)")?;
         let mut ids = Vec::with_capacity(items.len());
         for line in items {
             let mut options = json!({"key": item_key(line), "key_scope": "all"});
             if let Some(k) = a.max_attempts {
                 options["max_attempts"] = k.into();
             }
-            ids.push(stmt.query_row(params![queue, line, options.to_string()], |r| r.get(0))?);
+            let args = [queue.to_string().into(), line.clone().into(), options.to_string().into()];
+            ids.push(store.one("SELECT queue_enqueue(?1, ?2, ?3)", &args)?);
         }
         Ok(ids)
     })?;
@@ -162,12 +151,11 @@ fn enqueue(
 }
 
 /// Jobs of the queue not finished yet.
-fn live(conn: &Connection, queue: &str) -> Result<i64> {
-    Ok(conn.query_row(
+fn live(store: &Store, queue: &str) -> Result<i64> {
+    store.read_one(
         "SELECT coalesce(sum(ready + scheduled + running + waiting), 0) FROM queue_stats WHERE queue = ?1",
-        [queue],
-        |r| r.get(0),
-    )?)
+        &[queue.to_string().into()],
+    )
 }
 
 /// The progress display: a redrawn bar when stderr is a terminal, a plain
@@ -194,30 +182,32 @@ impl Progress {
         Progress { total, terminal, started: Instant::now(), first_done: None, next_draw: Instant::now() }
     }
 
-    fn counts(conn: &Connection, queue: &str) -> Result<Counts> {
-        Ok(conn
-            .query_row(
-                "SELECT done, dead + cancelled, running, ready + scheduled FROM queue_stats WHERE queue = ?1",
-                [queue],
-                |r| Ok(Counts { done: r.get(0)?, dead: r.get(1)?, running: r.get(2)?, left: r.get(3)? }),
-            )
-            .unwrap_or(Counts { done: 0, dead: 0, running: 0, left: 0 }))
+    fn counts(store: &Store, queue: &str) -> Result<Counts> {
+        let rows = store.read(
+            "SELECT done, dead + cancelled, running, ready + scheduled FROM queue_stats WHERE queue = ?1",
+            &[queue.to_string().into()],
+        )?;
+        let n = |i: usize| match rows.rows.first().map(|r| &r[i]) {
+            Some(rusqlite::types::Value::Integer(n)) => *n,
+            _ => 0,
+        };
+        Ok(Counts { done: n(0), dead: n(1), running: n(2), left: n(3) })
     }
 
-    fn tick(&mut self, conn: &Connection, queue: &str) {
+    fn tick(&mut self, store: &Store, queue: &str) {
         let now = Instant::now();
         if now < self.next_draw {
             return;
         }
         self.next_draw =
             now + if self.terminal { Duration::from_millis(100) } else { Duration::from_secs(2) };
-        if let Ok(c) = Self::counts(conn, queue) {
+        if let Ok(c) = Self::counts(store, queue) {
             self.draw(&c, false);
         }
     }
 
-    fn finish(&mut self, conn: &Connection, queue: &str) -> Result<()> {
-        let c = Self::counts(conn, queue)?;
+    fn finish(&mut self, store: &Store, queue: &str) -> Result<()> {
+        let c = Self::counts(store, queue)?;
         self.draw(&c, true);
         Ok(())
     }
@@ -249,12 +239,11 @@ impl Progress {
 }
 
 /// The closing report: counts by state, the slowest items, the failed ones.
-fn report(conn: &Connection, queue: &str, ids: &[i64], elapsed: Duration) -> Result<Code> {
+fn report(store: &Store, queue: &str, ids: &[i64], elapsed: Duration) -> Result<Code> {
     let ours: HashSet<i64> = ids.iter().copied().collect();
-    let jobs = query(
-        conn,
+    let jobs = store.read(
         "SELECT id, state, error, payload, finished_at - started_at AS took FROM queue_jobs WHERE queue = ?1",
-        [queue],
+        &[queue.to_string().into()],
     )?;
     let mut by_state: std::collections::BTreeMap<String, usize> = Default::default();
     let mut slow = Vec::new();
