@@ -88,6 +88,11 @@ impl Store {
         }
     }
 
+    /// A statement that may write, run for what it does (its answer unread).
+    pub fn call(&self, sql: &str, params: &[Value]) -> Result<()> {
+        self.rows_with(sql, params, Resend::Safe).map(drop)
+    }
+
     /// The first column of the first row of a statement that may write.
     pub fn one<T: FromSql>(&self, sql: &str, params: &[Value]) -> Result<T> {
         first(sql, self.rows_with(sql, params, Resend::Safe)?)

@@ -358,7 +358,7 @@ impl<'c> Engine<'c> {
             let (Sql::Integer(id), Sql::Integer(token)) = (&row[0], &row[1]) else { continue };
             if !self.jobs.iter().any(|j| j.id == *id && j.token == *token) {
                 self.store
-                    .one::<i64>("SELECT queue_release(?1, ?2)", &[Sql::Integer(*id), Sql::Integer(*token)])?;
+                    .call("SELECT queue_release(?1, ?2)", &[Sql::Integer(*id), Sql::Integer(*token)])?;
                 self.log.worker("released", &format!("job {id}: claimed when the cluster lost the claim"));
             }
         }
@@ -546,13 +546,13 @@ impl<'c> Engine<'c> {
             "max_rss_kb": exit.max_rss_kb,
         });
         let fenced = [job.id.into(), job.token.into()];
-        self.store.one::<Sql>(
+        self.store.call(
             "SELECT queue_record_run(?1, ?2, ?3)",
             &[&fenced[..], &[usage.to_string().into()]].concat(),
         )?;
         match outcome {
             "done" => {}
-            "released" => drop(self.store.one::<Sql>("SELECT queue_release(?1, ?2)", &fenced)?),
+            "released" => self.store.call("SELECT queue_release(?1, ?2)", &fenced)?,
             _ => self.fail(job.id, job.token, error.clone())?,
         }
         Ok((outcome, error))
@@ -614,13 +614,13 @@ impl<'c> Engine<'c> {
 
     /// Fails a job's run (fenced by its token: safe to send again).
     fn fail(&self, id: i64, token: i64, error: Option<String>) -> Result<()> {
-        self.store.one::<Sql>("SELECT queue_fail(?1, ?2, ?3)", &[id.into(), token.into(), error.into()])?;
+        self.store.call("SELECT queue_fail(?1, ?2, ?3)", &[id.into(), token.into(), error.into()])?;
         Ok(())
     }
 
     fn stop(&mut self) -> Result<()> {
         self.beat()?; // the last counts
-        self.store.one::<Sql>("SELECT queue_worker_stop(?1)", &[self.cfg.name.clone().into()])?;
+        self.store.call("SELECT queue_worker_stop(?1)", &[self.cfg.name.clone().into()])?;
         self.log.worker("stopped", &format!("{} done, {} failed", self.counts.done, self.counts.failed));
         Ok(())
     }
@@ -670,10 +670,8 @@ fn register(store: &Store, cfg: &Config) -> Result<()> {
         "concurrency": cfg.concurrency,
         "info": {"version": env!("CARGO_PKG_VERSION"), "command": cfg.command},
     });
-    store.one::<Sql>(
-        "SELECT queue_worker_register(?1, ?2)",
-        &[cfg.name.clone().into(), info.to_string().into()],
-    )?;
+    store
+        .call("SELECT queue_worker_register(?1, ?2)", &[cfg.name.clone().into(), info.to_string().into()])?;
     Ok(())
 }
 
@@ -686,7 +684,7 @@ fn completion(id: i64, token: i64, result: Option<String>) -> String {
 /// Completes jobs (`completion` items) in one statement.
 fn complete_many(store: &Store, jobs: Vec<String>) -> Result<()> {
     if !jobs.is_empty() {
-        store.one::<Sql>("SELECT queue_complete_many(?1)", &[format!("[{}]", jobs.join(",")).into()])?;
+        store.call("SELECT queue_complete_many(?1)", &[format!("[{}]", jobs.join(",")).into()])?;
     }
     Ok(())
 }
@@ -710,7 +708,7 @@ fn reap_local_dead_workers(store: &Store, log: &Log) -> Result<()> {
             failed && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
         });
         if gone {
-            store.one::<Sql>("SELECT queue_worker_dead(?1)", &[name.clone().into()])?;
+            store.call("SELECT queue_worker_dead(?1)", &[name.clone().into()])?;
             log.worker(
                 "reaped",
                 &format!("{name} (pid {} is gone): its jobs are free again", pid.unwrap_or(0)),
