@@ -289,7 +289,8 @@ pub fn run(
         }
         Command::SystemdUnit(a) => worker::systemd_unit(db, &a),
         Command::LitestreamConfig(a) => litestream::config(db, &a),
-        Command::Health(a) => Ok(health::check(db, durable, &a, out)), // main.rs runs it on a cluster
+        // main.rs runs health before opening anything (on a file or a cluster).
+        Command::Health(a) => Ok(health::check(db, durable, &a, out)),
         Command::Serve(a) => store.file_for("orq serve").and_then(|_| crate::serve::serve(db, durable, a)),
         Command::Demo => demo::run(store, db, out),
         Command::Run(a) => run::run(store, db, &a),

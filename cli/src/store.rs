@@ -72,19 +72,18 @@ impl Store {
     /// ... COMMIT: orq writes on a replicated database only inside the
     /// caller's transaction, whose COMMIT dqlite replicates (ext/src/txn.rs).
     pub fn rows_with(&self, sql: &str, params: &[Value], resend: Resend) -> Result<Rows> {
-        match self {
-            Store::File(conn) => crate::output::query(conn, sql, rusqlite::params_from_iter(params)),
-            Store::Cluster(cluster) => remote(&mut cluster.borrow_mut(), sql, params, resend, Access::Write),
-        }
+        self.run(sql, params, resend, Access::Write)
     }
 
     /// Every row of a statement that only reads: on a cluster, one request.
     pub fn read(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        self.run(sql, params, Resend::Safe, Access::Read)
+    }
+
+    fn run(&self, sql: &str, params: &[Value], resend: Resend, access: Access) -> Result<Rows> {
         match self {
             Store::File(conn) => crate::output::query(conn, sql, rusqlite::params_from_iter(params)),
-            Store::Cluster(cluster) => {
-                remote(&mut cluster.borrow_mut(), sql, params, Resend::Safe, Access::Read)
-            }
+            Store::Cluster(cluster) => remote(&mut cluster.borrow_mut(), sql, params, resend, access),
         }
     }
 

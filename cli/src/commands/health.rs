@@ -71,8 +71,11 @@ pub struct HealthArgs {
 
 /// The report of `queue_health(options)`, parsed.
 pub fn report(conn: &Connection, options: Option<&str>) -> Result<Value> {
-    let text: String = conn.query_row("SELECT queue_health(?1)", [options], |r| r.get(0))?;
-    serde_json::from_str(&text).map_err(|e| usage(format!("queue_health returned invalid JSON: {e}")))
+    parse_report(&conn.query_row("SELECT queue_health(?1)", [options], |r| r.get::<_, String>(0))?)
+}
+
+fn parse_report(text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| usage(format!("queue_health returned invalid JSON: {e}")))
 }
 
 /// The exit status for a report's overall status.
@@ -107,9 +110,7 @@ pub fn check_cluster(store: &crate::store::Store, a: &HealthArgs, out: &Output) 
     let options = a.options.to_json(&Map::new());
     let report = store
         .one::<String>("SELECT queue_health(?1)", &[options.into()])
-        .and_then(|text| {
-            serde_json::from_str(&text).map_err(|e| usage(format!("queue_health returned invalid JSON: {e}")))
-        })
+        .and_then(|text| parse_report(&text))
         .unwrap_or_else(|e| database_failed(&e.message));
     print_report(&report, out);
     code_of(&report)

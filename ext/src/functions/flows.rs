@@ -183,11 +183,8 @@ pub fn queue_wait(s: &Session, a: &Args) -> Result<i64> {
     )? as u64);
     let worker = a.opt_text(2, "worker")?;
     s.with(|res| {
-        if res.replicated {
-            let w = crate::wait::WaitFor { queues: queues.as_deref(), worker };
-            return Ok(crate::wait::wait(&res.host, None, &w, Duration::ZERO, || s.clock.now_ms())? as i64);
-        }
-        if res.watcher.is_none() {
+        let timeout = if res.replicated { Duration::ZERO } else { timeout };
+        if res.watcher.is_none() && !res.replicated {
             res.watcher =
                 Some(res.host.path().filter(|p| !p.is_empty()).and_then(crate::commit_watch::Watcher::new));
         }
