@@ -10,9 +10,10 @@ use serde_json::{json, Map};
 use crate::duration::parse_seconds;
 use crate::exit::{usage, Code, Result};
 use crate::output::Output;
-use crate::store::{Resend, Store};
+use crate::store::{Resend, Source, Store};
 
 mod cluster;
+mod copy;
 mod demo;
 mod flows;
 pub mod health;
@@ -248,13 +249,8 @@ impl Command {
     }
 }
 
-pub fn run(
-    store: &Store,
-    db: &std::path::Path,
-    durable: bool,
-    command: Command,
-    out: &Output,
-) -> Result<Code> {
+pub fn run(store: &Store, source: &Source, command: Command, out: &Output) -> Result<Code> {
+    let db = source.db();
     match command {
         Command::Enqueue(a) => enqueue(store, a, out),
         Command::Stats => {
@@ -290,8 +286,8 @@ pub fn run(
         Command::SystemdUnit(a) => worker::systemd_unit(db, &a),
         Command::LitestreamConfig(a) => litestream::config(db, &a),
         // main.rs runs health before opening anything (on a file or a cluster).
-        Command::Health(a) => Ok(health::check(db, durable, &a, out)),
-        Command::Serve(a) => store.file_for("orq serve").and_then(|_| crate::serve::serve(db, durable, a)),
+        Command::Health(a) => Ok(health::check(source, &a, out)),
+        Command::Serve(a) => crate::serve::serve(source, a),
         Command::Demo => demo::run(store, db, out),
         Command::Run(a) => run::run(store, db, &a),
         file_only => on_the_file(store.file_for(file_only.name())?, db, file_only, out),

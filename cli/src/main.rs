@@ -72,22 +72,16 @@ fn main() {
         }
     }
     let out = output::Output { json: cli.json };
+    let source = match cli.cluster {
+        Some(addresses) => store::Source::Cluster { addresses, name: cli.db.to_string_lossy().into_owned() },
+        None => store::Source::File { path: cli.db, durable: cli.durable },
+    };
     if let commands::Command::Health(args) = &cli.command {
         // Health reports every failure as a check (exit 2), never exit 3.
-        let code = match &cli.cluster {
-            Some(addresses) => {
-                let store = store::Store::cluster(addresses, &cli.db.to_string_lossy());
-                commands::health::check_cluster(&store, args, &out)
-            }
-            None => commands::health::check(&cli.db, cli.durable, args, &out),
-        };
-        std::process::exit(code.status());
+        std::process::exit(commands::health::check(&source, args, &out).status());
     }
-    let opened = match &cli.cluster {
-        Some(addresses) => Ok(store::Store::cluster(addresses, &cli.db.to_string_lossy())),
-        None => db::open(&cli.db, cli.durable).map(store::Store::File),
-    };
-    let code = match opened.and_then(|store| commands::run(&store, &cli.db, cli.durable, cli.command, &out)) {
+    let opened = source.open();
+    let code = match opened.and_then(|store| commands::run(&store, &source, cli.command, &out)) {
         Ok(code) => code,
         Err(Failure { code, message }) => {
             eprintln!("orq: {message}");

@@ -1,6 +1,6 @@
 //! What commands print: aligned tables for people, JSON for scripts.
 
-use rusqlite::types::Value;
+use rusqlite::types::{FromSql, Value, ValueRef};
 use rusqlite::{Connection, Params};
 use serde_json::{json, Map};
 
@@ -25,6 +25,14 @@ pub fn query(conn: &Connection, sql: &str, params: impl Params) -> Result<Rows> 
         .query_map(params, |r| (0..n).map(|i| r.get::<_, Value>(i)).collect::<rusqlite::Result<Vec<_>>>())?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Rows { columns, rows })
+}
+
+/// One cell as a Rust value, by the rules of rusqlite's `Row::get`.
+pub fn cell<T: FromSql>(v: &Value) -> Result<T> {
+    T::column_result(ValueRef::from(v)).map_err(|e| crate::exit::Failure {
+        code: crate::exit::Code::Database,
+        message: format!("unexpected value {v:?}: {e}"),
+    })
 }
 
 impl Rows {

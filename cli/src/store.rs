@@ -4,10 +4,11 @@
 //! when the cluster loses a request differs (`Resend`).
 
 use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use orq_cluster::{Cluster, Error as ClusterError, Value as Wire};
-use rusqlite::types::{FromSql, Value, ValueRef};
+use rusqlite::types::{FromSql, Value};
 use rusqlite::Connection;
 
 use crate::db::BUSY_TIMEOUT;
@@ -30,6 +31,40 @@ pub enum Store {
     Cluster(RefCell<Cluster>),
 }
 
+/// Where the queue lives, as the command line named it: what opens a
+/// Store, and more of them for commands that hold several (`orq serve`).
+#[derive(Clone)]
+pub enum Source {
+    File {
+        path: PathBuf,
+        durable: bool,
+    },
+    /// `--cluster ADDRESSES`, and the database's name inside the cluster.
+    Cluster {
+        addresses: String,
+        name: String,
+    },
+}
+
+impl Source {
+    /// The database's path, or its name inside the cluster (`--db`).
+    pub fn db(&self) -> &Path {
+        match self {
+            Source::File { path, .. } => path,
+            Source::Cluster { name, .. } => Path::new(name),
+        }
+    }
+
+    /// A new Store: a connection to the file, or a client of the cluster
+    /// (which connects at its first statement).
+    pub fn open(&self) -> Result<Store> {
+        match self {
+            Source::File { path, durable } => crate::db::open(path, *durable).map(Store::File),
+            Source::Cluster { addresses, name } => Ok(Store::cluster(addresses, name)),
+        }
+    }
+}
+
 /// Whether a statement may be sent again when the cluster lost it with its
 /// outcome unknown (the leader died or stepped down before answering).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -46,7 +81,7 @@ pub enum Resend {
 impl Store {
     /// A cluster store for `addresses` ("host:port,host:port") and the
     /// database `name` inside it.
-    pub fn cluster(addresses: &str, name: &str) -> Store {
+    fn cluster(addresses: &str, name: &str) -> Store {
         let list = addresses.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
         Store::Cluster(RefCell::new(Cluster::new(list, name)))
     }
@@ -140,8 +175,7 @@ fn first<T: FromSql>(sql: &str, rows: Rows) -> Result<T> {
         .first()
         .and_then(|r| r.first())
         .ok_or_else(|| Failure { code: Code::Database, message: format!("no row from: {sql}") })?;
-    T::column_result(ValueRef::from(first))
-        .map_err(|e| Failure { code: Code::Database, message: format!("unexpected value from {sql}: {e}") })
+    crate::output::cell(first).map_err(|e| Failure { message: format!("{} from {sql}", e.message), ..e })
 }
 
 /// A statement that may write, in a transaction of its own on the leader:
@@ -178,39 +212,48 @@ fn remote(
     let started = Instant::now();
     let mut pause = Duration::from_micros(200);
     loop {
-        // Nothing is sent before there is a leader to send it to, so a
-        // cluster in the middle of an election only delays the request.
-        if cluster.leader_address().is_none() {
-            use std::sync::atomic::Ordering::Relaxed;
-            let wait = if REACHED.load(Relaxed) { FAILOVER_WAIT } else { FIRST_WAIT };
-            cluster
-                .connect_leader(Instant::now() + wait)
-                .map_err(|e| Failure { code: Code::Database, message: format!("no cluster leader: {e}") })?;
-            REACHED.store(true, Relaxed);
-        }
+        reach_leader(cluster)?;
         let answer = match access {
             Access::Read => cluster.query(sql, &params),
             Access::Write => transaction(cluster, sql, &params),
         };
         match answer {
-            Ok(answer) => {
-                let rows = answer.rows.into_iter().map(|r| r.into_iter().map(from_wire).collect()).collect();
-                return Ok(Rows { columns: answer.columns, rows });
-            }
+            Ok(answer) => return Ok(rows_of(answer)),
             Err(ClusterError::Sql { code, .. }) if code & 0xff == 5 && started.elapsed() < BUSY_TIMEOUT => {
                 std::thread::sleep(jitter(pause));
                 pause = (pause * 2).min(Duration::from_millis(20));
             }
-            Err(ClusterError::Sql { code, message }) => return Err(sql_failure(code, message)),
-            Err(ClusterError::Unavailable(why)) => {
-                if resend == Resend::Never {
-                    return Err(Failure {
-                        code: Code::Unknown,
-                        message: format!("the cluster lost this request ({why}): its outcome is unknown"),
-                    });
-                }
-            }
+            Err(ClusterError::Unavailable(_)) if resend == Resend::Safe => {}
+            Err(e) => return Err(cluster_failure(e)),
         }
+    }
+}
+
+/// Connects `cluster` to its leader unless it is connected. Nothing is
+/// sent before there is a leader to send it to, so a cluster in the middle
+/// of an election only delays a request.
+pub fn reach_leader(cluster: &mut Cluster) -> Result<()> {
+    if cluster.leader_address().is_some() {
+        return Ok(());
+    }
+    use std::sync::atomic::Ordering::Relaxed;
+    let wait = if REACHED.load(Relaxed) { FAILOVER_WAIT } else { FIRST_WAIT };
+    cluster
+        .connect_leader(Instant::now() + wait)
+        .map_err(|e| Failure { code: Code::Database, message: format!("no cluster leader: {e}") })?;
+    REACHED.store(true, Relaxed);
+    Ok(())
+}
+
+/// A cluster's error for a caller that sends nothing again: a refusal, or
+/// a request lost with its outcome unknown (Code::Unknown).
+pub fn cluster_failure(e: ClusterError) -> Failure {
+    match e {
+        ClusterError::Sql { code, message } => sql_failure(code, message),
+        ClusterError::Unavailable(why) => Failure {
+            code: Code::Unknown,
+            message: format!("the cluster lost this request ({why}): its outcome is unknown"),
+        },
     }
 }
 
@@ -229,7 +272,13 @@ fn jitter(d: Duration) -> Duration {
     d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
-fn to_wire(v: &Value) -> Wire {
+/// A cluster's answer as the file's would be.
+pub fn rows_of(answer: orq_cluster::Rows) -> Rows {
+    let rows = answer.rows.into_iter().map(|r| r.into_iter().map(from_wire).collect()).collect();
+    Rows { columns: answer.columns, rows }
+}
+
+pub fn to_wire(v: &Value) -> Wire {
     match v {
         Value::Null => Wire::Null,
         Value::Integer(n) => Wire::Integer(*n),

@@ -326,7 +326,7 @@ fn sql_prints_a_statements_rows_and_the_cluster_flag_refuses_what_needs_the_file
     );
     // Commands that watch the file or run transactions of many statements
     // say so before they try to reach the cluster (exit 2, bad usage).
-    for command in [&["demo"][..], &["events"], &["serve"]] {
+    for command in [&["demo"][..], &["events"]] {
         let out = db.orq(&[&["--cluster", "127.0.0.1:1"][..], command].concat());
         assert_eq!(out.status.code(), Some(2), "{command:?}");
         assert!(

@@ -1,8 +1,6 @@
 //! `orq health` and `orq alert`: thin front ends to `queue_health()` and
 //! the alert functions. `orq serve` shares the health options.
 
-use std::path::Path;
-
 use clap::{Args, Subcommand};
 use rusqlite::{params, Connection};
 use serde_json::{json, Map, Value};
@@ -10,6 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::duration::parse_seconds;
 use crate::exit::{usage, Code, Result};
 use crate::output::{cut, print_table, query, Output};
+use crate::store::{Source, Store};
 
 /// The thresholds `queue_health` takes; unset ones keep its defaults.
 #[derive(Args, Clone, Debug, Default)]
@@ -69,9 +68,12 @@ pub struct HealthArgs {
     options: HealthOptions,
 }
 
-/// The report of `queue_health(options)`, parsed.
-pub fn report(conn: &Connection, options: Option<&str>) -> Result<Value> {
-    parse_report(&conn.query_row("SELECT queue_health(?1)", [options], |r| r.get::<_, String>(0))?)
+/// The report of `queue_health(options)`, parsed. On a cluster the leader
+/// makes it: its disk figure is for the leader's working directory, and
+/// the WAL of a dqlite database lives in the node's memory (its size
+/// reads 0).
+pub fn report(store: &Store, options: Option<&str>) -> Result<Value> {
+    parse_report(&store.one::<String>("SELECT queue_health(?1)", &[options.map(str::to_string).into()])?)
 }
 
 fn parse_report(text: &str) -> Result<Value> {
@@ -89,29 +91,18 @@ pub fn code_of(report: &Value) -> Code {
 
 /// `orq health`: the report, and its status as the exit code. A database
 /// that is missing (opening would create an empty one, which is healthy),
-/// does not open, or fails while being checked (corrupt, locked, I/O) is
-/// itself the critical finding.
-pub fn check(path: &Path, durable: bool, a: &HealthArgs, out: &Output) -> Code {
-    let report = if !path.exists() {
-        database_failed(&format!("{} does not exist", path.display()))
-    } else {
-        crate::db::open(path, durable)
-            .and_then(|conn| report(&conn, a.options.to_json(&Map::new()).as_deref()))
-            .unwrap_or_else(|e| database_failed(&e.message))
+/// does not open, or fails while being checked (corrupt, locked, I/O), and
+/// a cluster that does not answer, are themselves the critical finding.
+pub fn check(source: &Source, a: &HealthArgs, out: &Output) -> Code {
+    let report = match source {
+        Source::File { path, .. } if !path.exists() => {
+            database_failed(&format!("{} does not exist", path.display()))
+        }
+        _ => source
+            .open()
+            .and_then(|store| report(&store, a.options.to_json(&Map::new()).as_deref()))
+            .unwrap_or_else(|e| database_failed(&e.message)),
     };
-    print_report(&report, out);
-    code_of(&report)
-}
-
-/// `orq --cluster ... health`: the same report, made by the leader. Its
-/// disk figure is for the leader's working directory, and the WAL of a
-/// dqlite database lives in the node's memory (its size reads 0).
-pub fn check_cluster(store: &crate::store::Store, a: &HealthArgs, out: &Output) -> Code {
-    let options = a.options.to_json(&Map::new());
-    let report = store
-        .one::<String>("SELECT queue_health(?1)", &[options.into()])
-        .and_then(|text| parse_report(&text))
-        .unwrap_or_else(|e| database_failed(&e.message));
     print_report(&report, out);
     code_of(&report)
 }

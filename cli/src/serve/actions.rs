@@ -3,7 +3,6 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,10 +14,10 @@ use crate::duration::parse_seconds;
 /// function's `not_found`: Code::NotFound, see error.rs).
 async fn on_job(app: &Shared, function: &'static str, id: i64) -> ApiResult<Json<Value>> {
     app.pool
-        .run(move |conn| {
-            let changed: i64 = conn.query_row(&format!("SELECT {function}(?1)"), [id], |r| r.get(0))?;
+        .run(move |store| {
+            let changed: i64 = store.one(&format!("SELECT {function}(?1)"), &[id.into()])?;
             let state: Option<String> =
-                conn.query_row("SELECT state FROM queue_jobs WHERE id = ?1", [id], |r| r.get(0)).ok();
+                store.read_one("SELECT state FROM queue_jobs WHERE id = ?1", &[id.into()]).ok();
             Ok(Json(json!({ "id": id, "changed": changed == 1, "state": state })))
         })
         .await
@@ -37,8 +36,8 @@ pub async fn cancel(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult
 /// `POST /api/workflows/{id}/cancel`: every unfinished job of it.
 pub async fn cancel_workflow(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     app.pool
-        .run(move |conn| {
-            let n: i64 = conn.query_row("SELECT queue_workflow_cancel(?1)", [id], |r| r.get(0))?;
+        .run(move |store| {
+            let n: i64 = store.one("SELECT queue_workflow_cancel(?1)", &[id.into()])?;
             Ok(Json(json!({ "workflow": id, "cancelled": n })))
         })
         .await
@@ -46,8 +45,8 @@ pub async fn cancel_workflow(State(app): State<Shared>, Path(id): Path<i64>) -> 
 
 async fn toggle(app: &Shared, function: &'static str, queue: String) -> ApiResult<Json<Value>> {
     app.pool
-        .run(move |conn| {
-            let changed: i64 = conn.query_row(&format!("SELECT {function}(?1)"), [&queue], |r| r.get(0))?;
+        .run(move |store| {
+            let changed: i64 = store.one(&format!("SELECT {function}(?1)"), &[queue.clone().into()])?;
             Ok(Json(json!({ "queue": queue, "changed": changed == 1 })))
         })
         .await
@@ -82,9 +81,8 @@ pub async fn purge(State(app): State<Shared>, Json(p): Json<Purge>) -> ApiResult
     .map_err(|e| ApiError::bad_request(format!("older_than: {e}")))?;
     let queue = p.queue.filter(|q| !q.is_empty());
     app.pool
-        .run(move |conn| {
-            let n: i64 =
-                conn.query_row("SELECT queue_purge(?1, ?2)", params![queue, older_than], |r| r.get(0))?;
+        .run(move |store| {
+            let n: i64 = store.one("SELECT queue_purge(?1, ?2)", &[queue.into(), older_than.into()])?;
             Ok(Json(json!({ "purged": n })))
         })
         .await

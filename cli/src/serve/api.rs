@@ -14,7 +14,6 @@ use serde_json::{json, Map, Value};
 use super::error::{ApiError, ApiResult};
 use super::{dag, Shared};
 use crate::commands::health;
-use crate::output::query;
 
 /// The overview the watcher keeps current (the same JSON the event stream
 /// sends).
@@ -43,7 +42,7 @@ const JOB_COLUMNS: &str = "id, queue, state, priority, attempts, max_attempts, r
 pub async fn jobs(State(app): State<Shared>, Query(q): Query<JobsQuery>) -> ApiResult<Json<Value>> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     app.pool
-        .run(move |conn| {
+        .run(move |store| {
             let mut filters = Vec::new();
             let mut values: Vec<Sql> = Vec::new();
             for (column, v) in [("queue", &q.queue), ("state", &q.state)] {
@@ -60,7 +59,7 @@ pub async fn jobs(State(app): State<Shared>, Query(q): Query<JobsQuery>) -> ApiR
                 let order = if desc { "DESC" } else { "ASC" };
                 let sql =
                     format!("SELECT {JOB_COLUMNS} FROM queue_jobs{filter} ORDER BY id {order} LIMIT {n}");
-                query(conn, &sql, rusqlite::params_from_iter(values.iter()))
+                store.read(&sql, &values)
             };
             let (mut rows, more) = match (q.after, q.before) {
                 (Some(after), _) => {
@@ -110,10 +109,10 @@ pub async fn jobs(State(app): State<Shared>, Query(q): Query<JobsQuery>) -> ApiR
 pub async fn job(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let found = app
         .pool
-        .run(move |conn| {
-            let job = query(conn, "SELECT * FROM queue_jobs WHERE id = ?1", [id])?;
+        .run(move |store| {
+            let job = store.read("SELECT * FROM queue_jobs WHERE id = ?1", &[id.into()])?;
             let Some(row) = job.rows.first() else { return Ok(None) };
-            let history = query(conn, "SELECT * FROM queue_history(?1)", [id])?;
+            let history = store.read("SELECT * FROM queue_history(?1)", &[id.into()])?;
             Ok(Some(json!({ "job": job.object(row), "history": history.to_json() })))
         })
         .await?;
@@ -124,8 +123,8 @@ pub async fn job(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult<Js
 /// sorts, instead of every workflow being read into memory first).
 pub async fn workflows(State(app): State<Shared>) -> ApiResult<Json<Value>> {
     app.pool
-        .run(|conn| {
-            let list = query(conn, "SELECT * FROM queue_workflows ORDER BY id DESC LIMIT 500", [])?.to_json();
+        .run(|store| {
+            let list = store.read("SELECT * FROM queue_workflows ORDER BY id DESC LIMIT 500", &[])?.to_json();
             Ok(Json(json!({ "workflows": list })))
         })
         .await
@@ -135,10 +134,10 @@ pub async fn workflows(State(app): State<Shared>) -> ApiResult<Json<Value>> {
 pub async fn workflow(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let found = app
         .pool
-        .run(move |conn| {
-            let summary = query(conn, "SELECT * FROM queue_workflows WHERE id = ?1", [id])?;
+        .run(move |store| {
+            let summary = store.read("SELECT * FROM queue_workflows WHERE id = ?1", &[id.into()])?;
             let Some(row) = summary.rows.first() else { return Ok(None) };
-            let jobs = query(conn, "SELECT * FROM queue_workflow_jobs(?1)", [id])?.to_json();
+            let jobs = store.read("SELECT * FROM queue_workflow_jobs(?1)", &[id.into()])?.to_json();
             let graph = dag::layout(jobs.as_array().map_or(&[], Vec::as_slice));
             Ok(Some(json!({ "workflow": summary.object(row), "jobs": jobs, "graph": graph })))
         })
@@ -150,15 +149,14 @@ pub async fn workflow(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResu
 /// resources each queue's runs used.
 pub async fn workers(State(app): State<Shared>) -> ApiResult<Json<Value>> {
     app.pool
-        .run(|conn| {
-            let workers = query(
-                conn,
+        .run(|store| {
+            let workers = store.read(
                 "SELECT * FROM queue_workers WHERE state = 'alive' OR heartbeat_at > orq_now() - 86400
                  ORDER BY state = 'alive' DESC, heartbeat_at DESC",
-                [],
+                &[],
             )?;
-            let resources = query(conn, "SELECT * FROM queue_resources", [])?;
-            let now: f64 = conn.query_row("SELECT orq_now()", [], |r| r.get(0))?;
+            let resources = store.read("SELECT * FROM queue_resources", &[])?;
+            let now: f64 = store.read_one("SELECT orq_now()", &[])?;
             Ok(Json(json!({ "workers": workers.to_json(), "resources": resources.to_json(), "now": now })))
         })
         .await
@@ -167,7 +165,7 @@ pub async fn workers(State(app): State<Shared>) -> ApiResult<Json<Value>> {
 /// `GET /api/alerts`: the rules and their states.
 pub async fn alerts(State(app): State<Shared>) -> ApiResult<Json<Value>> {
     app.pool
-        .run(|conn| Ok(Json(json!({ "alerts": query(conn, "SELECT * FROM queue_alerts", [])?.to_json() }))))
+        .run(|store| Ok(Json(json!({ "alerts": store.read("SELECT * FROM queue_alerts", &[])?.to_json() }))))
         .await
 }
 
@@ -219,7 +217,7 @@ async fn health_report(app: &Shared, q: HashMap<String, String>) -> ApiResult<Va
         extra.insert(k, n);
     }
     let options = app.health.to_json(&extra);
-    match app.pool.run(move |conn| health::report(conn, options.as_deref())).await {
+    match app.pool.run(move |store| health::report(store, options.as_deref())).await {
         Ok(r) => Ok(r),
         // The database not answering is the first thing health reports.
         Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, message)) => Ok(health::database_failed(&message)),

@@ -11,10 +11,11 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::exit::Result;
+use crate::exit::{Failure, Result};
+use crate::output::cell;
+use crate::store::Store;
 
 const MINUTES: i64 = 60;
 /// Events read per statement, and statements per update: a backlog of
@@ -58,30 +59,26 @@ pub struct History {
 
 impl History {
     /// Counts the events written since the last update.
-    pub fn update(&mut self, conn: &Connection, now: f64) -> Result<()> {
+    pub fn update(&mut self, store: &Store, now: f64) -> Result<()> {
         let now_min = (now / 60.0).floor() as i64;
         let first_min = now_min - MINUTES + 1;
         let mut next = match self.next_seq {
             Some(s) => s,
-            None => first_seq_at_or_after(conn, (first_min * 60) as f64)?,
+            None => first_seq_at_or_after(store, (first_min * 60) as f64)?,
         };
         for _ in 0..BATCHES_PER_UPDATE {
-            let mut stmt = conn.prepare_cached(&AGGREGATE)?;
-            let mut rows = stmt.query(params![next, BATCH])?;
             let mut seen = 0i64;
-            while let Some(r) = rows.next()? {
-                let minute: i64 = r.get(0)?;
-                let queue: String = r.get(1)?;
-                let max_seq: i64 = r.get(5)?;
-                seen += r.get::<_, i64>(6)?;
-                next = next.max(max_seq + 1);
+            for r in store.read(&AGGREGATE, &[next.into(), BATCH.into()])?.rows {
+                let minute: i64 = cell(&r[0])?;
+                seen += cell::<i64>(&r[6])?;
+                next = next.max(cell::<i64>(&r[5])? + 1);
                 if minute < first_min {
                     continue;
                 }
-                let b = self.minutes.entry(minute).or_default().entry(queue).or_default();
-                b.done += r.get::<_, i64>(2)?;
-                b.failed += r.get::<_, i64>(3)?;
-                b.delta += r.get::<_, i64>(4)?;
+                let b = self.minutes.entry(minute).or_default().entry(cell(&r[1])?).or_default();
+                b.done += cell::<i64>(&r[2])?;
+                b.failed += cell::<i64>(&r[3])?;
+                b.delta += cell::<i64>(&r[4])?;
             }
             if seen < BATCH {
                 break;
@@ -140,17 +137,21 @@ impl History {
 /// The first event at or after unix time `t`: a binary search over seq
 /// (each probe one primary-key seek), since `at` has no index of its own
 /// and grows with seq.
-fn first_seq_at_or_after(conn: &Connection, t: f64) -> Result<i64> {
-    let bound = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).optional();
+fn first_seq_at_or_after(store: &Store, t: f64) -> Result<i64> {
+    let bound = |sql: &str| -> Result<Option<i64>> {
+        store.read(sql, &[])?.rows.first().map(|r| cell(&r[0])).transpose()
+    };
     let Some(first) = bound("SELECT seq FROM queue_events ORDER BY seq LIMIT 1")? else {
         return Ok(1);
     };
     let last = bound("SELECT seq FROM queue_events ORDER BY seq DESC LIMIT 1")?.unwrap_or(first);
     let (mut lo, mut hi) = (first, last + 1);
-    let mut probe = conn.prepare("SELECT seq, at FROM queue_events WHERE seq >= ?1 ORDER BY seq LIMIT 1")?;
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        match probe.query_row([mid], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))).optional()? {
+        let probe = store
+            .read("SELECT seq, at FROM queue_events WHERE seq >= ?1 ORDER BY seq LIMIT 1", &[mid.into()])?;
+        let found = probe.rows.first().map(|r| Ok::<_, Failure>((cell::<i64>(&r[0])?, cell::<f64>(&r[1])?)));
+        match found.transpose()? {
             Some((seq, at)) if at < t => lo = seq + 1,
             _ => hi = mid,
         }

@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,14 +22,13 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
-use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
 use super::history::History;
 use super::Shared;
 use crate::exit::Result;
-use crate::output::query;
+use crate::store::{Source, Store};
 use crate::time::now_secs;
 
 const POLL: Duration = Duration::from_millis(500);
@@ -50,22 +48,21 @@ pub enum Alerts {
 
 impl Watcher {
     pub fn start(
-        db: &Path,
-        durable: bool,
+        source: &Source,
         interval: Duration,
         alerts: Alerts,
         stopping: watch::Receiver<bool>,
     ) -> Result<Watcher> {
-        let reader = crate::db::open(db, durable)?;
+        let reader = source.open()?;
         // Alert checks write (rule states); on a connection of their own,
         // so that their commits, too, show in the reader's data_version.
-        let writer = crate::db::open(db, durable)?;
+        let writer = source.open()?;
         let mut history = History::default();
         let mut last = overview(&reader, &mut history)?;
         let (tx, snapshots) = watch::channel(Arc::new(stamped(&last, 1)));
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let db = db.to_path_buf();
+        let source = source.clone();
         let thread = std::thread::Builder::new()
             .name("orq-serve-watch".into())
             .spawn(move || {
@@ -84,7 +81,7 @@ impl Watcher {
                     let due = checked.is_none_or(|t| t.elapsed() >= interval);
                     if let (true, Alerts::Check { on_alert }) = (due, &alerts) {
                         checked = Some(Instant::now());
-                        if let Err(e) = check_alerts(&writer, on_alert.as_deref(), &db) {
+                        if let Err(e) = check_alerts(&writer, on_alert.as_deref(), &source) {
                             report("checking alerts", e);
                         }
                     }
@@ -121,8 +118,10 @@ impl Watcher {
     }
 }
 
-fn data_version(conn: &Connection) -> i64 {
-    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap_or(-1)
+/// Changes when another connection commits. On a cluster it is the
+/// leader's count: a new leader's differs, which only refreshes once more.
+fn data_version(store: &Store) -> i64 {
+    store.read_one("PRAGMA data_version", &[]).unwrap_or(-1)
 }
 
 /// The snapshot as sent: its sequence number and time added.
@@ -137,18 +136,17 @@ fn stamped(content: &Value, seq: u64) -> String {
 
 /// Every queue's counts and rates, totals, workers by state, alert rules
 /// and the last hour's charts.
-pub fn overview(conn: &Connection, history: &mut History) -> Result<Value> {
+pub fn overview(store: &Store, history: &mut History) -> Result<Value> {
     let now = now_secs();
-    let stats = query(
-        conn,
+    let stats = store.read(
         "SELECT queue, ready, scheduled, running, waiting, done, dead, cancelled, paused, oldest_ready_age,
                 retention
          FROM queue_stats",
-        [],
+        &[],
     )?;
     // Two statements instead of a join: a table-valued function on the
     // right of a join may be re-run for every row on the left.
-    let rates = query(conn, "SELECT queue, done, dead FROM queue_rates(60)", [])?;
+    let rates = store.read("SELECT queue, done, dead FROM queue_rates(60)", &[])?;
     let mut last_minute: BTreeMap<String, (Value, Value)> = BTreeMap::new();
     for r in rates.to_json().as_array().into_iter().flatten() {
         let q = r["queue"].as_str().unwrap_or_default().to_string();
@@ -176,7 +174,8 @@ pub fn overview(conn: &Connection, history: &mut History) -> Result<Value> {
         queues.push(q);
     }
     let mut workers = json!({ "alive": 0, "dead": 0, "stopped": 0 });
-    for w in query(conn, "SELECT state, count(*) AS n FROM queue_workers GROUP BY state", [])?
+    for w in store
+        .read("SELECT state, count(*) AS n FROM queue_workers GROUP BY state", &[])?
         .to_json()
         .as_array()
         .into_iter()
@@ -186,9 +185,9 @@ pub fn overview(conn: &Connection, history: &mut History) -> Result<Value> {
             workers[state] = w["n"].clone();
         }
     }
-    let alerts = query(conn, "SELECT * FROM queue_alerts", [])?.to_json();
-    let limits = limits(conn)?;
-    history.update(conn, now)?;
+    let alerts = store.read("SELECT * FROM queue_alerts", &[])?.to_json();
+    let limits = limits(store)?;
+    history.update(store, now)?;
     Ok(json!({
         "queues": queues,
         "totals": totals,
@@ -202,24 +201,24 @@ pub fn overview(conn: &Connection, history: &mut History) -> Result<Value> {
 /// The limits in force (queue_limits): each queue's and its groups'
 /// defaults, with the due jobs they hold back (queue_metrics' held_back),
 /// and per queue the five groups that run the most jobs.
-fn limits(conn: &Connection) -> Result<Value> {
-    Ok(query(
-        conn,
-        "WITH held AS (SELECT queue, value AS held_back FROM queue_metrics WHERE metric = 'held_back')
+fn limits(store: &Store) -> Result<Value> {
+    Ok(store
+        .read(
+            "WITH held AS (SELECT queue, value AS held_back FROM queue_metrics WHERE metric = 'held_back')
          SELECT l.*, held.held_back FROM (
            SELECT *, row_number() OVER (PARTITION BY queue, scope ORDER BY running DESC, grp) AS rank
            FROM queue_limits) AS l
          LEFT JOIN held ON held.queue = l.queue AND l.scope = 'queue'
          WHERE l.scope <> 'group' OR l.rank <= 5
          ORDER BY l.queue, l.scope = 'group', l.scope, l.rank",
-        [],
-    )?
-    .to_json())
+            &[],
+        )?
+        .to_json())
 }
 
 /// Evaluates the alert rules; runs the hook for each that started firing.
-fn check_alerts(conn: &Connection, on_alert: Option<&str>, db: &Path) -> Result<()> {
-    let text: String = conn.query_row("SELECT queue_alerts_check()", [], |r| r.get(0))?;
+fn check_alerts(store: &Store, on_alert: Option<&str>, source: &Source) -> Result<()> {
+    let text: String = store.one("SELECT queue_alerts_check()", &[])?;
     let fired: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
     for alert in fired {
         eprintln!(
@@ -232,7 +231,7 @@ fn check_alerts(conn: &Connection, on_alert: Option<&str>, db: &Path) -> Result<
             alert["value"],
         );
         if let Some(cmd) = on_alert {
-            run_hook(cmd, alert, db);
+            run_hook(cmd, alert, source);
         }
     }
     Ok(())
@@ -240,20 +239,25 @@ fn check_alerts(conn: &Connection, on_alert: Option<&str>, db: &Path) -> Result<
 
 /// Starts `sh -c CMD` with the alert on stdin; a thread of its own feeds it
 /// and waits for it, so a slow hook never delays the server or the next
-/// check.
-fn run_hook(cmd: &str, alert: Value, db: &Path) {
+/// check. ORQ_DB (and on a cluster ORQ_CLUSTER) point an `orq` the hook
+/// runs at the same queue.
+fn run_hook(cmd: &str, alert: Value, source: &Source) {
     let text = |v: &Value| match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let spawned = Command::new("sh")
+    let mut sh = Command::new("sh");
+    if let Source::Cluster { addresses, .. } = source {
+        sh.env("ORQ_CLUSTER", addresses);
+    }
+    let spawned = sh
         .arg("-c")
         .arg(cmd)
         .env("ORQ_ALERT_NAME", text(&alert["name"]))
         .env("ORQ_ALERT_QUEUE", text(&alert["queue"]))
         .env("ORQ_ALERT_VALUE", text(&alert["value"]))
-        .env("ORQ_DB", db)
+        .env("ORQ_DB", source.db())
         .stdin(Stdio::piped())
         .spawn();
     let name = text(&alert["name"]);

@@ -14,11 +14,12 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use rusqlite::types::Value as Sql;
-use rusqlite::Connection;
 
 use super::error::ApiResult;
 use super::Shared;
 use crate::exit::{Code, Failure, Result};
+use crate::output::cell;
+use crate::store::Store;
 
 /// One row of `queue_metrics`.
 #[derive(Debug)]
@@ -52,24 +53,23 @@ struct Hist {
 struct AlertStates(Vec<(String, String, bool)>);
 
 impl QueueMetrics {
-    fn read(conn: &Connection) -> Result<QueueMetrics> {
-        let mut stmt = conn.prepare("SELECT queue, metric, kind, le, value, help FROM queue_metrics")?;
+    fn read(store: &Store) -> Result<QueueMetrics> {
+        let rows = store.read("SELECT queue, metric, kind, le, value, help FROM queue_metrics", &[])?;
         let mut out = QueueMetrics::default();
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
+        for r in rows.rows {
             let row = Row {
-                queue: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                metric: r.get(1)?,
-                kind: r.get(2)?,
-                le: r.get(3)?,
-                value: r.get(4)?,
+                queue: cell::<Option<String>>(&r[0])?.unwrap_or_default(),
+                metric: cell(&r[1])?,
+                kind: cell(&r[2])?,
+                le: cell(&r[3])?,
+                value: r[4].clone(),
             };
             // histogram_sum and histogram_count rows belong to the
             // histogram of their metric.
             let family = row.metric.clone();
             if !out.rows.contains_key(&family) {
                 let kind = if row.kind.starts_with("histogram") { "histogram" } else { row.kind.as_str() };
-                out.order.push((family.clone(), kind.to_string(), r.get(5)?));
+                out.order.push((family.clone(), kind.to_string(), cell(&r[5])?));
             }
             out.rows.entry(family).or_default().push(row);
         }
@@ -162,19 +162,12 @@ impl Collector for QueueMetrics {
 }
 
 impl AlertStates {
-    fn read(conn: &Connection) -> Result<AlertStates> {
-        let mut stmt = conn.prepare("SELECT name, queue, state FROM queue_alerts")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                r.get::<_, String>(2)?,
-            ))
-        })?;
+    fn read(store: &Store) -> Result<AlertStates> {
+        let rows = store.read("SELECT name, queue, state FROM queue_alerts", &[])?;
         let mut out = Vec::new();
-        for r in rows {
-            let (name, queue, state) = r?;
-            out.push((name, queue, state == "firing"));
+        for r in rows.rows {
+            let queue = cell::<Option<String>>(&r[1])?.unwrap_or_default();
+            out.push((cell(&r[0])?, queue, cell::<String>(&r[2])? == "firing"));
         }
         Ok(AlertStates(out))
     }
@@ -202,10 +195,10 @@ impl Collector for AlertStates {
 pub async fn metrics(State(app): State<Shared>) -> ApiResult<Response> {
     let text = app
         .pool
-        .run(|conn| {
+        .run(|store| {
             let mut registry = Registry::with_prefix("orq");
-            registry.register_collector(Box::new(QueueMetrics::read(conn)?));
-            registry.register_collector(Box::new(AlertStates::read(conn)?));
+            registry.register_collector(Box::new(QueueMetrics::read(store)?));
+            registry.register_collector(Box::new(AlertStates::read(store)?));
             let mut text = String::new();
             prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
                 .map_err(|e| Failure { code: Code::Database, message: format!("encoding metrics: {e}") })?;

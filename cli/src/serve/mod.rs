@@ -19,7 +19,6 @@ mod pages;
 mod pool;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +31,7 @@ use tokio::sync::watch;
 use crate::commands::health::HealthOptions;
 use crate::duration::{from_secs, parse_seconds};
 use crate::exit::{usage, Code, Failure, Result};
+use crate::store::Source;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -73,7 +73,7 @@ pub struct ServeArgs {
 /// What every handler shares.
 pub struct App {
     pub pool: Arc<pool::Pool>,
-    pub db: PathBuf,
+    pub source: Source,
     pub read_only: bool,
     pub token: Option<String>,
     /// Per-server random secret that pages send back with every action.
@@ -94,7 +94,7 @@ pub type Shared = Arc<App>;
 /// The largest request body accepted (413 beyond it).
 const MAX_BODY: usize = 64 * 1024;
 
-pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
+pub fn serve(source: &Source, a: ServeArgs) -> Result<Code> {
     let token =
         match a.token {
             Some(t) if !auth::valid_token(&t) => return Err(usage(
@@ -120,7 +120,7 @@ pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
         max_connections: a.max_connections as usize,
         header_timeout: from_secs(a.header_timeout.clamp(0.1, 86_400.0)),
     };
-    let pool = Arc::new(pool::Pool::new(db, durable));
+    let pool = Arc::new(pool::Pool::new(source.clone()));
     let csrf = auth::random_hex(32).map_err(|e| Failure { code: Code::Database, message: e })?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -137,10 +137,10 @@ pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
         let bound = listener.local_addr().map_err(|e| usage(e.to_string()))?;
         let alerts =
             if a.read_only { live::Alerts::ShowOnly } else { live::Alerts::Check { on_alert: a.on_alert } };
-        let watcher = live::Watcher::start(db, durable, interval, alerts, stopping.clone())?;
+        let watcher = live::Watcher::start(source, interval, alerts, stopping.clone())?;
         let app = Arc::new(App {
             pool,
-            db: db.to_path_buf(),
+            source: source.clone(),
             read_only: a.read_only,
             token,
             csrf,
@@ -151,8 +151,8 @@ pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
             stopping,
         });
         eprintln!(
-            "orq serve: http://{bound}/  (database {}{}{})",
-            db.display(),
+            "orq serve: http://{bound}/  ({}{}{})",
+            where_it_is(source),
             if app.read_only { ", read-only" } else { "" },
             if app.token.is_some() { ", token required" } else { "" }
         );
@@ -164,6 +164,14 @@ pub fn serve(db: &Path, durable: bool, a: ServeArgs) -> Result<Code> {
         watcher.stop();
         Ok(Code::Ok)
     })
+}
+
+/// The queue, as the server's first line and the pages name it.
+pub fn where_it_is(source: &Source) -> String {
+    match source {
+        Source::File { path, .. } => format!("database {}", path.display()),
+        Source::Cluster { addresses, name } => format!("database {name} on the cluster {addresses}"),
+    }
 }
 
 fn router(app: Shared) -> Router {

@@ -14,13 +14,14 @@ const STYLE: &str = include_str!("assets/style.css");
 
 /// Any page: the shell with this server's CSRF token and settings.
 pub async fn page(State(app): State<Shared>) -> Html<String> {
-    let name = app.db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let db = app.source.db();
+    let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Html(
         INDEX
             .replace("{{csrf}}", &app.csrf)
             .replace("{{read_only}}", if app.read_only { "true" } else { "false" })
             .replace("{{interval_ms}}", &app.interval.as_millis().to_string())
-            .replace("{{db_path}}", &escape(&app.db.display().to_string()))
+            .replace("{{db_path}}", &escape(&super::where_it_is(&app.source)))
             .replace("{{db}}", &escape(&name)),
     )
 }
