@@ -2,9 +2,9 @@
 registers orq in every connection the node opens (tests/cluster/
 dqlite_host.c), and clients send SQL through the cluster with the `dqlite`
 shell. Loading orq used to kill the node at its first write; here the node
-serves orq's functions and survives every error orq can raise. (A cluster of
-several nodes, failover and orq's own transactions under replication are
-not covered yet.)
+serves orq's functions and survives every error orq can raise. Clusters of
+orq-nodes are tested beside it (failover, serve, moving a queue) and in
+tests/cluster_py (every golden SQL file through a cluster).
 """
 import os
 import pathlib
