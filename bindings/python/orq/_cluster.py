@@ -9,10 +9,13 @@ IMMEDIATE, the statement, COMMIT, as ``orq --cluster`` does.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any, Sequence
 
 from ._db import Db, orq_errors
 
+_FIRST_WORD = re.compile(r"\s*([A-Za-z]+)")
 _CONTROL = ("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
@@ -38,7 +41,8 @@ class ClusterDb(Db):
         return names, list(cursor.fetchall()) if names else []
 
     def _statement(self, sql: str, params: Sequence[Any]) -> tuple[list[str], list[tuple]]:
-        head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        first = _FIRST_WORD.match(sql)  # "COMMIT;" is a COMMIT too
+        head = first.group(1).upper() if first else ""
         with orq_errors():
             if head in _CONTROL:
                 out = self._run(sql, params)

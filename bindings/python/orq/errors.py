@@ -93,15 +93,15 @@ def kind_of(code: Optional[int], message: str) -> type[Error]:
 
 
 def from_driver(e: Exception) -> Error:
-    """The orq error for a ``sqlite3.Error`` or ``apsw.Error``."""
-    # stdlib sqlite3 (Python 3.11+): sqlite_errorcode; apsw: extendedresult.
+    """The orq error for a ``sqlite3.Error``, ``apsw.Error`` or ``dqlitedbapi.Error``."""
+    # stdlib sqlite3 (Python 3.11+) and dqlitedbapi: sqlite_errorcode; apsw: extendedresult.
     code = getattr(e, "sqlite_errorcode", None)
     if code is None:
         code = getattr(e, "extendedresult", None)
-    if code is None:  # dqlitedbapi
-        code = getattr(e, "code", None)
     # Older apsw versions start the text with the class name ("BusyError: ").
-    message = _APSW_PREFIX.sub("", str(e), count=1)
+    # dqlitedbapi's text is cut at 200 characters and ends naming the node;
+    # its raw_message is the server's whole.
+    message = getattr(e, "raw_message", None) or _APSW_PREFIX.sub("", str(e), count=1)
     return kind_of(code, message)(message, code)
 
 
