@@ -8,6 +8,8 @@ import json
 import pathlib
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -53,3 +55,18 @@ def test_errors_keep_their_kind_and_change_nothing(cluster):
     with pytest.raises(orq.errors.InvalidArgument):
         q.enqueue("bad name", {})
     assert all(s["queue"] != "bad name" for s in q.stats())
+
+
+def test_wait_asks_the_cluster_until_a_job_comes_or_time_is_up(cluster):
+    q = orq.Queue.cluster(cluster.addresses[1], name="waiter")
+    started = time.monotonic()
+    assert q.wait("quiet", timeout=0.3) is False
+    assert 0.3 <= time.monotonic() - started < 5
+    # Another client enqueues while this one waits in claim_many.
+    later = threading.Timer(0.3, lambda: orq.Queue.cluster(cluster.addresses[2]).enqueue("quiet", {"n": 1}))
+    later.start()
+    started = time.monotonic()
+    jobs = q.claim_many("quiet", 5, wait=10)
+    later.join()
+    assert [j.payload for j in jobs] == [{"n": 1}]
+    assert time.monotonic() - started < 5

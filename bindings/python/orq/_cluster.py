@@ -20,6 +20,9 @@ _CONTROL = ("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 
 class ClusterDb(Db):
+    # The node serves every client on one thread: orq there never sleeps.
+    looks_only = True
+
     def __init__(self, conn: Any):
         self.conn = conn
         self.apsw = False

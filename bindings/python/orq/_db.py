@@ -22,6 +22,9 @@ PRAGMAS = (
 
 
 class Db:
+    # Whether queue_wait only looks instead of waiting (on a cluster).
+    looks_only = False
+
     def __init__(self, conn: Any):
         self.conn = conn
         self.apsw = is_apsw(conn)

@@ -8,6 +8,9 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from ._db import Db
+
+# How often wait asks a cluster (the CLI's worker asks as often).
+CLUSTER_POLL = 0.02
 from .jobs import Claim, Job, Queues, queues_arg
 from .tasks import Task, TaskResult
 
@@ -119,8 +122,16 @@ class Queue:
 
     def wait(self, queues: Queues = None, timeout: float = 30) -> bool:
         """Block until a job of ``queues`` may be claimable (True) or ``timeout``
-        seconds pass (False). No polling, no transaction held while waiting."""
-        return bool(self.db.value("SELECT queue_wait(?, ?, ?)", (queues_arg(queues), timeout, self.name)))
+        seconds pass (False). No polling, no transaction held while waiting.
+        On a cluster the node only looks, so this asks every 20 ms."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.db.value("SELECT queue_wait(?, ?, ?)", (queues_arg(queues), timeout, self.name)):
+                return True
+            left = deadline - time.monotonic()
+            if not self.db.looks_only or left <= 0:
+                return False
+            time.sleep(min(CLUSTER_POLL, left))
 
     def job(self, id: int) -> Optional[dict]:
         """Every field of a job (payload and result decoded), or None."""
