@@ -233,20 +233,6 @@ impl Command {
     pub fn runs_jobs(&self) -> bool {
         matches!(self, Command::Worker(_) | Command::Run(_) | Command::Demo | Command::Serve(_))
     }
-
-    /// The command as typed, for messages about the commands that need
-    /// the database file (`on_the_file`).
-    fn name(&self) -> &'static str {
-        match self {
-            Command::Demo => "orq demo",
-            Command::Watch(_) => "orq watch",
-            Command::Workflow(_) => "orq workflow",
-            Command::Events(_) => "orq events",
-            Command::Schedule(_) => "orq schedule",
-            Command::Alert(_) => "orq alert",
-            _ => "this command",
-        }
-    }
 }
 
 pub fn run(store: &Store, source: &Source, command: Command, out: &Output) -> Result<Code> {
@@ -290,25 +276,11 @@ pub fn run(store: &Store, source: &Source, command: Command, out: &Output) -> Re
         Command::Serve(a) => crate::serve::serve(source, a),
         Command::Demo => demo::run(store, db, out),
         Command::Run(a) => run::run(store, db, &a),
-        file_only => on_the_file(store.file_for(file_only.name())?, db, file_only, out),
-    }
-}
-
-/// The commands that need the database file in this process (they watch
-/// it, or run many statements as one transaction).
-fn on_the_file(
-    conn: &rusqlite::Connection,
-    db: &std::path::Path,
-    command: Command,
-    out: &Output,
-) -> Result<Code> {
-    match command {
-        Command::Watch(a) => watch::watch(conn, db, &a),
-        Command::Workflow(c) => flows::workflow(conn, c, out),
-        Command::Events(a) => flows::events(conn, &a, out),
-        Command::Schedule(c) => flows::schedule(conn, c, out),
-        Command::Alert(c) => health::alert(conn, c, out),
-        other => Err(usage(format!("{} cannot run here", other.name()))),
+        Command::Workflow(c) => flows::workflow(store, c, out),
+        Command::Events(a) => flows::events(store, &a, out),
+        Command::Schedule(c) => flows::schedule(store, c, out),
+        Command::Alert(c) => health::alert(store, c, out),
+        Command::Watch(a) => watch::watch(store, &source.describe(), &a),
     }
 }
 

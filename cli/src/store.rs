@@ -55,6 +55,14 @@ impl Source {
         }
     }
 
+    /// The queue for people: the file's path, or the database on its cluster.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::File { path, .. } => path.display().to_string(),
+            Source::Cluster { addresses, name } => format!("{name} on the cluster {addresses}"),
+        }
+    }
+
     /// A new Store: a connection to the file, or a client of the cluster
     /// (which connects at its first statement).
     pub fn open(&self) -> Result<Store> {

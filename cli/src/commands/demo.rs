@@ -5,7 +5,6 @@
 
 use std::time::Instant;
 
-use rusqlite::{params, Connection};
 use serde_json::json;
 
 use super::run::{work_through, Batch};
@@ -32,7 +31,6 @@ const JOBS: &[(&str, &str, &str)] = &[
 ];
 
 pub fn run(store: &Store, db: &std::path::Path, out: &Output) -> Result<Code> {
-    let conn = store.file_for("orq demo")?;
     let started = Instant::now();
     let run_id = format!("{}-{}", std::process::id(), started.elapsed().as_nanos());
     let ids = store.transaction(|| {
@@ -42,10 +40,14 @@ pub fn run(store: &Store, db: &std::path::Path, out: &Output) -> Result<Code> {
                 serde_json::from_str(options).unwrap_or_default();
             opts.insert("key".into(), json!(format!("demo-{run_id}-{i}")));
             let payload = json!({"what": what, "cmd": cmd});
-            let id: i64 = conn.query_row(
+            // Keyed: a cluster may send it again after a failover.
+            let id: i64 = store.one(
                 "SELECT queue_enqueue(?1, ?2, ?3)",
-                params![QUEUE, payload.to_string(), serde_json::Value::Object(opts).to_string()],
-                |r| r.get(0),
+                &[
+                    QUEUE.to_string().into(),
+                    payload.to_string().into(),
+                    serde_json::Value::Object(opts).to_string().into(),
+                ],
             )?;
             if !out.json {
                 println!("enqueued job {id:>3}: {what}");
@@ -57,7 +59,7 @@ pub fn run(store: &Store, db: &std::path::Path, out: &Output) -> Result<Code> {
     let batch = Batch { queue: QUEUE.into(), ids, workers: 3, command: Vec::new(), timeout: Some(30.0) };
     let code = work_through(store, db, &batch, started)?;
     if !out.json {
-        println!("\n{}", hint(conn, &batch.ids)?);
+        println!("\n{}", hint(store, &batch.ids)?);
     }
     // The failing job is part of the demo, not a failure of it.
     Ok(if code == Code::JobsFailed { Code::Ok } else { code })
@@ -65,11 +67,10 @@ pub fn run(store: &Store, db: &std::path::Path, out: &Output) -> Result<Code> {
 
 /// Where to look next: commands that work as printed, from this directory,
 /// naming the job that ended dead.
-fn hint(conn: &Connection, ids: &[i64]) -> Result<String> {
+fn hint(store: &Store, ids: &[i64]) -> Result<String> {
     let mut dead = None;
     for &id in ids {
-        let state: String =
-            conn.query_row("SELECT state FROM queue_jobs WHERE id = ?1", [id], |r| r.get(0))?;
+        let state: String = store.read_one("SELECT state FROM queue_jobs WHERE id = ?1", &[id.into()])?;
         if state == "dead" {
             dead = Some(id);
         }

@@ -5,11 +5,11 @@ use std::io::Read;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use rusqlite::{params, Connection};
 use serde_json::json;
 
 use crate::exit::{usage, Code, Result};
-use crate::output::{query, Output};
+use crate::output::Output;
+use crate::store::{Resend, Store};
 
 #[derive(Subcommand)]
 pub enum WorkflowCommand {
@@ -23,7 +23,7 @@ pub enum WorkflowCommand {
     List,
 }
 
-pub fn workflow(conn: &Connection, cmd: WorkflowCommand, out: &Output) -> Result<Code> {
+pub fn workflow(store: &Store, cmd: WorkflowCommand, out: &Output) -> Result<Code> {
     match cmd {
         WorkflowCommand::Submit { file } => {
             let mut spec = String::new();
@@ -35,7 +35,8 @@ pub fn workflow(conn: &Connection, cmd: WorkflowCommand, out: &Output) -> Result
                 spec = std::fs::read_to_string(&file)
                     .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
             }
-            let id: i64 = conn.query_row("SELECT queue_workflow(?1)", [spec], |r| r.get(0))?;
+            // Sent once: a second submission would be a second workflow.
+            let id: i64 = store.one_with("SELECT queue_workflow(?1)", &[spec.into()], Resend::Never)?;
             if out.json {
                 println!("{}", json!({ "id": id }));
             } else {
@@ -43,9 +44,9 @@ pub fn workflow(conn: &Connection, cmd: WorkflowCommand, out: &Output) -> Result
             }
             Ok(Code::Ok)
         }
-        WorkflowCommand::Show { id } => show(conn, id, out),
+        WorkflowCommand::Show { id } => show(store, id, out),
         WorkflowCommand::Cancel { id } => {
-            let n: i64 = conn.query_row("SELECT queue_workflow_cancel(?1)", [id], |r| r.get(0))?;
+            let n: i64 = store.one("SELECT queue_workflow_cancel(?1)", &[id.into()])?;
             if out.json {
                 println!("{}", json!({ "workflow": id, "cancelled": n }));
             } else {
@@ -54,7 +55,7 @@ pub fn workflow(conn: &Connection, cmd: WorkflowCommand, out: &Output) -> Result
             Ok(if n > 0 { Code::Ok } else { Code::NoChange })
         }
         WorkflowCommand::List => {
-            query(conn, "SELECT * FROM queue_workflows", [])?.print(out);
+            store.read("SELECT * FROM queue_workflows", &[])?.print(out);
             Ok(Code::Ok)
         }
     }
@@ -69,12 +70,13 @@ struct Node {
 
 /// Prints the DAG as an indented tree from its roots. A job with several
 /// parents is drawn under the first; under the others it is a reference.
-fn show(conn: &Connection, id: i64, out: &Output) -> Result<Code> {
-    let summary = query(conn, "SELECT * FROM queue_workflows WHERE id = ?1", [id])?;
+fn show(store: &Store, id: i64, out: &Output) -> Result<Code> {
+    let summary = store.read("SELECT * FROM queue_workflows WHERE id = ?1", &[id.into()])?;
     if summary.rows.is_empty() {
         return Err(usage(format!("no workflow with id {id}")));
     }
-    let jobs = query(conn, "SELECT key, id, state, depends_on, error FROM queue_workflow_jobs(?1)", [id])?;
+    let jobs =
+        store.read("SELECT key, id, state, depends_on, error FROM queue_workflow_jobs(?1)", &[id.into()])?;
     if out.json {
         println!("{}", json!({ "workflow": summary.object(&summary.rows[0]), "jobs": jobs.to_json() }));
         return Ok(Code::Ok);
@@ -176,7 +178,7 @@ pub struct EventsArgs {
 }
 
 /// Prints events, then (with --follow) new ones as they are written.
-pub fn events(conn: &Connection, a: &EventsArgs, out: &Output) -> Result<Code> {
+pub fn events(store: &Store, a: &EventsArgs, out: &Output) -> Result<Code> {
     let mut filters = Vec::new();
     let mut values: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(q) = &a.queue {
@@ -202,7 +204,7 @@ pub fn events(conn: &Connection, a: &EventsArgs, out: &Output) -> Result<Code> {
         "SELECT * FROM (SELECT {columns} FROM queue_events {} ORDER BY seq DESC LIMIT {last}) ORDER BY seq",
         if filters.is_empty() { String::new() } else { cond("1") }
     );
-    let mut seen = print_events(conn, &recent, &values, out, 0)?;
+    let mut seen = print_events(store, &recent, &values, out, 0)?;
     if !a.follow {
         return Ok(Code::Ok);
     }
@@ -211,19 +213,19 @@ pub fn events(conn: &Connection, a: &EventsArgs, out: &Output) -> Result<Code> {
         let mut v = values.clone();
         v.push(seen.into());
         let newer = format!("SELECT {columns} FROM queue_events {} ORDER BY seq", cond("seq > ?"));
-        seen = print_events(conn, &newer, &v, out, seen)?;
+        seen = print_events(store, &newer, &v, out, seen)?;
     }
 }
 
 /// Prints events one per line; returns the highest seq printed.
 fn print_events(
-    conn: &Connection,
+    store: &Store,
     sql: &str,
     values: &[rusqlite::types::Value],
     out: &Output,
     mut seen: i64,
 ) -> Result<i64> {
-    let rows = query(conn, sql, rusqlite::params_from_iter(values))?;
+    let rows = store.read(sql, values)?;
     for row in &rows.rows {
         let e = rows.object(row);
         seen = seen.max(e["seq"].as_i64().unwrap_or(0));
@@ -280,7 +282,9 @@ pub enum ScheduleCommand {
     List,
 }
 
-pub fn schedule(conn: &Connection, cmd: ScheduleCommand, out: &Output) -> Result<Code> {
+/// `orq schedule`: each a single call (a schedule replaced by its name, so a
+/// cluster may send one again after a failover).
+pub fn schedule(store: &Store, cmd: ScheduleCommand, out: &Output) -> Result<Code> {
     match cmd {
         ScheduleCommand::Add { name, cron, queue, payload, cmd, tz, options } => {
             let payload = match cmd {
@@ -298,10 +302,9 @@ pub fn schedule(conn: &Connection, cmd: ScheduleCommand, out: &Output) -> Result
                 opts.insert("tz".into(), tz.into());
             }
             let options = (!opts.is_empty()).then(|| serde_json::Value::Object(opts).to_string());
-            let next: f64 = conn.query_row(
+            let next: f64 = store.one(
                 "SELECT queue_schedule(?1, ?2, ?3, ?4, ?5)",
-                params![name, cron, queue, payload, options],
-                |r| r.get(0),
+                &[name.clone().into(), cron.into(), queue.into(), payload.into(), options.into()],
             )?;
             if out.json {
                 println!("{}", json!({ "name": name, "next_run_at": next }));
@@ -311,7 +314,7 @@ pub fn schedule(conn: &Connection, cmd: ScheduleCommand, out: &Output) -> Result
             Ok(Code::Ok)
         }
         ScheduleCommand::Rm { name } => {
-            let n: i64 = conn.query_row("SELECT queue_unschedule(?1)", [&name], |r| r.get(0))?;
+            let n: i64 = store.one("SELECT queue_unschedule(?1)", &[name.clone().into()])?;
             if !out.json {
                 println!(
                     "{}",
@@ -321,12 +324,9 @@ pub fn schedule(conn: &Connection, cmd: ScheduleCommand, out: &Output) -> Result
             Ok(if n == 1 { Code::Ok } else { Code::NoChange })
         }
         ScheduleCommand::List => {
-            query(
-                conn,
-                "SELECT name, cron, tz, queue, next_run_at, last_run_at, last_job, error FROM queue_schedules",
-                [],
-            )?
-            .print(out);
+            store
+                .read("SELECT name, cron, tz, queue, next_run_at, last_run_at, last_job, error FROM queue_schedules", &[])?
+                .print(out);
             Ok(Code::Ok)
         }
     }

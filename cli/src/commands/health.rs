@@ -2,12 +2,12 @@
 //! the alert functions. `orq serve` shares the health options.
 
 use clap::{Args, Subcommand};
-use rusqlite::{params, Connection};
+use rusqlite::types::Value as SqlValue;
 use serde_json::{json, Map, Value};
 
 use crate::duration::parse_seconds;
 use crate::exit::{usage, Code, Result};
-use crate::output::{cut, print_table, query, Output};
+use crate::output::{cut, print_table, Output};
 use crate::store::{Source, Store};
 
 /// The thresholds `queue_health` takes; unset ones keep its defaults.
@@ -165,21 +165,21 @@ pub enum AlertCommand {
     List,
 }
 
-pub fn alert(conn: &Connection, cmd: AlertCommand, out: &Output) -> Result<Code> {
+/// `orq alert`: each a single call (a rule replaced by its name, so a
+/// cluster may send one again after a failover).
+pub fn alert(store: &Store, cmd: AlertCommand, out: &Output) -> Result<Code> {
     match cmd {
         AlertCommand::Add { name, metric, op, threshold, queue, for_seconds } => {
-            match for_seconds {
-                Some(f) => conn.query_row(
-                    "SELECT queue_alert(?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![name, queue, metric, op, threshold, f],
-                    |_| Ok(()),
-                )?,
-                None => conn.query_row(
-                    "SELECT queue_alert(?1, ?2, ?3, ?4, ?5)",
-                    params![name, queue, metric, op, threshold],
-                    |_| Ok(()),
-                )?,
-            }
+            let mut args: Vec<SqlValue> = vec![
+                name.clone().into(),
+                queue.clone().into(),
+                metric.clone().into(),
+                op.clone().into(),
+                threshold.into(),
+            ];
+            args.extend(for_seconds.map(SqlValue::from));
+            let marks = if for_seconds.is_some() { "?1, ?2, ?3, ?4, ?5, ?6" } else { "?1, ?2, ?3, ?4, ?5" };
+            store.call(&format!("SELECT queue_alert({marks})"), &args)?;
             if out.json {
                 println!("{}", json!({ "name": name, "changed": true }));
             } else {
@@ -191,7 +191,7 @@ pub fn alert(conn: &Connection, cmd: AlertCommand, out: &Output) -> Result<Code>
             Ok(Code::Ok)
         }
         AlertCommand::Rm { name } => {
-            let n: i64 = conn.query_row("SELECT queue_alert_remove(?1)", [&name], |r| r.get(0))?;
+            let n: i64 = store.one("SELECT queue_alert_remove(?1)", &[name.clone().into()])?;
             if out.json {
                 println!("{}", json!({ "name": name, "changed": n == 1 }));
             } else if n == 1 {
@@ -202,7 +202,7 @@ pub fn alert(conn: &Connection, cmd: AlertCommand, out: &Output) -> Result<Code>
             Ok(if n == 1 { Code::Ok } else { Code::NoChange })
         }
         AlertCommand::List => {
-            query(conn, "SELECT * FROM queue_alerts", [])?.print(out);
+            store.read("SELECT * FROM queue_alerts", &[])?.print(out);
             Ok(Code::Ok)
         }
     }

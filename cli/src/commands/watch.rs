@@ -6,11 +6,11 @@ use std::io::{IsTerminal, Read, Write};
 use std::time::Duration;
 
 use clap::Args;
-use rusqlite::Connection;
 
 use crate::duration::{from_secs, parse_seconds};
 use crate::exit::{Code, Result};
-use crate::output::{query, table_lines};
+use crate::output::table_lines;
+use crate::store::Store;
 use crate::time::{iso, now_secs};
 
 #[derive(Args)]
@@ -23,9 +23,9 @@ pub struct WatchArgs {
     interval: f64,
 }
 
-pub fn watch(conn: &Connection, db: &std::path::Path, a: &WatchArgs) -> Result<Code> {
+pub fn watch(store: &Store, title: &str, a: &WatchArgs) -> Result<Code> {
     if a.once {
-        for line in frame(conn, db)? {
+        for line in frame(store, title)? {
             println!("{line}");
         }
         return Ok(Code::Ok);
@@ -35,7 +35,7 @@ pub fn watch(conn: &Connection, db: &std::path::Path, a: &WatchArgs) -> Result<C
     loop {
         let mut out = std::io::stdout().lock();
         let _ = write!(out, "\x1b[H");
-        for line in frame(conn, db)? {
+        for line in frame(store, title)? {
             let _ = write!(out, "{line}\x1b[K\r\n");
         }
         let _ = write!(out, "\x1b[J");
@@ -47,17 +47,16 @@ pub fn watch(conn: &Connection, db: &std::path::Path, a: &WatchArgs) -> Result<C
     }
 }
 
-/// One screenful: the queues, then the workers.
-pub fn frame(conn: &Connection, db: &std::path::Path) -> Result<Vec<String>> {
-    let mut lines =
-        vec![format!("orq watch  {}  {}   (q quits)", db.display(), iso(now_secs())), String::new()];
-    let queues = query(
-        conn,
+/// One screenful: the queues, then the workers. `title` names the queue
+/// (its file, or its cluster).
+pub fn frame(store: &Store, title: &str) -> Result<Vec<String>> {
+    let mut lines = vec![format!("orq watch  {title}  {}   (q quits)", iso(now_secs())), String::new()];
+    let queues = store.read(
         "SELECT s.queue, s.ready, s.scheduled, s.running, s.done, s.dead, s.cancelled,
                 r.done AS done_last_min, s.oldest_ready_age,
                 iif(s.paused, 'paused', '') AS paused
          FROM queue_stats AS s LEFT JOIN queue_rates(60) AS r ON r.queue = s.queue",
-        [],
+        &[],
     )?;
     if queues.rows.is_empty() {
         lines.push("no queues yet".to_string());
@@ -65,11 +64,10 @@ pub fn frame(conn: &Connection, db: &std::path::Path) -> Result<Vec<String>> {
         lines.extend(table_lines(&queues.columns, &queues.cells()));
     }
     lines.push(String::new());
-    let workers = query(
-        conn,
+    let workers = store.read(
         "SELECT name, state, running, jobs_done AS done, jobs_failed AS failed, heartbeat_at, host, pid
          FROM queue_workers WHERE state = 'alive' OR heartbeat_at > orq_now() - 3600",
-        [],
+        &[],
     )?;
     let alive = workers
         .rows

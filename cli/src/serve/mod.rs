@@ -151,8 +151,8 @@ pub fn serve(source: &Source, a: ServeArgs) -> Result<Code> {
             stopping,
         });
         eprintln!(
-            "orq serve: http://{bound}/  ({}{}{})",
-            where_it_is(source),
+            "orq serve: http://{bound}/  (database {}{}{})",
+            source.describe(),
             if app.read_only { ", read-only" } else { "" },
             if app.token.is_some() { ", token required" } else { "" }
         );
@@ -164,14 +164,6 @@ pub fn serve(source: &Source, a: ServeArgs) -> Result<Code> {
         watcher.stop();
         Ok(Code::Ok)
     })
-}
-
-/// The queue, as the server's first line and the pages name it.
-pub fn where_it_is(source: &Source) -> String {
-    match source {
-        Source::File { path, .. } => format!("database {}", path.display()),
-        Source::Cluster { addresses, name } => format!("database {name} on the cluster {addresses}"),
-    }
 }
 
 fn router(app: Shared) -> Router {

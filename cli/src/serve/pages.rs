@@ -21,7 +21,7 @@ pub async fn page(State(app): State<Shared>) -> Html<String> {
             .replace("{{csrf}}", &app.csrf)
             .replace("{{read_only}}", if app.read_only { "true" } else { "false" })
             .replace("{{interval_ms}}", &app.interval.as_millis().to_string())
-            .replace("{{db_path}}", &escape(&super::where_it_is(&app.source)))
+            .replace("{{db_path}}", &escape(&app.source.describe()))
             .replace("{{db}}", &escape(&name)),
     )
 }
