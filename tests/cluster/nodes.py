@@ -36,9 +36,10 @@ class Cluster:
         return ",".join(self.addresses.values())
 
     def start(self, i):
-        """Starts node i (again): a first start of i > 1 joins node 1."""
+        """Starts node i (again): a first start of i > 1 joins node 1. Raft's
+        timeouts follow --latency-ms: $ORQ_NODE_LATENCY_MS, default 10."""
         argv = [NODE, "--id", str(i), "--address", self.addresses[i], "--data-dir", str(self.work / f"node{i}"),
-                "--latency-ms", "10"]
+                "--latency-ms", os.environ.get("ORQ_NODE_LATENCY_MS", "10")]
         if i > 1:
             argv += ["--join", self.addresses[1] if 1 in self.procs else self.spec]
         log = open(self.work / f"node{i}.log", "a")

@@ -5,17 +5,7 @@ serve: test_serve.py; sql and the refusals: cli/tests/cli.rs.)
 """
 import json
 
-import pytest
-
-from nodes import Cluster
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("commands"), 3)
-    c.wait_for_leader()
-    yield c
-    c.stop()
+from fixtures import shared_cluster  # noqa: F401 (a fixture)
 
 
 def test_a_workflow_is_submitted_shown_run_and_listed(cluster, tmp_path):

@@ -9,20 +9,11 @@ import json
 import subprocess
 import time
 
-import pytest
-
-from nodes import ORQ, Cluster
+from nodes import ORQ
+from fixtures import cluster  # noqa: F401 (a fixture)
 
 JOBS = 10_000
 KILLS = 3
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(tmp_path, 3)
-    c.wait_for_leader()
-    yield c
-    c.stop()
 
 
 def enqueue(cluster, n, batch=1000):

@@ -8,17 +8,8 @@ import json
 import sqlite3
 import subprocess
 
-import pytest
-
-from nodes import ORQ, Cluster
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(tmp_path, 3)
-    c.wait_for_leader()
-    yield c
-    c.stop()
+from nodes import ORQ
+from fixtures import cluster  # noqa: F401 (a fixture)
 
 
 def orq(db, *args):

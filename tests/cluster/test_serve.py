@@ -8,18 +8,11 @@ import sys
 
 import pytest
 
-from nodes import ORQ, Cluster
+from nodes import ORQ
+from fixtures import cluster  # noqa: F401 (a fixture)
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "serve"))
 from conftest import Server, wait_for  # noqa: E402
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(tmp_path, 3)
-    c.wait_for_leader()
-    yield c
-    c.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "cluster"))
-from nodes import Cluster  # noqa: E402
+from fixtures import shared_cluster  # noqa: E402, F401 (a fixture)
 
 from orq._cluster import ClusterDb  # noqa: E402
 from orq._db import Db  # noqa: E402
@@ -27,14 +27,6 @@ DOCS_CLOCK = 1800000000  # tests/docs/test_docs.py's CLOCK
 # Answers that differ by design: orq_debug() describes the host (its SQLite,
 # "replicated", the journal mode), and on a cluster queue_wait only asks.
 HOST_SPECIFIC = ("orq_debug(", "queue_wait(")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("golden"), 3)
-    c.wait_for_leader()
-    yield c
-    c.stop()
 
 
 def statements(text):

@@ -14,17 +14,10 @@ import time
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "cluster"))
-from nodes import ORQ, Cluster  # noqa: E402
+from fixtures import shared_cluster  # noqa: E402, F401 (a fixture)
+from nodes import ORQ  # noqa: E402
 
 import orq  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("pycluster"), 3)
-    c.wait_for_leader()
-    yield c
-    c.stop()
 
 
 def test_a_job_goes_from_python_to_the_clusters_worker_and_back(cluster):
