@@ -4,8 +4,8 @@ the same run (issue 18; docs/scale-out.md quotes it).
 
 One `orq worker --builtin noop` drains N jobs (claim, then complete in one
 statement per batch) at claim batch 1 and 32, on: the database file, a
-1-node cluster and a 3-node cluster on loopback. Also the failover time:
-from a SIGKILL of the leader to the next job completed.
+1-node cluster and a 3-node cluster on loopback. (The failover time is
+measured by tests/cluster/test_failover.py, which prints it.)
 
     python3 benches/cluster.py [N]      (needs target/release/orq-node and
                                           target/bundled/release/orq built)

@@ -260,7 +260,7 @@ pub fn cluster_failure(e: ClusterError) -> Failure {
         ClusterError::Sql { code, message } => sql_failure(code, message),
         ClusterError::Unavailable(why) => Failure {
             code: Code::Unknown,
-            message: format!("the cluster lost this request ({why}): its outcome is unknown"),
+            message: format!("the cluster lost this request: {why}"),
         },
     }
 }
