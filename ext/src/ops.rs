@@ -644,7 +644,7 @@ pub fn job_state(conn: &Connection, id: i64) -> Result<String> {
 /// After an update that matched `changed` rows of job `id`: true when it
 /// changed the job, false when the job exists but was not in a state the
 /// operation applies to, an error when there is no such job.
-fn changed_or_known(conn: &Connection, id: i64, changed: usize) -> Result<bool> {
+pub fn changed_or_known(conn: &Connection, id: i64, changed: usize) -> Result<bool> {
     if changed > 0 {
         return Ok(true);
     }

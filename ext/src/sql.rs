@@ -117,6 +117,10 @@ sql_file!(FAIL, "fail.sql");
 sql_file!(SET_ASIDE, "set_aside.sql");
 sql_file!(EXTEND, "extend.sql");
 sql_file!(RELEASE, "release.sql");
+sql_file!(STEP_GET, "step_get.sql");
+sql_file!(STEP_RECORD, "step_record.sql");
+sql_file!(SLEEP, "sleep.sql");
+sql_file!(LEASE_HELD, "lease_held.sql");
 sql_file!(CANCEL, "cancel.sql");
 sql_file!(RETRY, "retry.sql");
 sql_file!(JOB_STATE, "job_state.sql");
@@ -199,6 +203,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/014_queue_max_running.sql"),
     include_str!("../../sql/migrations/015_groups_and_rates.sql"),
     include_str!("../../sql/migrations/016_ready_index_retired.sql"),
+    include_str!("../../sql/migrations/017_steps.sql"),
 ];
 
 #[cfg(test)]

@@ -17,12 +17,14 @@ mod jobs;
 mod meta;
 mod observe;
 mod scalar;
+mod steps;
 mod workers;
 
 use flows::*;
 use jobs::*;
 use meta::*;
 use observe::*;
+use steps::*;
 use workers::*;
 
 type Handler<T> = fn(&Session, &Args) -> Result<T>;
@@ -46,6 +48,9 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_extend", WRITES, queue_extend)?;
     def(conn, s, "queue_release", WRITES, queue_release)?;
     def(conn, s, "queue_lease_status", READS, queue_lease_status)?;
+    def(conn, s, "queue_step", READS, queue_step)?;
+    def(conn, s, "queue_step_done", WRITES, queue_step_done)?;
+    def(conn, s, "queue_sleep", WRITES, queue_sleep)?;
     def(conn, s, "queue_cancel", WRITES, queue_cancel)?;
     def(conn, s, "queue_retry", WRITES, queue_retry)?;
     def(conn, s, "queue_pause", WRITES, queue_pause)?;

@@ -1,0 +1,60 @@
+//! Durable execution inside a running job: steps recorded once and read
+//! back (`queue_step`, `queue_step_done`), and sleeps (`queue_sleep`).
+//! Each takes the job's lease token: a stale worker reads no step and
+//! records nothing.
+
+use crate::args::Args;
+use crate::bounds::duration_ms;
+use crate::error::{invalid, not_found, Result};
+use crate::schema;
+use crate::session::Session;
+use crate::steps;
+use crate::txn::{self, Writes};
+
+/// The longest step name, in bytes.
+const MAX_NAME: usize = 256;
+
+fn step_name<'a>(a: &Args<'a>, i: usize) -> Result<&'a str> {
+    let name = a.text(i, "name")?;
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(invalid(format!("name must be 1 to {MAX_NAME} bytes, got {}", name.len())));
+    }
+    Ok(name)
+}
+
+/// `queue_step(id, token, name)`: the step's recorded result (JSON), or
+/// NULL when it has none or `token` no longer holds the job.
+pub fn queue_step(s: &Session, a: &Args) -> Result<Option<String>> {
+    a.arity(3, 3, "(id, token, name)")?;
+    let (id, token, name) = (a.int(0, "id")?, a.int(1, "token")?, step_name(a, 2)?);
+    s.with(|res| {
+        if !schema::readable(&res.host)? {
+            return Err(not_found(format!("no job with id {id}")));
+        }
+        steps::get(&res.host, id, token, name)
+    })
+}
+
+/// `queue_step_done(id, token, name, result)`: 1 when the step's result is
+/// recorded (or was: the first result counts), 0 when the lease is lost.
+pub fn queue_step_done(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(4, 4, "(id, token, name, result)")?;
+    let (id, token, name) = (a.int(0, "id")?, a.int(1, "token")?, step_name(a, 2)?);
+    let result = a.opt_json(3, "result")?.unwrap_or_else(|| "null".into());
+    let now = s.clock.now_ms();
+    // Many: the savepoint's schema check creates orq_steps on an older
+    // database even inside the caller's transaction.
+    let recorded = txn::write(s, Writes::Many, &mut |c| steps::record(c, now, id, token, name, &result))?;
+    Ok(recorded as i64)
+}
+
+/// `queue_sleep(id, token, seconds)`: 1 when the job left its worker to be
+/// claimable again in `seconds` (its attempt not used up), 0 when the lease
+/// is lost.
+pub fn queue_sleep(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(3, 3, "(id, token, seconds)")?;
+    let (id, token) = (a.int(0, "id")?, a.int(1, "token")?);
+    let ms = duration_ms("seconds", a.number(2, "seconds")?)?;
+    let now = s.clock.now_ms();
+    Ok(txn::write(s, Writes::Once, &mut |c| steps::sleep(c, now, id, token, now + ms))? as i64)
+}

@@ -1,0 +1,45 @@
+-- orq schema v17: durable steps. A running job records each named step's
+-- result once, fenced by its lease's token (step_record.sql); when the job
+-- runs again (a retry, a crash, a sleep) the steps that have a result are
+-- read back instead of run again (step_get.sql). A step's record is an
+-- event of the job's history, and the steps go with their job.
+CREATE TABLE orq_steps (
+  job         INTEGER NOT NULL,
+  name        TEXT NOT NULL,
+  result      TEXT NOT NULL,     -- JSON ('null' for a step that returns nothing)
+  token       INTEGER NOT NULL,  -- the lease that recorded it
+  recorded_at INTEGER NOT NULL,
+  PRIMARY KEY (job, name)
+) WITHOUT ROWID;
+
+CREATE TRIGGER orq_steps_event AFTER INSERT ON orq_steps
+BEGIN
+  INSERT INTO orq_events_stored (seq, at, job, queue, workflow, type, from_state, to_state, worker, attempt, detail)
+  SELECT (SELECT seq FROM orq_next_seq), NEW.recorded_at, id, queue, workflow, 'step', state, state, worker, attempts,
+         json_object('name', NEW.name)
+  FROM orq_jobs
+  WHERE id = NEW.job AND (SELECT events FROM orq_queues WHERE name = orq_jobs.queue) IS NOT 0;
+END;
+
+CREATE TRIGGER orq_jobs_steps_purge AFTER DELETE ON orq_jobs
+BEGIN
+  DELETE FROM orq_steps WHERE job = OLD.id;
+END;
+
+-- As in v12, and a job that goes to sleep (sleep.sql) says until when.
+DROP TRIGGER orq_jobs_event_update;
+CREATE TRIGGER orq_jobs_event_update AFTER UPDATE OF event ON orq_jobs
+WHEN NEW.event <> 'failed' AND NEW.event <> 'expired' AND NEW.event <> 'dead' AND NEW.event <> 'cancelled'
+ AND (SELECT events FROM orq_queues WHERE name = NEW.queue) IS NOT 0
+BEGIN
+  INSERT INTO orq_events_stored (seq, at, job, queue, workflow, type, from_state, to_state, worker, attempt, detail)
+  VALUES ((SELECT seq FROM orq_next_seq), NEW.updated_at, NEW.id, NEW.queue, NEW.workflow, NEW.event, OLD.state,
+          NEW.state, NEW.worker, NEW.attempts,
+          CASE NEW.event
+            WHEN 'claimed'  THEN '{"token":' || NEW.token || ',"lease_until":' || (NEW.lease_until / 1000.0) || '}'
+            WHEN 'extended' THEN '{"token":' || NEW.token || ',"lease_until":' || (NEW.lease_until / 1000.0) || '}'
+            WHEN 'retried'  THEN '{"run_at":' || (NEW.run_at / 1000.0) || '}'
+            WHEN 'released' THEN '{"run_at":' || (NEW.run_at / 1000.0) || '}'
+            WHEN 'slept'    THEN '{"run_at":' || (NEW.run_at / 1000.0) || '}'
+          END);
+END;

@@ -1,0 +1,169 @@
+//! Durable steps and sleeps (issue 19): queue_step, queue_step_done and
+//! queue_sleep, each fenced by the lease's token. The queue clock crosses
+//! lease deadlines and wake-up times with orq_clock, never by sleeping.
+
+use orq_tests::{assert_error, memory, one, open, rows, Scratch};
+use rusqlite::{params, Connection};
+
+/// A connection whose queue clock is fixed at 1000 s.
+fn db() -> Connection {
+    let conn = memory();
+    at(&conn, 1000.0);
+    conn
+}
+
+fn at(conn: &Connection, secs: f64) {
+    conn.query_row("SELECT orq_clock(?1)", [secs], |_| Ok(())).unwrap();
+}
+
+/// Enqueues a job on `q` with a 30 s lease and claims it: (id, token).
+fn claimed(conn: &Connection) -> (i64, i64) {
+    one::<i64>(conn, r#"SELECT queue_enqueue('q', '{}', '{"lease": 30}')"#);
+    claim(conn).expect("a job to claim")
+}
+
+fn claim(conn: &Connection) -> Option<(i64, i64)> {
+    conn.query_row("SELECT id, token FROM queue_claim('w', 1, 'q')", [], |r| Ok((r.get(0)?, r.get(1)?))).ok()
+}
+
+fn step(conn: &Connection, (id, token): (i64, i64), name: &str) -> Option<String> {
+    conn.query_row("SELECT queue_step(?1, ?2, ?3)", params![id, token, name], |r| r.get(0)).unwrap()
+}
+
+fn done(conn: &Connection, (id, token): (i64, i64), name: &str, result: &str) -> i64 {
+    conn.query_row("SELECT queue_step_done(?1, ?2, ?3, ?4)", params![id, token, name, result], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_step_is_recorded_once_and_read_back_by_the_next_lease() {
+    let conn = db();
+    let first = claimed(&conn);
+    assert_eq!(step(&conn, first, "charge"), None);
+    assert_eq!(done(&conn, first, "charge", r#"{"paid": 5}"#), 1);
+    assert_eq!(done(&conn, first, "charge", r#"{"paid": 6}"#), 1, "the lease holds; the first result counts");
+    assert_eq!(step(&conn, first, "charge").as_deref(), Some(r#"{"paid": 5}"#));
+    // The worker dies; its lease runs out and the job runs again.
+    at(&conn, 1031.0);
+    let second = claim(&conn).expect("the job again");
+    assert_ne!(second.1, first.1);
+    assert_eq!(step(&conn, second, "charge").as_deref(), Some(r#"{"paid": 5}"#));
+    assert_eq!(step(&conn, second, "ship"), None);
+    // A NULL result is JSON null: recorded, so the step does not run again.
+    assert_eq!(conn.query_row("SELECT queue_step_done(?1, ?2, 'ship', NULL)", [second.0, second.1], |r| r
+        .get::<_, i64>(0))
+    .unwrap(), 1);
+    assert_eq!(step(&conn, second, "ship").as_deref(), Some("null"));
+}
+
+#[test]
+fn a_stale_worker_reads_no_step_and_records_nothing() {
+    let conn = db();
+    let stale = claimed(&conn);
+    done(&conn, stale, "a", "1");
+    at(&conn, 1031.0);
+    let current = claim(&conn).unwrap();
+    assert_eq!(step(&conn, stale, "a"), None);
+    assert_eq!(done(&conn, stale, "b", "2"), 0);
+    assert_eq!(one::<i64>(&conn, "SELECT queue_sleep(1, 1048577, 60)"), 0);
+    assert_eq!(step(&conn, current, "b"), None, "nothing was recorded");
+    assert_eq!(one::<String>(&conn, "SELECT state FROM queue_jobs WHERE id = 1"), "running");
+    // Finished jobs hold no lease either.
+    one::<i64>(&conn, &format!("SELECT queue_complete(1, {})", current.1));
+    assert_eq!(done(&conn, current, "c", "3"), 0);
+}
+
+#[test]
+fn steps_are_in_the_history_in_order_and_go_with_their_job() {
+    let conn = db();
+    let job = claimed(&conn);
+    for name in ["one", "two", "three"] {
+        done(&conn, job, name, "true");
+    }
+    assert_eq!(
+        rows(&conn, "SELECT type || ' ' || coalesce(json_extract(detail, '$.name'), '') FROM queue_history(1)"),
+        ["enqueued ", "claimed ", "step one", "step two", "step three"]
+    );
+    one::<i64>(&conn, &format!("SELECT queue_complete(1, {})", job.1));
+    // (A purge keeps the job with the highest id, so that no id is reused.)
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')");
+    one::<i64>(&conn, "SELECT queue_purge('q', 0)");
+    assert_eq!(rows(&conn, "SELECT id FROM queue_jobs"), ["2"]);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_steps"), 0);
+}
+
+#[test]
+fn a_queue_without_events_records_steps_but_no_history() {
+    let conn = db();
+    one::<i64>(&conn, r#"SELECT queue_configure('q', '{"events": false}')"#);
+    let job = claimed(&conn);
+    assert_eq!(done(&conn, job, "quiet", "1"), 1);
+    assert_eq!(step(&conn, job, "quiet").as_deref(), Some("1"));
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_history(1) WHERE type = 'step'"), 0);
+}
+
+#[test]
+fn a_sleeping_job_holds_no_worker_uses_no_attempt_and_keeps_its_steps() {
+    let conn = db();
+    one::<i64>(&conn, r#"SELECT queue_enqueue('q', '{}', '{"lease": 30, "max_attempts": 1}')"#);
+    let job = claim(&conn).unwrap();
+    done(&conn, job, "before", "1");
+    assert_eq!(one::<i64>(&conn, &format!("SELECT queue_sleep(1, {}, 3600)", job.1)), 1);
+    assert_eq!(
+        rows(&conn, "SELECT state || ' ' || attempts || ' ' || run_at || ' ' || (lease_until IS NULL) FROM queue_jobs"),
+        ["ready 0 4600.0 1"]
+    );
+    assert_eq!(claim(&conn), None, "not due for an hour");
+    assert_eq!(
+        one::<String>(&conn, "SELECT detail FROM queue_history(1) WHERE type = 'slept'"),
+        r#"{"run_at":4600.0}"#
+    );
+    at(&conn, 4600.0);
+    let again = claim(&conn).expect("due after its sleep");
+    assert_eq!(one::<i64>(&conn, "SELECT attempts FROM queue_jobs"), 1, "max_attempts 1 still allows this run");
+    assert_eq!(step(&conn, again, "before").as_deref(), Some("1"));
+}
+
+#[test]
+fn bad_input_is_an_error_that_changes_nothing() {
+    let conn = db();
+    let (id, token) = claimed(&conn);
+    for (sql, message) in [
+        ("SELECT queue_step_done(9, 1, 'x', '1')", "queue_step_done: [not_found] no job with id 9"),
+        ("SELECT queue_step(9, 1, 'x')", "queue_step: [not_found] no job with id 9"),
+        ("SELECT queue_sleep(9, 1, 5)", "queue_sleep: [not_found] no job with id 9"),
+        ("SELECT queue_step_done(1, 1048577, '', '1')", "queue_step_done: name must be 1 to 256 bytes, got 0"),
+        ("SELECT queue_step_done(1, 1048577, 7, '1')", "queue_step_done: name must be text"),
+        ("SELECT queue_step_done(1, 1048577, 'x', '{bad')", "queue_step_done: result is not valid JSON"),
+        ("SELECT queue_step_done(1, NULL, 'x', '1')", "queue_step_done: token must not be NULL"),
+        ("SELECT queue_step(1, 1048577)", "queue_step: takes (id, token, name)"),
+        ("SELECT queue_sleep(1, 1048577, -1)", "queue_sleep: seconds must be a number of seconds >= 0, got -1"),
+        ("SELECT queue_sleep(1, 1048577, 1e12)", "queue_sleep: seconds of 1000000000000 seconds is more than ten years"),
+    ] {
+        assert_error(&conn, sql, message);
+    }
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_steps"), 0);
+    assert_eq!(rows(&conn, "SELECT state FROM queue_jobs"), ["running"]);
+    let _ = (id, token);
+}
+
+#[test]
+fn a_database_from_before_steps_gets_them_inside_the_callers_transaction() {
+    let dir = Scratch::new("steps-upgrade");
+    let path = dir.path("q.db");
+    let conn = open(&path);
+    at(&conn, 1000.0);
+    let job = claimed(&conn);
+    // As an orq of schema v16 left it.
+    conn.execute_batch(
+        "DROP TRIGGER orq_steps_event; DROP TRIGGER orq_jobs_steps_purge; DROP TABLE orq_steps;
+         UPDATE orq_meta SET value = 16 WHERE key = 'schema_version'",
+    )
+    .unwrap();
+    assert_eq!(step(&conn, job, "a"), None, "no table: no step");
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    assert_eq!(done(&conn, job, "a", "1"), 1);
+    conn.execute_batch("COMMIT").unwrap();
+    assert_eq!(step(&conn, job, "a").as_deref(), Some("1"));
+    assert_eq!(one::<i64>(&conn, "SELECT value FROM orq_meta WHERE key = 'schema_version'"), 17);
+}
