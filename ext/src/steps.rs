@@ -1,6 +1,7 @@
-//! Durable execution inside a job (sql/step_*.sql, sleep.sql): each named
-//! step's result recorded once, fenced by the lease's token, and read back
-//! when the job runs again; and sleeps that leave the worker.
+//! Durable execution inside a job (sql/step_*.sql, sleep.sql, await_*.sql,
+//! signal_*.sql): each named step's result recorded once, fenced by the
+//! lease's token, and read back when the job runs again; sleeps and waits
+//! for a signal that leave the worker.
 
 use rusqlite::{named_params, Connection, OptionalExtension};
 
@@ -58,4 +59,59 @@ fn holds(conn: &Connection, id: i64, token: i64) -> Result<bool> {
         job_state(conn, id)?;
     }
     Ok(held.is_some())
+}
+
+/// How long a signal that no job awaits is kept for the first that does.
+pub const SIGNAL_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Parks job `id` until signal `name` or `until` (unix ms) while `token`
+/// holds its lease; false when the lease is lost. A kept signal answers at
+/// once: its payload becomes step `signal:NAME` and the job is claimable
+/// now. Several statements: run inside a savepoint (Writes::Many).
+pub fn await_signal(
+    conn: &Connection,
+    now: i64,
+    id: i64,
+    token: i64,
+    name: &str,
+    until: i64,
+) -> Result<bool> {
+    if !holds(conn, id, token)? {
+        return Ok(false);
+    }
+    let kept: Option<String> = conn
+        .prepare_cached(sql::SIGNAL_TAKE)?
+        .query_row(named_params! {":name": name, ":now": now}, |r| r.get(0))
+        .optional()?;
+    // Recorded while the lease still holds, before the job parks.
+    if let Some(payload) = &kept {
+        record(conn, now, id, token, &format!("signal:{name}"), payload)?;
+    }
+    let until = if kept.is_some() { now } else { until };
+    conn.prepare_cached(sql::AWAIT_NOTE)?
+        .execute(named_params! {":id": id, ":signal": name, ":until": until})?;
+    conn.prepare_cached(sql::AWAIT_PARK)?
+        .execute(named_params! {":id": id, ":token": token, ":until": until, ":now": now})?;
+    if kept.is_some() {
+        conn.prepare_cached(sql::AWAIT_ANSWERED)?.execute(named_params! {":id": id})?;
+    }
+    Ok(true)
+}
+
+/// Sends signal `name`: its payload becomes step `signal:NAME` of every job
+/// awaiting it, which are claimable now; how many. When none awaits it, it
+/// is kept for SIGNAL_KEPT_MS. Several statements (Writes::Many).
+pub fn signal(conn: &Connection, now: i64, name: &str, payload: &str) -> Result<i64> {
+    let p = named_params! {":signal": name, ":payload": payload, ":now": now};
+    conn.prepare_cached(sql::SIGNAL_DELIVER)?.execute(p)?;
+    let woken =
+        conn.prepare_cached(sql::SIGNAL_WAKE)?.execute(named_params! {":signal": name, ":now": now})?;
+    conn.prepare_cached(sql::SIGNAL_FORGET)?.execute(named_params! {":signal": name})?;
+    conn.prepare_cached(sql::SIGNAL_EXPIRE)?.execute(named_params! {":now": now})?;
+    if woken == 0 {
+        conn.prepare_cached(sql::SIGNAL_KEEP)?.execute(named_params! {
+            ":name": name, ":payload": payload, ":now": now, ":expires_at": now + SIGNAL_KEPT_MS
+        })?;
+    }
+    Ok(woken as i64)
 }

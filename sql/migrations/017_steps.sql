@@ -1,8 +1,11 @@
--- orq schema v17: durable steps. A running job records each named step's
--- result once, fenced by its lease's token (step_record.sql); when the job
--- runs again (a retry, a crash, a sleep) the steps that have a result are
--- read back instead of run again (step_get.sql). A step's record is an
--- event of the job's history, and the steps go with their job.
+-- orq schema v17: durable steps and signals. A running job records each
+-- named step's result once, fenced by its lease's token (step_record.sql);
+-- when the job runs again (a retry, a crash, a sleep) the steps that have a
+-- result are read back instead of run again (step_get.sql). A step's record
+-- is an event of the job's history, and the steps go with their job. A job
+-- may leave its worker to await a named signal (await.sql); the signal's
+-- payload becomes a step of each job awaiting it (signal_*.sql), or is kept
+-- for the first job to await it.
 CREATE TABLE orq_steps (
   job         INTEGER NOT NULL,
   name        TEXT NOT NULL,
@@ -21,12 +24,34 @@ BEGIN
   WHERE id = NEW.job AND (SELECT events FROM orq_queues WHERE name = orq_jobs.queue) IS NOT 0;
 END;
 
+-- The signal each parked job awaits (one per job), until when at most.
+CREATE TABLE orq_awaits (
+  job    INTEGER PRIMARY KEY,
+  signal TEXT NOT NULL,
+  until  INTEGER NOT NULL
+);
+CREATE INDEX orq_awaits_signal ON orq_awaits (signal);
+
+-- Signals sent while no job awaited them, kept for the first that does.
+CREATE TABLE orq_signals (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  payload    TEXT NOT NULL,   -- JSON
+  sent_at    INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX orq_signals_name ON orq_signals (name, id);
+CREATE INDEX orq_signals_expiry ON orq_signals (expires_at);
+
 CREATE TRIGGER orq_jobs_steps_purge AFTER DELETE ON orq_jobs
 BEGIN
   DELETE FROM orq_steps WHERE job = OLD.id;
+  DELETE FROM orq_awaits WHERE job = OLD.id;
 END;
 
--- As in v12, and a job that goes to sleep (sleep.sql) says until when.
+-- As in v12, and: a job that goes to sleep (sleep.sql) says until when; one
+-- that awaits a signal (await.sql) says which, and until when; a signal
+-- that wakes it (signal_wake.sql) says which.
 DROP TRIGGER orq_jobs_event_update;
 CREATE TRIGGER orq_jobs_event_update AFTER UPDATE OF event ON orq_jobs
 WHEN NEW.event <> 'failed' AND NEW.event <> 'expired' AND NEW.event <> 'dead' AND NEW.event <> 'cancelled'
@@ -41,5 +66,8 @@ BEGIN
             WHEN 'retried'  THEN '{"run_at":' || (NEW.run_at / 1000.0) || '}'
             WHEN 'released' THEN '{"run_at":' || (NEW.run_at / 1000.0) || '}'
             WHEN 'slept'    THEN '{"run_at":' || (NEW.run_at / 1000.0) || '}'
+            WHEN 'awaiting' THEN (SELECT json_object('signal', signal, 'until', until / 1000.0)
+                                  FROM orq_awaits WHERE job = NEW.id)
+            WHEN 'signalled' THEN (SELECT json_object('signal', signal) FROM orq_awaits WHERE job = NEW.id)
           END);
 END;

@@ -1,6 +1,7 @@
-//! Durable steps and sleeps (issue 19): queue_step, queue_step_done and
-//! queue_sleep, each fenced by the lease's token. The queue clock crosses
-//! lease deadlines and wake-up times with orq_clock, never by sleeping.
+//! Durable steps, sleeps and signals (issue 19): queue_step,
+//! queue_step_done, queue_sleep, queue_await and queue_signal, fenced by
+//! the lease's token. The queue clock crosses lease deadlines and wake-up
+//! times with orq_clock, never by sleeping.
 
 use orq_tests::{assert_error, memory, one, open, rows, Scratch};
 use rusqlite::{params, Connection};
@@ -156,7 +157,8 @@ fn a_database_from_before_steps_gets_them_inside_the_callers_transaction() {
     let job = claimed(&conn);
     // As an orq of schema v16 left it.
     conn.execute_batch(
-        "DROP TRIGGER orq_steps_event; DROP TRIGGER orq_jobs_steps_purge; DROP TABLE orq_steps;
+        "DROP TRIGGER orq_steps_event; DROP TRIGGER orq_jobs_steps_purge;
+         DROP TABLE orq_steps; DROP TABLE orq_awaits; DROP TABLE orq_signals;
          UPDATE orq_meta SET value = 16 WHERE key = 'schema_version'",
     )
     .unwrap();
@@ -166,4 +168,114 @@ fn a_database_from_before_steps_gets_them_inside_the_callers_transaction() {
     conn.execute_batch("COMMIT").unwrap();
     assert_eq!(step(&conn, job, "a").as_deref(), Some("1"));
     assert_eq!(one::<i64>(&conn, "SELECT value FROM orq_meta WHERE key = 'schema_version'"), 17);
+}
+
+fn await_signal(conn: &Connection, (id, token): (i64, i64), name: &str, timeout: f64) -> i64 {
+    conn.query_row("SELECT queue_await(?1, ?2, ?3, ?4)", params![id, token, name, timeout], |r| r.get(0)).unwrap()
+}
+
+fn signal(conn: &Connection, name: &str, payload: &str) -> i64 {
+    conn.query_row("SELECT queue_signal(?1, ?2)", [name, payload], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn an_awaiting_job_holds_no_worker_until_its_signal_comes_with_a_payload() {
+    let conn = db();
+    let first = claimed(&conn);
+    assert_eq!(await_signal(&conn, first, "approved", 3600.0), 1);
+    assert_eq!(rows(&conn, "SELECT state || ' ' || attempts || ' ' || run_at FROM queue_jobs"), ["ready 0 4600.0"]);
+    assert_eq!(claim(&conn), None, "parked");
+    assert_eq!(signal(&conn, "approved", r#"{"by": "ann"}"#), 1);
+    let again = claim(&conn).expect("claimable at once");
+    assert_eq!(step(&conn, again, "signal:approved").as_deref(), Some(r#"{"by": "ann"}"#));
+    assert_eq!(
+        rows(&conn, "SELECT type || ' ' || coalesce(detail, '') FROM queue_history(1) WHERE seq > 2"),
+        [
+            r#"awaiting {"signal":"approved","until":4600.0}"#,
+            r#"step {"name":"signal:approved"}"#,
+            r#"signalled {"signal":"approved"}"#,
+            r#"claimed {"token":1048578,"lease_until":1030.0}"#,
+        ]
+    );
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_awaits"), 0);
+}
+
+#[test]
+fn a_signal_sent_before_any_job_awaits_it_is_kept_for_the_first_one() {
+    let conn = db();
+    assert_eq!(signal(&conn, "paid", "7"), 0);
+    assert_eq!(signal(&conn, "paid", "8"), 0);
+    let job = claimed(&conn);
+    assert_eq!(await_signal(&conn, job, "paid", 3600.0), 1);
+    let again = claim(&conn).expect("answered at once");
+    assert_eq!(step(&conn, again, "signal:paid").as_deref(), Some("7"), "the oldest first");
+    assert_eq!(rows(&conn, "SELECT payload FROM orq_signals"), ["8"]);
+    // A kept signal lasts a week.
+    at(&conn, 1000.0 + 7.0 * 86_400.0);
+    assert_eq!(await_signal(&conn, again, "paid", 60.0), 1);
+    assert_eq!(claim(&conn), None, "the other one expired");
+}
+
+#[test]
+fn a_timeout_makes_the_job_claimable_without_the_signal_and_a_late_one_is_kept() {
+    let conn = db();
+    let job = claimed(&conn);
+    assert_eq!(await_signal(&conn, job, "late", 60.0), 1);
+    at(&conn, 1060.0);
+    let again = claim(&conn).expect("claimable when the timeout ran out");
+    assert_eq!(step(&conn, again, "signal:late"), None, "it timed out");
+    assert_eq!(signal(&conn, "late", "1"), 0, "no job awaits it now");
+    assert_eq!(rows(&conn, "SELECT name FROM orq_signals"), ["late"]);
+}
+
+#[test]
+fn one_signal_wakes_every_job_awaiting_it() {
+    let conn = db();
+    for _ in 0..3 {
+        let job = claimed(&conn);
+        await_signal(&conn, job, "go", 3600.0);
+    }
+    let other = claimed(&conn);
+    await_signal(&conn, other, "other", 3600.0);
+    assert_eq!(signal(&conn, "go", "null"), 3);
+    assert_eq!(rows(&conn, "SELECT id FROM queue_jobs WHERE run_at = 1000.0 ORDER BY id"), ["1", "2", "3"]);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_steps WHERE name = 'signal:go'"), 3);
+}
+
+#[test]
+fn a_stale_worker_cannot_await_and_bad_signals_change_nothing() {
+    let conn = db();
+    let stale = claimed(&conn);
+    at(&conn, 1031.0);
+    let current = claim(&conn).unwrap();
+    assert_eq!(await_signal(&conn, stale, "x", 5.0), 0);
+    assert_eq!(rows(&conn, "SELECT state FROM queue_jobs"), ["running"]);
+    for (sql, message) in [
+        ("SELECT queue_signal('', '1')", "queue_signal: name must be 1 to 256 bytes, got 0"),
+        ("SELECT queue_signal('x', '{bad')", "queue_signal: payload is not valid JSON"),
+        ("SELECT queue_signal(NULL, '1')", "queue_signal: name must not be NULL"),
+        ("SELECT queue_await(1, 1048578, 'x', -1)", "queue_await: timeout must be a number of seconds >= 0"),
+        ("SELECT queue_await(9, 1, 'x', 1)", "queue_await: [not_found] no job with id 9"),
+        ("SELECT queue_await(1, 1048578, 'x')", "queue_await: takes (id, token, name, timeout)"),
+    ] {
+        assert_error(&conn, sql, message);
+    }
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_signals") + one::<i64>(&conn, "SELECT count(*) FROM orq_awaits"), 0);
+    let _ = current;
+}
+
+#[test]
+fn a_signal_wakes_a_waiter_in_another_process() {
+    let dir = Scratch::new("steps-signal-wait");
+    let path = dir.path("q.db");
+    let conn = open(&path);
+    let job = claimed(&conn);
+    await_signal(&conn, job, "ready", 3600.0);
+    let waiter = std::thread::spawn({
+        let path = path.clone();
+        move || one::<i64>(&open(&path), "SELECT queue_wait('q', 30)")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(signal(&open(&path), "ready", "{}"), 1);
+    assert_eq!(waiter.join().unwrap(), 1, "the waiter saw the job become due");
 }

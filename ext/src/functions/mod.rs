@@ -51,6 +51,8 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_step", READS, queue_step)?;
     def(conn, s, "queue_step_done", WRITES, queue_step_done)?;
     def(conn, s, "queue_sleep", WRITES, queue_sleep)?;
+    def(conn, s, "queue_await", WRITES, queue_await)?;
+    def(conn, s, "queue_signal", WRITES, queue_signal)?;
     def(conn, s, "queue_cancel", WRITES, queue_cancel)?;
     def(conn, s, "queue_retry", WRITES, queue_retry)?;
     def(conn, s, "queue_pause", WRITES, queue_pause)?;

@@ -1,10 +1,10 @@
 //! Durable execution inside a running job: steps recorded once and read
-//! back (`queue_step`, `queue_step_done`), and sleeps (`queue_sleep`).
-//! Each takes the job's lease token: a stale worker reads no step and
-//! records nothing.
+//! back (`queue_step`, `queue_step_done`), sleeps (`queue_sleep`) and
+//! signals (`queue_await`, `queue_signal`). Each but queue_signal takes the
+//! job's lease token: a stale worker reads no step and changes nothing.
 
 use crate::args::Args;
-use crate::bounds::duration_ms;
+use crate::bounds::{duration_ms, MAX_DURATION_MS};
 use crate::error::{invalid, not_found, Result};
 use crate::schema;
 use crate::session::Session;
@@ -14,6 +14,7 @@ use crate::txn::{self, Writes};
 /// The longest step name, in bytes.
 const MAX_NAME: usize = 256;
 
+/// A step's or a signal's name: 1 to MAX_NAME bytes.
 fn step_name<'a>(a: &Args<'a>, i: usize) -> Result<&'a str> {
     let name = a.text(i, "name")?;
     if name.is_empty() || name.len() > MAX_NAME {
@@ -57,4 +58,32 @@ pub fn queue_sleep(s: &Session, a: &Args) -> Result<i64> {
     let ms = duration_ms("seconds", a.number(2, "seconds")?)?;
     let now = s.clock.now_ms();
     Ok(txn::write(s, Writes::Once, &mut |c| steps::sleep(c, now, id, token, now + ms))? as i64)
+}
+
+/// `queue_await(id, token, name, timeout)`: 1 when the job left its worker
+/// to await signal `name` (claimable again when it comes, or after
+/// `timeout` seconds; NULL: ten years), 0 when the lease is lost. The
+/// signal's payload is then step `signal:NAME`.
+pub fn queue_await(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(4, 4, "(id, token, name, timeout)")?;
+    let (id, token, name) = (a.int(0, "id")?, a.int(1, "token")?, step_name(a, 2)?);
+    let timeout = match a.opt_number(3, "timeout")? {
+        Some(t) => duration_ms("timeout", t)?,
+        None => MAX_DURATION_MS,
+    };
+    let now = s.clock.now_ms();
+    let parked =
+        txn::write(s, Writes::Many, &mut |c| steps::await_signal(c, now, id, token, name, now + timeout))?;
+    Ok(parked as i64)
+}
+
+/// `queue_signal(name, payload)`: wakes every job awaiting signal `name`
+/// (its payload becomes their step `signal:NAME`); how many. A signal no
+/// job awaits is kept a week for the first that does.
+pub fn queue_signal(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(2, 2, "(name, payload)")?;
+    let name = step_name(a, 0)?;
+    let payload = a.opt_json(1, "payload")?.unwrap_or_else(|| "null".into());
+    let now = s.clock.now_ms();
+    txn::write(s, Writes::Many, &mut |c| steps::signal(c, now, name, &payload))
 }

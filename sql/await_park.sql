@@ -1,0 +1,14 @@
+-- queue_await, with no signal kept for it: the lease holder parks the job
+-- until the signal or :until. Like a sleep (sleep.sql) it leaves its worker
+-- and its attempt is not counted; the job is claimable again at :until, or
+-- at once when the signal comes (signal_wake.sql). await_note.sql has
+-- written what it awaits, which the event's detail reads.
+UPDATE OR FAIL orq_jobs
+SET state       = 'ready',
+    event       = 'awaiting',
+    attempts    = attempts - 1,
+    run_at      = :until,
+    lane        = NULL,
+    lease_until = NULL,
+    updated_at  = :now
+WHERE id = :id AND state = 'running' AND token = :token
