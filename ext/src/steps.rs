@@ -1,12 +1,14 @@
 //! Durable execution inside a job (sql/step_*.sql, sleep.sql, await_*.sql,
 //! signal_*.sql): each named step's result recorded once, fenced by the
 //! lease's token, and read back when the job runs again; sleeps and waits
-//! for a signal that leave the worker.
+//! for a signal that leave the worker; children spawned at run time, and
+//! waiting for them (spawn_note.sql, gather_*.sql, spawned.sql).
 
 use rusqlite::{named_params, Connection, OptionalExtension};
 
-use crate::error::Result;
+use crate::error::{invalid, Result};
 use crate::ops::{changed_or_known, job_state};
+use crate::options::EnqueueOptions;
 use crate::sql;
 
 /// The recorded result of step `name` (JSON text), while `token` holds job
@@ -114,4 +116,51 @@ pub fn signal(conn: &Connection, now: i64, name: &str, payload: &str) -> Result<
         })?;
     }
     Ok(woken as i64)
+}
+
+/// Enqueues a child of job `id` while `token` holds its lease: the child's
+/// id (with a `key`, the live job that holds it); None when the lease is
+/// lost. A finished job spawns nothing: an error. Several statements.
+pub fn spawn(
+    conn: &Connection,
+    now: i64,
+    id: i64,
+    token: i64,
+    queue: &str,
+    payload: &str,
+    options: &EnqueueOptions,
+) -> Result<Option<i64>> {
+    if !holds(conn, id, token)? {
+        let finished: Option<String> = conn
+            .prepare_cached(sql::JOB_FINISHED)?
+            .query_row(named_params! {":id": id}, |r| r.get(0))
+            .optional()?;
+        return match finished {
+            Some(state) => Err(invalid(format!("job {id} is {state}: a finished job spawns nothing"))),
+            None => Ok(None),
+        };
+    }
+    let child = crate::ops::enqueue(conn, now, queue, payload, options)?;
+    conn.prepare_cached(sql::SPAWN_NOTE)?.execute(named_params! {":parent": id, ":child": child})?;
+    Ok(Some(child))
+}
+
+/// Job `id` waits without a worker for every job it spawned to finish,
+/// while `token` holds its lease (false when it is lost). Several statements.
+pub fn gather(conn: &Connection, now: i64, id: i64, token: i64) -> Result<bool> {
+    if !holds(conn, id, token)? {
+        return Ok(false);
+    }
+    let waiting_on: i64 =
+        conn.prepare_cached(sql::GATHER_COUNT)?.query_row(named_params! {":id": id}, |r| r.get(0))?;
+    conn.prepare_cached(sql::GATHER_EDGES)?.execute(named_params! {":id": id})?;
+    conn.prepare_cached(sql::GATHER_PARK)?
+        .execute(named_params! {":id": id, ":token": token, ":waiting_on": waiting_on, ":now": now})?;
+    Ok(true)
+}
+
+/// The jobs `id` spawned, as a JSON array of {id, queue, state, result, error}.
+pub fn children(conn: &Connection, id: i64) -> Result<String> {
+    job_state(conn, id)?;
+    Ok(conn.prepare_cached(sql::SPAWNED)?.query_row(named_params! {":id": id}, |r| r.get(0))?)
 }

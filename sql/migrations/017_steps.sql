@@ -5,7 +5,9 @@
 -- is an event of the job's history, and the steps go with their job. A job
 -- may leave its worker to await a named signal (await.sql); the signal's
 -- payload becomes a step of each job awaiting it (signal_*.sql), or is kept
--- for the first job to await it.
+-- for the first job to await it. A job may spawn jobs (spawn_note.sql) and
+-- wait for all of them without a worker (gather_*.sql: the waiting is a
+-- dependency on each, orq_deps' edges of migration 004).
 CREATE TABLE orq_steps (
   job         INTEGER NOT NULL,
   name        TEXT NOT NULL,
@@ -43,15 +45,24 @@ CREATE TABLE orq_signals (
 CREATE INDEX orq_signals_name ON orq_signals (name, id);
 CREATE INDEX orq_signals_expiry ON orq_signals (expires_at);
 
+-- The jobs each job spawned while it ran.
+CREATE TABLE orq_spawned (
+  parent INTEGER NOT NULL,
+  child  INTEGER NOT NULL,
+  PRIMARY KEY (parent, child)
+) WITHOUT ROWID;
+
 CREATE TRIGGER orq_jobs_steps_purge AFTER DELETE ON orq_jobs
 BEGIN
   DELETE FROM orq_steps WHERE job = OLD.id;
   DELETE FROM orq_awaits WHERE job = OLD.id;
+  DELETE FROM orq_spawned WHERE parent = OLD.id;
 END;
 
 -- As in v12, and: a job that goes to sleep (sleep.sql) says until when; one
--- that awaits a signal (await.sql) says which, and until when; a signal
--- that wakes it (signal_wake.sql) says which.
+-- that awaits a signal (await_park.sql) says which, and until when; a
+-- signal that wakes it (signal_wake.sql) says which; a job that gathers its
+-- children (gather_park.sql) says how many it waits for.
 DROP TRIGGER orq_jobs_event_update;
 CREATE TRIGGER orq_jobs_event_update AFTER UPDATE OF event ON orq_jobs
 WHEN NEW.event <> 'failed' AND NEW.event <> 'expired' AND NEW.event <> 'dead' AND NEW.event <> 'cancelled'
@@ -69,5 +80,6 @@ BEGIN
             WHEN 'awaiting' THEN (SELECT json_object('signal', signal, 'until', until / 1000.0)
                                   FROM orq_awaits WHERE job = NEW.id)
             WHEN 'signalled' THEN (SELECT json_object('signal', signal) FROM orq_awaits WHERE job = NEW.id)
+            WHEN 'gathering' THEN '{"waiting_on":' || NEW.waiting_on || '}'
           END);
 END;

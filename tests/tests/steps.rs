@@ -1,6 +1,6 @@
-//! Durable steps, sleeps and signals (issue 19): queue_step,
-//! queue_step_done, queue_sleep, queue_await and queue_signal, fenced by
-//! the lease's token. The queue clock crosses lease deadlines and wake-up
+//! Durable steps, sleeps, signals and children (issue 19): queue_step,
+//! queue_step_done, queue_sleep, queue_await, queue_signal, queue_spawn,
+//! queue_gather and queue_children, fenced by the lease's token. The queue clock crosses lease deadlines and wake-up
 //! times with orq_clock, never by sleeping.
 
 use orq_tests::{assert_error, memory, one, open, rows, Scratch};
@@ -158,7 +158,7 @@ fn a_database_from_before_steps_gets_them_inside_the_callers_transaction() {
     // As an orq of schema v16 left it.
     conn.execute_batch(
         "DROP TRIGGER orq_steps_event; DROP TRIGGER orq_jobs_steps_purge;
-         DROP TABLE orq_steps; DROP TABLE orq_awaits; DROP TABLE orq_signals;
+         DROP TABLE orq_steps; DROP TABLE orq_awaits; DROP TABLE orq_signals; DROP TABLE orq_spawned;
          UPDATE orq_meta SET value = 16 WHERE key = 'schema_version'",
     )
     .unwrap();
@@ -278,4 +278,87 @@ fn a_signal_wakes_a_waiter_in_another_process() {
     std::thread::sleep(std::time::Duration::from_millis(50));
     assert_eq!(signal(&open(&path), "ready", "{}"), 1);
     assert_eq!(waiter.join().unwrap(), 1, "the waiter saw the job become due");
+}
+
+fn spawn(conn: &Connection, (id, token): (i64, i64), payload: &str, options: Option<&str>) -> Option<i64> {
+    conn.query_row("SELECT queue_spawn(?1, ?2, 'kids', ?3, ?4)", params![id, token, payload, options], |r| r.get(0))
+        .unwrap()
+}
+
+fn gather(conn: &Connection, (id, token): (i64, i64)) -> i64 {
+    conn.query_row("SELECT queue_gather(?1, ?2)", [id, token], |r| r.get(0)).unwrap()
+}
+
+fn kid(conn: &Connection) -> (i64, i64) {
+    conn.query_row("SELECT id, token FROM queue_claim('w', 1, 'kids')", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+}
+
+#[test]
+fn a_job_fans_out_at_run_time_and_waits_for_its_children_without_a_worker() {
+    let conn = db();
+    let parent = claimed(&conn);
+    let a = spawn(&conn, parent, r#"{"n": 1}"#, None).unwrap();
+    let b = spawn(&conn, parent, r#"{"n": 2}"#, Some(r#"{"max_attempts": 1}"#)).unwrap();
+    assert_eq!(gather(&conn, parent), 1);
+    assert_eq!(rows(&conn, "SELECT state || ' ' || waiting_on || ' ' || attempts FROM queue_jobs WHERE id = 1"), ["waiting 2 0"]);
+    assert_eq!(claim(&conn), None, "the parent waits");
+    let first = kid(&conn);
+    assert_eq!(first.0, a);
+    one::<i64>(&conn, &format!(r#"SELECT queue_complete({a}, {}, '{{"r": 1}}')"#, first.1));
+    assert_eq!(claim(&conn), None, "one child is left");
+    let second = kid(&conn);
+    // A child that dies counts as finished too: the parent reads its state.
+    one::<String>(&conn, &format!("SELECT queue_fail({b}, {}, 'boom')", second.1));
+    let again = claim(&conn).expect("the parent, when its last child finished");
+    assert_eq!(again.0, parent.0);
+    let children: serde_json::Value =
+        serde_json::from_str(&one::<String>(&conn, "SELECT queue_children(1)")).unwrap();
+    assert_eq!(
+        children,
+        serde_json::json!([
+            {"id": a, "queue": "kids", "state": "done", "result": {"r": 1}, "error": null},
+            {"id": b, "queue": "kids", "state": "dead", "result": null, "error": "boom"},
+        ])
+    );
+    assert_eq!(
+        rows(&conn, "SELECT type || ' ' || coalesce(detail, '') FROM queue_history(1) WHERE type IN ('gathering', 'unblocked')"),
+        [r#"gathering {"waiting_on":2}"#, "unblocked "]
+    );
+}
+
+#[test]
+fn gathering_finished_children_or_none_goes_on_at_once_and_keyed_spawns_are_idempotent() {
+    let conn = db();
+    let parent = claimed(&conn);
+    let once = spawn(&conn, parent, "{}", Some(r#"{"key": "job-1:charge"}"#));
+    assert_eq!(spawn(&conn, parent, "{}", Some(r#"{"key": "job-1:charge"}"#)), once, "the same child");
+    let child = kid(&conn);
+    one::<i64>(&conn, &format!("SELECT queue_complete({}, {})", child.0, child.1));
+    assert_eq!(gather(&conn, parent), 1);
+    assert_eq!(rows(&conn, "SELECT state FROM queue_jobs WHERE id = 1"), ["ready"]);
+    assert_eq!(one::<String>(&conn, "SELECT queue_children(1)").matches("\"id\"").count(), 1);
+}
+
+#[test]
+fn a_stale_or_finished_job_spawns_and_gathers_nothing() {
+    let conn = db();
+    let stale = claimed(&conn);
+    at(&conn, 1031.0);
+    let current = claim(&conn).unwrap();
+    assert_eq!(spawn(&conn, stale, "{}", None), None);
+    assert_eq!(gather(&conn, stale), 0);
+    assert_eq!(rows(&conn, "SELECT state FROM queue_jobs"), ["running"]);
+    one::<i64>(&conn, &format!("SELECT queue_complete(1, {})", current.1));
+    for (sql, message) in [
+        ("SELECT queue_spawn(1, 1048578, 'kids', '{}')", "queue_spawn: job 1 is done: a finished job spawns nothing"),
+        ("SELECT queue_spawn(9, 1, 'kids', '{}')", "queue_spawn: [not_found] no job with id 9"),
+        ("SELECT queue_spawn(1, 1048578, 'bad name', '{}')", "queue_spawn: invalid queue name"),
+        ("SELECT queue_spawn(1, 1048578, 'kids', '{bad')", "queue_spawn: payload is not valid JSON"),
+        ("SELECT queue_spawn(1, 1048578, 'kids', '{}', '{\"priorty\": 1}')", "queue_spawn: unknown option 'priorty'"),
+        ("SELECT queue_gather(9, 1)", "queue_gather: [not_found] no job with id 9"),
+        ("SELECT queue_children(9)", "queue_children: [not_found] no job with id 9"),
+    ] {
+        assert_error(&conn, sql, message);
+    }
+    assert_eq!(rows(&conn, "SELECT count(*) FROM queue_jobs"), ["1"]);
 }

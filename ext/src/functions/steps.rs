@@ -1,11 +1,13 @@
 //! Durable execution inside a running job: steps recorded once and read
 //! back (`queue_step`, `queue_step_done`), sleeps (`queue_sleep`) and
-//! signals (`queue_await`, `queue_signal`). Each but queue_signal takes the
-//! job's lease token: a stale worker reads no step and changes nothing.
+//! signals (`queue_await`, `queue_signal`), children (`queue_spawn`,
+//! `queue_gather`, `queue_children`). Those of a running job take its
+//! lease's token: a stale worker reads no step and changes nothing.
 
 use crate::args::Args;
 use crate::bounds::{duration_ms, MAX_DURATION_MS};
 use crate::error::{invalid, not_found, Result};
+use crate::options::{check_queue_name, EnqueueOptions};
 use crate::schema;
 use crate::session::Session;
 use crate::steps;
@@ -86,4 +88,39 @@ pub fn queue_signal(s: &Session, a: &Args) -> Result<i64> {
     let payload = a.opt_json(1, "payload")?.unwrap_or_else(|| "null".into());
     let now = s.clock.now_ms();
     txn::write(s, Writes::Many, &mut |c| steps::signal(c, now, name, &payload))
+}
+
+/// `queue_spawn(id, token, queue, payload [, options])`: the new child's id
+/// (options as queue_enqueue's), NULL when the lease is lost.
+pub fn queue_spawn(s: &Session, a: &Args) -> Result<Option<i64>> {
+    a.arity(4, 5, "(id, token, queue, payload [, options])")?;
+    let (id, token) = (a.int(0, "id")?, a.int(1, "token")?);
+    let queue = a.text(2, "queue")?;
+    check_queue_name(queue)?;
+    let payload = a.json(3, "payload")?;
+    let now = s.clock.now_ms();
+    let options = EnqueueOptions::parse(a.opt_text(4, "options")?, now)?;
+    txn::write(s, Writes::Many, &mut |c| steps::spawn(c, now, id, token, queue, &payload, &options))
+}
+
+/// `queue_gather(id, token)`: 1 when the job left its worker to wait for
+/// every job it spawned (claimable again when the last one finishes), 0
+/// when the lease is lost.
+pub fn queue_gather(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(2, 2, "(id, token)")?;
+    let (id, token) = (a.int(0, "id")?, a.int(1, "token")?);
+    let now = s.clock.now_ms();
+    Ok(txn::write(s, Writes::Many, &mut |c| steps::gather(c, now, id, token))? as i64)
+}
+
+/// `queue_children(id)`: the jobs `id` spawned, as a JSON array.
+pub fn queue_children(s: &Session, a: &Args) -> Result<String> {
+    a.arity(1, 1, "(id)")?;
+    let id = a.int(0, "id")?;
+    s.with(|res| {
+        if !schema::readable(&res.host)? {
+            return Err(not_found(format!("no job with id {id}")));
+        }
+        steps::children(&res.host, id)
+    })
 }
