@@ -6,9 +6,6 @@
 UPDATE OR FAIL orq_jobs
 SET state       = 'ready',
     event       = 'awaiting',
-    attempts    = attempts - 1,
     run_at      = :until,
-    lane        = NULL,
-    lease_until = NULL,
-    updated_at  = :now
+    {unleased}
 WHERE id = :id AND state = 'running' AND token = :token

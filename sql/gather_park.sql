@@ -8,9 +8,6 @@ SET state             = iif(:waiting_on > 0, 'waiting', 'ready'),
     event             = 'gathering',
     waiting_on        = :waiting_on,
     on_parent_failure = 'run',
-    attempts          = attempts - 1,
     run_at            = :now,
-    lane              = NULL,
-    lease_until       = NULL,
-    updated_at        = :now
+    {unleased}
 WHERE id = :id AND state = 'running' AND token = :token

@@ -4,9 +4,6 @@
 UPDATE OR FAIL orq_jobs
 SET state       = 'ready',
     event       = 'released',
-    attempts    = attempts - 1,
     run_at      = :now + :delay_ms,
-    lane        = NULL,  -- its turn is its new run_at (migration 015)
-    lease_until = NULL,
-    updated_at  = :now
+    {unleased}
 WHERE id = :id AND state = 'running' AND (:token IS NULL OR token = :token)

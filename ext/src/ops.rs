@@ -465,7 +465,7 @@ pub fn extend(
 
 pub fn release(conn: &Connection, now: i64, id: i64, token: Option<i64>, delay_ms: i64) -> Result<bool> {
     let changed = conn
-        .prepare_cached(sql::RELEASE)?
+        .prepare_cached(&sql::RELEASE)?
         .execute(named_params! {":id": id, ":token": token, ":delay_ms": delay_ms, ":now": now})?;
     changed_or_known(conn, id, changed)
 }

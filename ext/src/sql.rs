@@ -116,13 +116,15 @@ sql_file_per_children!(COMPLETE_MANY_TOKENS, COMPLETE_MANY_TOKENS_PARENTS, "comp
 sql_file!(FAIL, "fail.sql");
 sql_file!(SET_ASIDE, "set_aside.sql");
 sql_file!(EXTEND, "extend.sql");
-sql_file!(RELEASE, "release.sql");
+/// What a job leaving its worker unfinished resets, spliced into each such statement.
+const UNLEASED: &str = include_str!("../../sql/unleased.sql");
+sql_file_spliced!(RELEASE, "release.sql", "{unleased}" => UNLEASED);
 sql_file!(STEP_GET, "step_get.sql");
 sql_file!(STEP_RECORD, "step_record.sql");
-sql_file!(SLEEP, "sleep.sql");
+sql_file_spliced!(SLEEP, "sleep.sql", "{unleased}" => UNLEASED);
 sql_file!(LEASE_HELD, "lease_held.sql");
 sql_file!(AWAIT_NOTE, "await_note.sql");
-sql_file!(AWAIT_PARK, "await_park.sql");
+sql_file_spliced!(AWAIT_PARK, "await_park.sql", "{unleased}" => UNLEASED);
 sql_file!(AWAIT_ANSWERED, "await_answered.sql");
 sql_file!(SIGNAL_TAKE, "signal_take.sql");
 sql_file!(SIGNAL_DELIVER, "signal_deliver.sql");
@@ -134,7 +136,7 @@ sql_file!(SPAWN_NOTE, "spawn_note.sql");
 sql_file!(JOB_FINISHED, "job_finished.sql");
 sql_file!(GATHER_COUNT, "gather_count.sql");
 sql_file!(GATHER_EDGES, "gather_edges.sql");
-sql_file!(GATHER_PARK, "gather_park.sql");
+sql_file_spliced!(GATHER_PARK, "gather_park.sql", "{unleased}" => UNLEASED);
 sql_file!(SPAWNED, "spawned.sql");
 sql_file!(CANCEL, "cancel.sql");
 sql_file!(RETRY, "retry.sql");

@@ -45,7 +45,7 @@ pub fn record(conn: &Connection, now: i64, id: i64, token: i64, name: &str, resu
 /// lease; false when the lease is lost.
 pub fn sleep(conn: &Connection, now: i64, id: i64, token: i64, run_at: i64) -> Result<bool> {
     let changed = conn
-        .prepare_cached(sql::SLEEP)?
+        .prepare_cached(&sql::SLEEP)?
         .execute(named_params! {":id": id, ":token": token, ":run_at": run_at, ":now": now})?;
     changed_or_known(conn, id, changed)
 }
@@ -92,7 +92,7 @@ pub fn await_signal(
     let until = if kept.is_some() { now } else { until };
     conn.prepare_cached(sql::AWAIT_NOTE)?
         .execute(named_params! {":id": id, ":signal": name, ":until": until})?;
-    conn.prepare_cached(sql::AWAIT_PARK)?
+    conn.prepare_cached(&sql::AWAIT_PARK)?
         .execute(named_params! {":id": id, ":token": token, ":until": until, ":now": now})?;
     if kept.is_some() {
         conn.prepare_cached(sql::AWAIT_ANSWERED)?.execute(named_params! {":id": id})?;
@@ -154,7 +154,7 @@ pub fn gather(conn: &Connection, now: i64, id: i64, token: i64) -> Result<bool> 
     let waiting_on: i64 =
         conn.prepare_cached(sql::GATHER_COUNT)?.query_row(named_params! {":id": id}, |r| r.get(0))?;
     conn.prepare_cached(sql::GATHER_EDGES)?.execute(named_params! {":id": id})?;
-    conn.prepare_cached(sql::GATHER_PARK)?
+    conn.prepare_cached(&sql::GATHER_PARK)?
         .execute(named_params! {":id": id, ":token": token, ":waiting_on": waiting_on, ":now": now})?;
     Ok(true)
 }
