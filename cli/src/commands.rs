@@ -55,6 +55,13 @@ pub enum Command {
     Pause { queue: String },
     /// Let claims take a paused queue's jobs again
     Resume { queue: String },
+    /// Send a signal: every job awaiting NAME (queue_await) wakes with the
+    /// payload; when none awaits it, it is kept a week for the first that does
+    Signal {
+        name: String,
+        /// JSON payload [default: null]
+        payload: Option<String>,
+    },
     /// Limits on running jobs and claim rates, per queue and per group: show, set or remove them
     Limits {
         #[command(subcommand)]
@@ -249,6 +256,7 @@ pub fn run(store: &Store, source: &Source, command: Command, out: &Output) -> Re
         Command::Retry { ids } => each_job(store, "queue_retry", &ids, "retried", out),
         Command::Pause { queue } => toggle(store, "queue_pause", &queue, "paused", out),
         Command::Resume { queue } => toggle(store, "queue_resume", &queue, "resumed", out),
+        Command::Signal { name, payload } => signal(store, name, payload, out),
         Command::Limits { action } => limits(store, action.unwrap_or(LimitsAction::Show), out),
         Command::Purge(a) => purge(store, a, out),
         Command::Worker(a) => worker::worker(store, db, &a),
@@ -282,6 +290,23 @@ pub fn run(store: &Store, source: &Source, command: Command, out: &Output) -> Re
         Command::Alert(c) => health::alert(store, c, out),
         Command::Watch(a) => watch::watch(store, &source.describe(), &a),
     }
+}
+
+/// `orq signal`: sent once (a signal sent again would wake or be kept twice).
+fn signal(store: &Store, name: String, payload: Option<String>, out: &Output) -> Result<Code> {
+    let woken: i64 = store.one_with(
+        "SELECT queue_signal(?1, ?2)",
+        &[name.clone().into(), payload.into()],
+        Resend::Never,
+    )?;
+    if out.json {
+        println!("{}", json!({ "signal": name, "woken": woken }));
+    } else if woken > 0 {
+        println!("signal {name}: woke {woken} job{}", if woken == 1 { "" } else { "s" });
+    } else {
+        println!("signal {name}: no job awaits it; kept a week for the first that does");
+    }
+    Ok(Code::Ok)
 }
 
 fn enqueue(store: &Store, a: EnqueueArgs, out: &Output) -> Result<Code> {

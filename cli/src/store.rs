@@ -258,10 +258,9 @@ pub fn reach_leader(cluster: &mut Cluster) -> Result<()> {
 pub fn cluster_failure(e: ClusterError) -> Failure {
     match e {
         ClusterError::Sql { code, message } => sql_failure(code, message),
-        ClusterError::Unavailable(why) => Failure {
-            code: Code::Unknown,
-            message: format!("the cluster lost this request: {why}"),
-        },
+        ClusterError::Unavailable(why) => {
+            Failure { code: Code::Unknown, message: format!("the cluster lost this request: {why}") }
+        }
     }
 }
 

@@ -337,3 +337,27 @@ fn sql_prints_a_statements_rows_and_the_cluster_flag_refuses_what_needs_the_file
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("no cluster leader"), "{out:?}");
 }
+
+#[test]
+fn signal_wakes_the_jobs_awaiting_it_or_is_kept_for_the_first() {
+    let db = Db::new("signal");
+    db.ok(&["enqueue", "orders", "{}"], 0);
+    let claimed = db.json(&["sql", "SELECT id, token FROM queue_claim('w', 1)"]);
+    let (id, token) = (claimed[0]["id"].as_i64().unwrap(), claimed[0]["token"].as_i64().unwrap());
+    db.ok(&["sql", &format!("SELECT queue_await({id}, {token}, 'approved', 3600)")], 0);
+    assert_eq!(
+        db.json(&["signal", "approved", r#"{"by": "ann"}"#]),
+        serde_json::json!({"signal": "approved", "woken": 1})
+    );
+    let again = db.json(&["sql", "SELECT token FROM queue_claim('w', 1)"]);
+    let token = again[0]["token"].as_i64().unwrap();
+    assert_eq!(
+        db.json(&["sql", &format!("SELECT queue_step({id}, {token}, 'signal:approved') AS payload")]),
+        serde_json::json!([{"payload": {"by": "ann"}}])
+    );
+    let kept = db.orq(&["signal", "later"]);
+    assert!(String::from_utf8_lossy(&kept.stdout).contains("kept a week"), "{kept:?}");
+    let bad = db.orq(&["signal", "x", "{bad"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("queue_signal: payload is not valid JSON"));
+}

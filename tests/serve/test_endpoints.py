@@ -523,3 +523,18 @@ def test_non_finite_thresholds_are_refused_by_name(db):
         p = orq(db, *args, check=False)
         assert p.returncode == 2 and ("megabytes" in p.stderr or "finite" in p.stderr), p.stderr
     assert json.loads(orq(db, "--json", "alert", "list").stdout) == []
+
+
+def test_a_webhook_signals_an_awaiting_job_with_the_bearer_token(conn, serve):
+    conn.execute("SELECT queue_enqueue('orders', '{}')")
+    jid, token = conn.execute("SELECT id, token FROM queue_claim('w', 1)").fetchone()
+    conn.execute("SELECT queue_await(?, ?, 'paid-7', 3600)", (jid, token))
+    s = serve("--token", "s3cret-T0ken")
+    ok = {"Authorization": "Bearer s3cret-T0ken"}
+    r = s.post("/api/signals/paid-7", headers=ok, data='{"amount": 7}')
+    assert r.status_code == 200 and r.json() == {"signal": "paid-7", "woken": 1}, r.text
+    token = conn.execute("SELECT token FROM queue_claim('w', 1)").fetchone()[0]
+    assert conn.execute("SELECT queue_step(?, ?, 'signal:paid-7')", (jid, token)).fetchone()[0] == '{"amount": 7}'
+    assert s.post("/api/signals/paid-7", headers=ok, data="{bad").status_code == 400
+    assert s.post("/api/signals/paid-7", data="{}").status_code == 401
+    assert s.post("/api/signals/later", headers=ok).json() == {"signal": "later", "woken": 0}

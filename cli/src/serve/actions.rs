@@ -87,3 +87,30 @@ pub async fn purge(State(app): State<Shared>, Json(p): Json<Purge>) -> ApiResult
         })
         .await
 }
+
+/// `POST /api/signals/{name}` with the payload as the JSON body (none:
+/// null): `queue_signal`; how many jobs it woke. For webhooks: with
+/// `--token`, send it as `Authorization: Bearer` (no CSRF token needed).
+pub async fn signal(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let payload = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let text =
+            std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the payload is not UTF-8"))?;
+        Some(text.to_string())
+    };
+    app.pool
+        .run(move |store| {
+            let woken: i64 = store.one_with(
+                "SELECT queue_signal(?1, ?2)",
+                &[name.clone().into(), payload.into()],
+                crate::store::Resend::Never,
+            )?;
+            Ok(Json(json!({ "signal": name, "woken": woken })))
+        })
+        .await
+}

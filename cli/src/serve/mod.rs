@@ -190,6 +190,7 @@ fn router(app: Shared) -> Router {
         .route("/api/queues/{name}/pause", post(actions::pause))
         .route("/api/queues/{name}/resume", post(actions::resume))
         .route("/api/purge", post(actions::purge))
+        .route("/api/signals/{name}", post(actions::signal))
         .fallback(error::not_found)
         // The only body read is /api/purge's small JSON (axum's default
         // would accept 2 MB).
