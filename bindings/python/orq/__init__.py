@@ -27,7 +27,7 @@ from .errors import (
     ReadOnly,
     SchemaMismatch,
 )
-from .jobs import Claim, Job
+from .jobs import Claim, Job, LeaseLost, Suspended
 from .queue import Queue
 from .tasks import JobFailed, Task, TaskResult
 from .worker import Worker, current_job
@@ -44,11 +44,13 @@ __all__ = [
     "InvalidArgument",
     "Job",
     "JobFailed",
+    "LeaseLost",
     "LoadError",
     "NotFound",
     "Queue",
     "ReadOnly",
     "SchemaMismatch",
+    "Suspended",
     "Task",
     "TaskResult",
     "Worker",

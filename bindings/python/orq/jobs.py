@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 if TYPE_CHECKING:
     from .queue import Queue
@@ -44,6 +44,9 @@ class Job:
     """Set by a worker when this job's handler must stop: its lease is lost,
     or the worker's shutdown grace period ended. Its result is not recorded."""
     _queue: Optional["Queue"] = field(default=None, repr=False, compare=False)
+    _calls: dict = field(default_factory=dict, repr=False, compare=False)
+    """How many sleeps and spawns this run made so far: their steps' names
+    (a handler makes them in the same order each time it runs)."""
 
     @classmethod
     def from_claim(cls, row: dict, queue: "Queue") -> "Job":
@@ -77,6 +80,78 @@ class Job:
         self.finished = True
         return bool(self._q().db.value("SELECT queue_release(?, ?, ?)", (self.id, self.token, delay)))
 
+    # Durable execution (docs/sql/durable.md). A job that runs again after a
+    # crash, a lost lease, a retry, a sleep or a wait runs its handler from
+    # the start: each step that already has a result returns it at once.
+
+    def step(self, name: str, fn: Callable[[], Any]) -> Any:
+        """``fn()``'s result (any JSON value), recorded once as step ``name``:
+        when the job runs again, the recorded result, without calling ``fn``."""
+        db = self._q().db
+        recorded = db.value("SELECT queue_step(?, ?, ?)", (self.id, self.token, name))
+        if recorded is not None:
+            return json.loads(recorded)
+        value = fn()
+        if not db.value("SELECT queue_step_done(?, ?, ?, ?)", (self.id, self.token, name, json.dumps(value))):
+            raise LeaseLost(self)
+        return value
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` without a worker: the job leaves this one and runs
+        again when they have passed; this call then returns at once."""
+        name = self._next_name("sleep")
+        until = self.step(name, lambda: self._q().db.value("SELECT orq_now()") + seconds)
+        left = until - self._q().db.value("SELECT orq_now()")
+        if left > 0:
+            self._suspend("SELECT queue_sleep(?, ?, ?)", (self.id, self.token, left))
+
+    def wait_for(self, signal: str, timeout: Optional[float] = None) -> Any:
+        """The payload of signal ``signal`` (``queue_signal``), waiting for it
+        without a worker up to ``timeout`` seconds (None: ten years); raises
+        TimeoutError when the time ran out first."""
+        db = self._q().db
+        payload = db.value("SELECT queue_step(?, ?, ?)", (self.id, self.token, f"signal:{signal}"))
+        if payload is not None:
+            return json.loads(payload)
+        until = self.step(f"await:{signal}", lambda: None if timeout is None else db.value("SELECT orq_now()") + timeout)
+        left = None if until is None else until - db.value("SELECT orq_now()")
+        if left is not None and left <= 0:
+            raise TimeoutError(f"job {self.id}: no signal {signal!r} within {timeout} s")
+        self._suspend("SELECT queue_await(?, ?, ?, ?)", (self.id, self.token, signal, left))
+
+    def spawn(self, queue: str, payload: Any, **options: Any) -> int:
+        """A child job's id, enqueued once however often this job runs again
+        (its step, and a key of its own, remember it)."""
+        name = self._next_name("spawn")
+        options = {"key": f"orq:{self.id}:{name}", "key_scope": "all", **options}
+        return self.step(name, lambda: self._q().db.value(
+            "SELECT queue_spawn(?, ?, ?, ?, ?)", (self.id, self.token, queue, json.dumps(payload), json.dumps(options))))
+
+    def gather(self) -> list[dict]:
+        """Every job this one spawned (``{"id", "queue", "state", "result",
+        "error"}``) once all of them finished, waiting without a worker until
+        then. A child that ended dead or cancelled is there with its error."""
+        children = self.children()
+        if any(c["state"] in ("waiting", "ready", "running") for c in children):
+            self._suspend("SELECT queue_gather(?, ?)", (self.id, self.token))
+        return children
+
+    def children(self) -> list[dict]:
+        """The jobs this one spawned, as they are now."""
+        return json.loads(self._q().db.value("SELECT queue_children(?)", (self.id,)))
+
+    def _next_name(self, kind: str) -> str:
+        self._calls[kind] = self._calls.get(kind, 0) + 1
+        return f"{kind}:{self._calls[kind]}"
+
+    def _suspend(self, sql: str, params: tuple) -> None:
+        """Parks the job with ``sql`` and ends the handler's run (Suspended),
+        or raises LeaseLost."""
+        if not self._q().db.value(sql, params):
+            raise LeaseLost(self)
+        self.finished = True
+        raise Suspended(self)
+
     def parent_results(self) -> dict:
         """The results of the jobs this one depended on, by workflow key (or id)."""
         return json.loads(self._q().db.value("SELECT queue_parent_results(?)", (self.id,)) or "{}")
@@ -87,11 +162,32 @@ class Job:
         return self._queue
 
 
+class Suspended(Exception):
+    """Raised by ``Job.sleep``, ``wait_for`` and ``gather`` to end the
+    handler's run: the job left its worker and runs again later. Workers and
+    ``Queue.claim`` take it as the end of this run, not as a failure."""
+
+    def __init__(self, job: Job):
+        super().__init__(f"job {job.id} left its worker until later")
+        self.job = job
+
+
+class LeaseLost(Exception):
+    """The job's lease ran out and another worker has it (or it finished):
+    this run can record nothing more."""
+
+    def __init__(self, job: Job):
+        super().__init__(f"job {job.id}: lease lost (token {job.token})")
+        self.job = job
+
+
 class Claim:
     """``with q.claim(...) as job``: the job (or None when there was none) is
     completed when the block ends normally, with ``job.result`` as its result,
     and failed with the exception's text when the block raises (the exception
-    propagates). A job the block finished itself is left alone."""
+    propagates). A job the block finished itself is left alone. A block that
+    sleeps or waits (``Suspended``) ends there, and the exception is
+    swallowed; ``LeaseLost`` propagates."""
 
     def __init__(self, queue: "Queue", queues: Queues, lease: Optional[float], wait: float, heartbeat: bool):
         self._queue, self._queues, self._lease, self._wait = queue, queues, lease, wait
@@ -110,7 +206,9 @@ class Claim:
         if self._beat is not None:
             self._beat.stop()
         job = self.job
-        if job is None or job.finished:
+        if isinstance(exc, Suspended):
+            return True
+        if job is None or job.finished or isinstance(exc, LeaseLost):
             return False
         if exc is None:
             job.complete(job.result)

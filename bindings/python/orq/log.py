@@ -35,7 +35,8 @@ class Log:
         self._lock = threading.Lock()
 
     def job(self, job: "Job", outcome: str, duration: Optional[float] = None, error: Optional[str] = None) -> None:
-        """``outcome``: started, done, failed or lost; ``error`` says why it failed."""
+        """``outcome``: started, done, failed, lost or suspended (it sleeps or waits
+        without a worker); ``error`` says why it failed."""
         if self.format == "json":
             line = {"time": now(), "event": f"job.{outcome}", "job": job.id, "queue": job.queue,
                     "attempt": job.attempt, "max_attempts": job.max_attempts, "outcome": outcome}

@@ -14,7 +14,7 @@ import traceback
 import uuid
 from typing import TYPE_CHECKING, Optional
 
-from .jobs import Job, Queues
+from .jobs import Job, LeaseLost, Queues, Suspended
 from .log import Log, chosen_format
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Worker:
             raise ValueError("no queues: register a task with @q.task or name the queues")
         self.concurrency, self.name, self.idle_wait, self.grace = concurrency, name, idle_wait, grace
         self.log = Log(chosen_format(log_format))
-        self.done = self.failed = self.lost = self.released = 0
+        self.done = self.failed = self.lost = self.released = self.suspended = 0
         self._stop = threading.Event()
         self._wake = threading.Event()  # a stop, or a new lease that may need an earlier beat
         self._stops = 0
@@ -160,6 +160,12 @@ class Worker:
         _current.job = job
         try:
             result = task.run_payload(payload)
+        except Suspended:  # it sleeps or waits without a worker
+            self._end(job, "suspended", time.monotonic() - started)
+            return
+        except LeaseLost:
+            self._end(job, "lost", time.monotonic() - started)
+            return
         except Exception as e:  # the job's failure, not the worker's
             if job.lost.is_set():
                 self._end(job, self._leases.ending(job), time.monotonic() - started)

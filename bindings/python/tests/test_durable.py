@@ -1,0 +1,113 @@
+"""Durable execution from Python (issue 19): Job.step, sleep, wait_for,
+spawn, gather; through ``q.claim`` and through ``orq.Worker``. The queue
+clock is moved with orq_clock, but for the worker's own connections."""
+
+import json
+import threading
+import time
+
+import pytest
+
+import orq
+
+
+def at(q, t):
+    q.db.value("SELECT orq_clock(?)", (t,))
+
+
+def test_a_step_runs_once_across_runs_and_a_sleep_holds_no_worker(q):
+    at(q, 1000)
+    q.enqueue("orders", {"order": 42})
+    charged = []
+
+    def handler(job):
+        payment = job.step("charge", lambda: charged.append(job.id) or f"p-{len(charged)}")
+        job.sleep(3600)
+        return job.step("ship", lambda: {"payment": payment, "shipped": True})
+
+    with q.claim("orders") as job:
+        job.result = handler(job)
+    assert charged == [1]
+    assert q.job(1)["state"] == "ready" and q.job(1)["run_at"] == 4600
+    with q.claim("orders") as job:
+        assert job is None  # asleep: no worker holds it
+    at(q, 4600)
+    with q.claim("orders") as job:
+        job.result = handler(job)
+    assert charged == [1], "the charge did not run again"
+    assert q.job(1)["state"] == "done"
+    assert q.job(1)["result"] == {"payment": "p-1", "shipped": True}
+
+
+def test_wait_for_returns_the_signals_payload_or_times_out(q):
+    at(q, 1000)
+    q.enqueue("approvals", {})
+    with q.claim("approvals") as job:
+        job.wait_for("approved-1", timeout=60)
+    assert q.db.value("SELECT queue_signal('approved-1', '{\"by\": \"ann\"}')") == 1
+    with q.claim("approvals") as job:
+        job.result = job.wait_for("approved-1", timeout=60)
+    assert q.job(1)["result"] == {"by": "ann"}
+
+    q.enqueue("approvals", {})
+    with q.claim("approvals") as job:
+        job.wait_for("never", timeout=60)
+    at(q, 1061)
+    with pytest.raises(TimeoutError):
+        with q.claim("approvals") as job:
+            job.wait_for("never", timeout=60)
+    assert q.job(2)["state"] in ("ready", "dead")  # failed with the timeout, as any exception
+
+
+def test_spawn_and_gather_fan_out_once_and_collect_the_results(q):
+    at(q, 1000)
+    q.enqueue("parent", {"sizes": [64, 512]})
+
+    def handler(job):
+        for size in job.payload["sizes"]:
+            job.spawn("thumbs", {"size": size})
+        return [c["result"] for c in job.gather()]
+
+    with q.claim("parent") as job:
+        job.result = handler(job)
+    assert q.job(1)["state"] == "waiting"
+    for _ in range(2):
+        with q.claim("thumbs") as child:
+            child.result = child.payload["size"] * 2
+    with q.claim("parent") as job:
+        job.result = handler(job)
+    assert q.job(1)["result"] == [128, 1024]
+    assert [c["id"] for c in json.loads(q.db.value("SELECT queue_children(1)"))] == [2, 3], "spawned once"
+
+
+def test_a_stale_job_raises_lease_lost_and_records_nothing(q):
+    at(q, 1000)
+    q.enqueue("orders", {}, lease=30)
+    stale = q.claim_many("orders", 1)[0]
+    at(q, 1031)
+    current = q.claim_many("orders", 1)[0]
+    with pytest.raises(orq.LeaseLost):
+        stale.step("a", lambda: 1)
+    with pytest.raises(orq.LeaseLost):
+        stale.sleep(5)
+    assert current.step("a", lambda: 2) == 2
+
+
+def test_the_worker_counts_a_sleeping_job_as_suspended_not_failed(q):
+    # The worker's connections keep the real clock: the job naps 0.2 s.
+    @q.task("naps")
+    def nap():
+        orq.current_job().sleep(0.2)
+        return "woke"
+
+    nap.delay()
+    w = q.worker(concurrency=1, idle_wait=0.01, log_format="quiet")
+    t = threading.Thread(target=w.run)
+    t.start()
+    deadline = time.monotonic() + 10
+    while w.done == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    w.stop()
+    t.join()
+    assert (w.suspended, w.done, w.failed) == (1, 1, 0)
+    assert q.job(1)["result"] == "woke"
