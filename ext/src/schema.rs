@@ -16,7 +16,9 @@ use crate::sql::MIGRATIONS;
 /// The schema version this build writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 /// The oldest version this build's statements run on: the versions after it
-/// only drop what an earlier one replaced (DROPS_ONLY).
+/// only drop what an earlier one replaced (DROPS_ONLY), or add what only
+/// the functions of durable execution use, and queue_jobs' progress column
+/// (queue_jobs reads NULL for it before v17).
 pub const USABLE: i64 = 15;
 /// Migrations that drop a b-tree and nothing else (by the version they
 /// make). SQLite refuses to drop one while another statement of the
@@ -132,10 +134,15 @@ fn data_version(conn: &Connection) -> Option<u32> {
 /// For read-only views: Ok(false) when the database has no orq schema yet
 /// (the view then shows no rows), an error when it needs an upgrade first.
 pub fn readable(conn: &Connection) -> Result<bool> {
+    readable_version(conn).map(|v| v.is_some())
+}
+
+/// `readable`, with the version the view reads (None: no schema yet).
+pub fn readable_version(conn: &Connection) -> Result<Option<i64>> {
     match version(conn)? {
-        0 => Ok(false),
+        0 => Ok(None),
         v if v > LATEST => Err(newer_than_us(v)),
-        USABLE..=LATEST => Ok(true),
+        v @ USABLE..=LATEST => Ok(Some(v)),
         v => Err(Error::Schema(format!(
             "this database has orq schema v{v}; any orq write, or SELECT orq_migrate(), upgrades it to v{LATEST}"
         ))),

@@ -132,6 +132,7 @@ sql_file!(SIGNAL_WAKE, "signal_wake.sql");
 sql_file!(SIGNAL_FORGET, "signal_forget.sql");
 sql_file!(SIGNAL_EXPIRE, "signal_expire.sql");
 sql_file!(SIGNAL_KEEP, "signal_keep.sql");
+sql_file!(PROGRESS, "progress.sql");
 sql_file!(SPAWN_NOTE, "spawn_note.sql");
 sql_file!(JOB_FINISHED, "job_finished.sql");
 sql_file!(GATHER_COUNT, "gather_count.sql");

@@ -164,3 +164,12 @@ pub fn children(conn: &Connection, id: i64) -> Result<String> {
     job_state(conn, id)?;
     Ok(conn.prepare_cached(sql::SPAWNED)?.query_row(named_params! {":id": id}, |r| r.get(0))?)
 }
+
+/// Records job `id`'s progress (JSON) while `token` holds its lease; false
+/// when the lease is lost.
+pub fn progress(conn: &Connection, id: i64, token: i64, progress: &str) -> Result<bool> {
+    let changed = conn
+        .prepare_cached(sql::PROGRESS)?
+        .execute(named_params! {":id": id, ":token": token, ":progress": progress})?;
+    changed_or_known(conn, id, changed)
+}

@@ -7,7 +7,10 @@
 -- payload becomes a step of each job awaiting it (signal_*.sql), or is kept
 -- for the first job to await it. A job may spawn jobs (spawn_note.sql) and
 -- wait for all of them without a worker (gather_*.sql: the waiting is a
--- dependency on each, orq_deps' edges of migration 004).
+-- dependency on each, orq_deps' edges of migration 004). A running job
+-- reports its progress (progress.sql), kept on its row.
+ALTER TABLE orq_jobs ADD COLUMN progress TEXT;  -- JSON: the last queue_progress
+
 CREATE TABLE orq_steps (
   job         INTEGER NOT NULL,
   name        TEXT NOT NULL,

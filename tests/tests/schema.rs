@@ -46,6 +46,7 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "queue_lease_status|-1|innocuous",
             "queue_parent_results|-1|innocuous",
             "queue_pause|-1|directonly ",
+            "queue_progress|-1|directonly ",
             "queue_purge|-1|directonly ",
             "queue_record_run|-1|directonly ",
             "queue_release|-1|directonly ",

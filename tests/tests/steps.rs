@@ -157,8 +157,10 @@ fn a_database_from_before_steps_gets_them_inside_the_callers_transaction() {
     let job = claimed(&conn);
     // As an orq of schema v16 left it.
     conn.execute_batch(
-        "DROP TRIGGER orq_steps_event; DROP TRIGGER orq_jobs_steps_purge;
+        "DROP TRIGGER orq_steps_event; DROP TRIGGER orq_jobs_steps_purge; DROP TRIGGER orq_jobs_event_update;
          DROP TABLE orq_steps; DROP TABLE orq_awaits; DROP TABLE orq_signals; DROP TABLE orq_spawned;
+         ALTER TABLE orq_jobs DROP COLUMN progress;
+         CREATE TRIGGER orq_jobs_event_update AFTER UPDATE OF event ON orq_jobs BEGIN SELECT 1; END;
          UPDATE orq_meta SET value = 16 WHERE key = 'schema_version'",
     )
     .unwrap();
@@ -361,4 +363,26 @@ fn a_stale_or_finished_job_spawns_and_gathers_nothing() {
         assert_error(&conn, sql, message);
     }
     assert_eq!(rows(&conn, "SELECT count(*) FROM queue_jobs"), ["1"]);
+}
+
+#[test]
+fn progress_is_the_last_report_of_the_lease_holder_on_the_jobs_row() {
+    let conn = db();
+    let job = claimed(&conn);
+    for progress in ["0.25", r#"{"done": 3, "total": 10, "message": "resizing"}"#] {
+        assert_eq!(
+            conn.query_row("SELECT queue_progress(?1, ?2, ?3)", params![job.0, job.1, progress], |r| r.get::<_, i64>(0))
+                .unwrap(),
+            1
+        );
+    }
+    assert_eq!(
+        one::<String>(&conn, "SELECT progress FROM queue_jobs WHERE id = 1"),
+        r#"{"done": 3, "total": 10, "message": "resizing"}"#
+    );
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_history(1) WHERE type NOT IN ('enqueued', 'claimed')"), 0, "no event");
+    assert_eq!(one::<i64>(&conn, "SELECT queue_progress(1, 12345, 0.5)"), 0, "a stale token");
+    assert_error(&conn, "SELECT queue_progress(1, 1048577, 'resizing')", "queue_progress: progress is not valid JSON");
+    assert_error(&conn, "SELECT queue_progress(9, 1, 1)", "queue_progress: [not_found] no job with id 9");
+    assert_eq!(one::<f64>(&conn, "SELECT progress ->> '$.done' FROM queue_jobs WHERE id = 1"), 3.0);
 }

@@ -136,6 +136,12 @@ class Job:
             self._suspend("SELECT queue_gather(?, ?)", (self.id, self.token))
         return children
 
+    def progress(self, value: Any = None, message: Optional[str] = None) -> bool:
+        """Reports how far the job got (``queue_jobs.progress``, the dashboard):
+        a number, any JSON value, and/or a message. False when the lease is lost."""
+        report = value if message is None else {"value": value, "message": message}
+        return bool(self._q().db.value("SELECT queue_progress(?, ?, ?)", (self.id, self.token, json.dumps(report))))
+
     def children(self) -> list[dict]:
         """The jobs this one spawned, as they are now."""
         return json.loads(self._q().db.value("SELECT queue_children(?)", (self.id,)))

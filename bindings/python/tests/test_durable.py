@@ -111,3 +111,11 @@ def test_the_worker_counts_a_sleeping_job_as_suspended_not_failed(q):
     t.join()
     assert (w.suspended, w.done, w.failed) == (1, 1, 0)
     assert q.job(1)["result"] == "woke"
+
+
+def test_progress_shows_on_the_jobs_row(q):
+    q.enqueue("resize", {})
+    job = q.claim_many("resize", 1)[0]
+    assert job.progress(0.5)
+    assert job.progress(3, "3 of 10 images")
+    assert json.loads(q.job(job.id)["progress"]) == {"value": 3, "message": "3 of 10 images"}

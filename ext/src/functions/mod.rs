@@ -56,6 +56,7 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_spawn", WRITES, queue_spawn)?;
     def(conn, s, "queue_gather", WRITES, queue_gather)?;
     def(conn, s, "queue_children", READS, queue_children)?;
+    def(conn, s, "queue_progress", WRITES, queue_progress)?;
     def(conn, s, "queue_cancel", WRITES, queue_cancel)?;
     def(conn, s, "queue_retry", WRITES, queue_retry)?;
     def(conn, s, "queue_pause", WRITES, queue_pause)?;

@@ -124,3 +124,15 @@ pub fn queue_children(s: &Session, a: &Args) -> Result<String> {
         steps::children(&res.host, id)
     })
 }
+
+/// `queue_progress(id, token, progress)`: 1 when the job's progress (a
+/// number, or JSON such as `{"done": 3, "total": 10, "message": "…"}`) is
+/// recorded, 0 when the lease is lost. queue_jobs shows the last one.
+pub fn queue_progress(s: &Session, a: &Args) -> Result<i64> {
+    a.arity(3, 3, "(id, token, progress)")?;
+    let (id, token) = (a.int(0, "id")?, a.int(1, "token")?);
+    let progress = a.json(2, "progress")?;
+    // Many: the savepoint's schema check adds the progress column to an
+    // older database even inside the caller's transaction.
+    Ok(txn::write(s, Writes::Many, &mut |c| steps::progress(c, id, token, &progress))? as i64)
+}

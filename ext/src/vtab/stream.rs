@@ -71,6 +71,14 @@ pub trait Stream: Sized + 'static {
     fn order_by(_arm: usize) -> &'static str {
         Self::ORDER.map_or("", |(_, column)| column)
     }
+
+    /// Arm `arm`'s statement on a database of orq schema `version` (from
+    /// schema::USABLE on): ARMS' own, unless the arm reads a column that a
+    /// newer migration added, which an upgrade stopped short of (DROPS_ONLY)
+    /// has not added yet.
+    fn arm_sql(arm: usize, _version: i64) -> std::borrow::Cow<'static, str> {
+        Self::ARMS[arm].into()
+    }
 }
 
 /// A constraint pushed into the statements: (SQL column, operator, value).
@@ -217,9 +225,9 @@ impl<S: Stream> StreamCursor<'_, S> {
             return Err(crate::error::invalid(format!("needs {} argument(s)", S::REQUIRED)));
         }
         let mut params = S::params(&args)?;
-        if !session.with(|res| schema::readable(&res.host))? {
+        let Some(version) = session.with(|res| schema::readable_version(&res.host))? else {
             return Ok(());
-        }
+        };
         let mut clauses = Vec::new();
         // The constraints' values, bound as they are (rusqlite's Value would
         // insist on UTF-8 text, and panic on other bytes).
@@ -243,8 +251,8 @@ impl<S: Stream> StreamCursor<'_, S> {
         }
         params.extend(session.with(|res| S::bounds(&res.host, &constraints))?);
         self.desc = idx_num & ORDER_DESC != 0;
-        for (arm, sql) in S::ARMS.iter().enumerate() {
-            let mut query = format!("SELECT * FROM ({})", sql.trim_end());
+        for arm in 0..S::ARMS.len() {
+            let mut query = format!("SELECT * FROM ({})", S::arm_sql(arm, version).trim_end());
             if !clauses.is_empty() {
                 query.push_str(" WHERE ");
                 query.push_str(&clauses.join(" AND "));

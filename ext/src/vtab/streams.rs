@@ -49,11 +49,20 @@ impl Stream for Jobs {
          max_attempts INTEGER, payload TEXT, result TEXT, error TEXT, run_at REAL, created_at REAL, worker TEXT, \
          lease_until REAL, key TEXT, token INTEGER, started_at REAL, finished_at REAL, updated_at REAL, \
          lease REAL, backoff TEXT, timeout REAL, requires TEXT, only_worker TEXT, not_workers TEXT, \
-         waiting_on INTEGER, on_parent_failure TEXT, workflow INTEGER, workflow_key TEXT)";
+         waiting_on INTEGER, on_parent_failure TEXT, workflow INTEGER, workflow_key TEXT, progress TEXT)";
     const ARMS: &'static [&'static str] = &[sql::JOBS];
-    const COLUMNS: usize = 28;
+    const COLUMNS: usize = 29;
     const PUSHED: &'static [(c_int, IndexConstraintOp, &'static str)] = &JOBS_PUSHED;
     const ORDER: Option<(c_int, &'static str)> = Some((0, "id"));
+
+    /// Before schema v17 (an upgrade stopped at v15 or v16, schema.rs)
+    /// there is no progress column: NULL stands for it.
+    fn arm_sql(_arm: usize, version: i64) -> std::borrow::Cow<'static, str> {
+        if version >= 17 {
+            return sql::JOBS.into();
+        }
+        sql::JOBS.replace("workflow_key, progress", "workflow_key, NULL AS progress").into()
+    }
 
     /// A state becomes a literal (so its partial index is used); a state
     /// that does not exist matches nothing.
