@@ -118,13 +118,47 @@ export class Job<P = any> {
   extend(seconds?: number): number | null;
   /** true if released; the attempt does not count */
   release(delay?: number): boolean;
+  /** fn()'s result, recorded once as step `name`; when the job runs again, the recorded one (docs/sql/durable.md) */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  /** sleeps without a worker (throws Suspended to end this run); returns once the time has passed */
+  sleep(seconds: number): Promise<void>;
+  /** the signal's payload, waiting for it without a worker (throws Suspended, or an Error named TimeoutError) */
+  waitFor(name: string, timeout?: number | null): Promise<unknown>;
+  /** a child job's id, enqueued once however often this job runs again */
+  spawn(queue: string, payload?: unknown, options?: EnqueueOptions): Promise<number>;
+  /** the children once all finished (waits without a worker: throws Suspended until then) */
+  gather(): ChildJob[];
+  /** the jobs this one spawned, as they are now */
+  children(): ChildJob[];
+  /** reports progress (queue_jobs.progress); false when the token is stale */
+  progress(value?: unknown, message?: string): boolean;
   /** releases the job if it is not finished */
   [Symbol.dispose](): void;
 }
 
+/** a job spawned by another (queue_children) */
+export interface ChildJob {
+  id: number;
+  queue: string;
+  state: 'waiting' | 'ready' | 'running' | 'done' | 'dead' | 'cancelled';
+  result: unknown;
+  error: string | null;
+}
+
+/** thrown by Job.sleep, waitFor and gather to end a run: the job left its worker */
+export class Suspended extends Error {
+  job: Job;
+}
+/** the job's lease is lost: this run records nothing more */
+export class LeaseLost extends Error {
+  job: Job;
+}
+
 export type ClaimOutcome<P = any, R = unknown> =
   | { job: Job<P>; ok: true; result: R }
-  | { job: Job<P>; ok: false; error: string };
+  | { job: Job<P>; ok: false; error: string }
+  /** the handler slept or waited without a worker (Suspended), or lost its lease (LeaseLost) */
+  | { job: Job<P>; ok: false; suspended?: true; lost?: true };
 
 export interface ClaimHandlerOptions extends ClaimOptions {
   /** extend the lease every lease/2 seconds while the handler runs; default false */
@@ -324,6 +358,8 @@ declare const orq: {
   Queue: typeof Queue;
   Job: typeof Job;
   Worker: typeof Worker;
+  Suspended: typeof Suspended;
+  LeaseLost: typeof LeaseLost;
   OrqError: typeof OrqError;
   InvalidArgument: typeof InvalidArgument;
   NotFound: typeof NotFound;

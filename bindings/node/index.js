@@ -7,7 +7,7 @@
 
 const { getLoadablePath, load } = require('./src/load');
 const { Queue } = require('./src/queue');
-const { Job } = require('./src/job');
+const { Job, Suspended, LeaseLost } = require('./src/job');
 const { Worker } = require('./src/worker');
 const errors = require('./src/errors');
 
@@ -17,6 +17,8 @@ const orq = {
   Queue,
   Job,
   Worker,
+  Suspended,
+  LeaseLost,
   OrqError: errors.OrqError,
   InvalidArgument: errors.InvalidArgument,
   NotFound: errors.NotFound,

@@ -8,6 +8,8 @@ export const {
   Queue,
   Job,
   Worker,
+  Suspended,
+  LeaseLost,
   OrqError,
   InvalidArgument,
   NotFound,

@@ -106,7 +106,7 @@ class Queue {
     if (!job) return null;
     const timer = heartbeat ? keepLeased(job) : null;
     const outcome = await settle(handler, job).finally(() => clearInterval(timer));
-    if (!job.finished) outcome.ok ? job.complete(outcome.result) : job.fail(outcome.error);
+    if (!job.finished && !outcome.lost) outcome.ok ? job.complete(outcome.result) : job.fail(outcome.error);
     return { job, ...outcome };
   }
 

@@ -51,6 +51,9 @@ async function settle(handler, ...args) {
   try {
     return { ok: true, result: await handler(...args) };
   } catch (err) {
+    // Job.sleep, waitFor and gather end a run this way (job.js): not a failure.
+    if (err?.name === 'Suspended') return { ok: false, suspended: true };
+    if (err?.name === 'LeaseLost') return { ok: false, lost: true };
     return { ok: false, error: errorText(err) };
   }
 }

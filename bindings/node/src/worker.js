@@ -63,6 +63,7 @@ class Worker {
     this.done = 0;
     this.failed = 0;
     this.lost = 0;
+    this.suspended = 0;
     this.stopping = false;
   }
 
@@ -191,6 +192,13 @@ class Worker {
       // Lost or released: this run's outcome does not count, whatever it was.
       if (ending === 'lost') this.lost++;
       this.#log.job(job, ending, duration, ending === 'lost' ? LEASE_LOST : null);
+      return;
+    }
+    if (outcome.suspended || outcome.lost) {
+      // It sleeps or waits without a worker, or its lease is lost.
+      if (outcome.lost) this.lost++;
+      else this.suspended++;
+      this.#log.job(job, outcome.lost ? 'lost' : 'suspended', duration, outcome.lost ? LEASE_LOST : null);
       return;
     }
     const settled = outcome.ok ? encodeResult(outcome.result) : outcome;
