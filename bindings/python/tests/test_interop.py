@@ -66,3 +66,31 @@ def test_a_python_workflow_drained_by_orq_worker(q, db_path):
     assert events(q, jobs["sum"]["id"]) == [
         ("enqueued", None), ("unblocked", None), ("claimed", "orq-bin"), ("completed", "orq-bin")
     ]
+
+
+NODE_WAITER = """
+const {Queue} = require('.');
+const q = new Queue(process.argv[1]);
+const handler = (job) => job.waitFor('approved', 60);
+(async () => {
+  const first = await q.claim('approvals', handler);
+  console.log(JSON.stringify({suspended: first.suspended === true}));
+  // Wait (no polling loop: queue_wait sleeps until a commit makes it due).
+  if (!q.wait('approvals', 30)) throw new Error('no signal came');
+  const second = await q.claim('approvals', handler);
+  console.log(JSON.stringify(second.result));
+  q.close();
+})();
+"""
+
+
+def test_a_node_job_waits_for_a_signal_that_python_sends(q, db_path):
+    q.enqueue("approvals", {"order": 7})
+    waiter = subprocess.Popen(["node", "-e", NODE_WAITER, db_path], cwd=NODE_PACKAGE, stdout=subprocess.PIPE,
+                              text=True)
+    assert json.loads(waiter.stdout.readline()) == {"suspended": True}
+    assert q.db.value("SELECT state FROM queue_jobs WHERE id = 1") == "ready"  # parked, no worker holds it
+    assert q.db.value("SELECT queue_signal('approved', ?)", (json.dumps({"by": "python"}),)) == 1
+    assert json.loads(waiter.stdout.readline()) == {"by": "python"}
+    assert waiter.wait(30) == 0
+    assert q.job(1)["state"] == "done" and q.job(1)["result"] == {"by": "python"}
