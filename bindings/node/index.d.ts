@@ -304,6 +304,8 @@ export class Queue {
     handler: (job: Job<P>) => R | Promise<R>,
     options?: ClaimHandlerOptions
   ): Promise<ClaimOutcome<P, Awaited<R>> | null>;
+  /** sends signal `name` to the jobs waiting for it (kept a week when none waits); how many it woke */
+  signal(name: string, payload?: unknown): number;
   /** blocks the thread (the event loop too) until a job may be claimable, or timeout seconds */
   wait(queues: Queues, timeout: number): boolean;
   stats(): QueueStats[];

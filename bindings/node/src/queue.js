@@ -5,7 +5,7 @@ const path = require('node:path');
 const { load, isLoaded } = require('./load');
 const { Job } = require('./job');
 const { Worker } = require('./worker');
-const { payloadJson, optionsJson, queuesArg, parseJson, settle } = require('./util');
+const { toJson, payloadJson, optionsJson, queuesArg, parseJson, settle } = require('./util');
 const { orqErrors } = require('./errors');
 
 /** The PRAGMAs orq's README recommends for a queue database (the orq CLI's own); the cache stays at SQLite's default. */
@@ -108,6 +108,11 @@ class Queue {
     const outcome = await settle(handler, job).finally(() => clearInterval(timer));
     if (!job.finished && !outcome.lost) outcome.ok ? job.complete(outcome.result) : job.fail(outcome.error);
     return { job, ...outcome };
+  }
+
+  /** Sends signal `name`: every job waiting for it (job.waitFor) runs again with `payload`; kept a week when none waits yet. How many it woke. */
+  signal(name, payload = null) {
+    return this.value('SELECT queue_signal(?, ?)', name, toJson(payload ?? null));
   }
 
   /** Blocks this thread (and Node's event loop) until a job may be claimable or `timeout` seconds pass. */
