@@ -26,11 +26,11 @@ fn work(db: &Db, args: &[&str], until: &str) -> String {
 fn a_command_gets_the_payload_on_stdin_and_the_job_in_its_environment() {
     let db = Db::new("command");
     db.ok(&["enqueue", "q", r#"{"n":7}"#], 0);
-    let script = r#"read payload; printf '{"payload":%s,"id":%s,"queue":"%s","attempt":%s}' "$payload" "$ORQ_JOB_ID" "$ORQ_QUEUE" "$ORQ_ATTEMPT""#;
+    let script = r#"read payload; printf '{"payload":%s,"id":%s,"queue":"%s","attempt":%s,"token":%s}' "$payload" "$ORQ_JOB_ID" "$ORQ_QUEUE" "$ORQ_ATTEMPT" "$ORQ_TOKEN""#;
     let log = work(&db, &["--", "sh", "-c", script], "SELECT done = 1 FROM queue_stats");
     assert_eq!(
         db.one::<String>("SELECT result FROM queue_jobs WHERE id = 1"),
-        r#"{"payload":{"n":7},"id":1,"queue":"q","attempt":1}"#
+        r#"{"payload":{"n":7},"id":1,"queue":"q","attempt":1,"token":1048577}"#
     );
     assert!(
         log.contains("job 1 [q] attempt 1/5 started") && log.contains("job 1 [q] attempt 1/5 done in"),

@@ -395,6 +395,9 @@ impl<'c> Engine<'c> {
         };
         let env = [
             ("ORQ_JOB_ID", c.id.to_string()),
+            // The lease's fencing token: the command's own orq calls (its
+            // steps, its progress) go through it.
+            ("ORQ_TOKEN", c.token.to_string()),
             ("ORQ_QUEUE", c.queue.clone()),
             ("ORQ_ATTEMPT", c.attempt.to_string()),
             ("ORQ_MAX_ATTEMPTS", c.max_attempts.to_string()),
