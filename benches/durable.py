@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benches"))
 import queues  # noqa: E402
+from flow_proofs import woken_after  # noqa: E402
 
 SIGNALLER = """
 import sqlite3, sys, time
@@ -45,15 +46,9 @@ def wakeup(rounds):
         conn.execute("SELECT queue_enqueue('orders', '{}')")
         job, token = conn.execute("SELECT id, token FROM queue_claim('w', 1)").fetchone()
         assert conn.execute("SELECT queue_await(?, ?, 'approved', 3600)", (job, token)).fetchone()[0] == 1
-        signaller = subprocess.Popen([sys.executable, "-c", SIGNALLER, path, queues.EXT], stdout=subprocess.PIPE,
-                                     text=True)
-        started = time.process_time(), time.monotonic()
-        assert conn.execute("SELECT queue_wait('orders', 5)").fetchone()[0] == 1
-        woke = time.time()
-        used, waited = time.process_time() - started[0], time.monotonic() - started[1]
-        sent = float(signaller.communicate()[0])
-        latencies.append((woke - sent) * 1000)
-        cpu.append(used / waited * 100)
+        latency, used = woken_after(conn, "SELECT queue_wait('orders', 5)", [SIGNALLER, path, queues.EXT])
+        latencies.append(latency)
+        cpu.append(used)
     print(f"signal wake-up: median {statistics.median(latencies):.2f} ms, max {max(latencies):.2f} ms over "
           f"{rounds} rounds (target < 1 ms); the waiter used {statistics.median(cpu):.2f}% of a core")
 

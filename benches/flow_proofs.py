@@ -117,6 +117,20 @@ print(time.time(), flush=True)
 """
 
 
+def woken_after(conn, wait_sql, waker):
+    """Runs `wait_sql` (a queue_wait that must return 1) on `conn` while
+    `python -c WAKER ARGS...` (`waker`) commits in another process and prints
+    the time of its commit: the ms from that commit to the waiter's return,
+    and the % of a core the waiter used meanwhile."""
+    process = subprocess.Popen([sys.executable, "-c", *waker], stdout=subprocess.PIPE, text=True)
+    started = time.process_time(), time.monotonic()
+    assert conn.execute(wait_sql).fetchone()[0] == 1
+    woke = time.time()
+    used, waited = time.process_time() - started[0], time.monotonic() - started[1]
+    committed = float(process.communicate()[0])
+    return (woke - committed) * 1000, used / waited * 100
+
+
 def wakeup(rounds=20):
     """The waiter sleeps while every due job is held back, and wakes when a
     completion in another process frees a slot."""
@@ -127,15 +141,9 @@ def wakeup(rounds=20):
         conn.execute("""SELECT queue_configure('q', '{"group_max_running": 1}')""")
         enqueue_grouped(conn, ["g"] * 3)
         held = claim(conn, 1)[0]
-        completer = subprocess.Popen([sys.executable, "-c", COMPLETER, path, queues.EXT, str(held[0])],
-                                     stdout=subprocess.PIPE, text=True)
-        started = time.process_time(), time.monotonic()
-        assert conn.execute("SELECT queue_wait('q', 5, 'w2')").fetchone()[0] == 1
-        woke = time.time()
-        used, waited = time.process_time() - started[0], time.monotonic() - started[1]
-        committed = float(completer.communicate()[0])
-        latencies.append((woke - committed) * 1000)
-        cpu.append(used / waited * 100)
+        latency, used = woken_after(conn, "SELECT queue_wait('q', 5, 'w2')", [COMPLETER, path, queues.EXT, str(held[0])])
+        latencies.append(latency)
+        cpu.append(used)
     print(f"4. wake-up after a slot frees: median {statistics.median(latencies):.2f} ms, "
           f"max {max(latencies):.2f} ms over {rounds} rounds (target < 1 ms); the waiter held back used "
           f"{statistics.median(cpu):.2f}% of a core (target < 0.5%)")
