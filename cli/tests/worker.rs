@@ -39,6 +39,24 @@ fn a_command_gets_the_payload_on_stdin_and_the_job_in_its_environment() {
 }
 
 #[test]
+fn a_command_that_puts_its_job_to_sleep_is_logged_suspended_not_done() {
+    let db = Db::new("command-sleeps");
+    db.ok(&["enqueue", "q", "{}"], 0);
+    let script = format!(
+        r#"{} --db "$ORQ_DB" sql "SELECT queue_sleep($ORQ_JOB_ID, $ORQ_TOKEN, 3600)" > /dev/null"#,
+        env!("CARGO_BIN_EXE_orq")
+    );
+    let log = work(
+        &db,
+        &["--", "sh", "-c", &script],
+        "SELECT count(*) = 1 FROM queue_history(1) WHERE type = 'slept'",
+    );
+    assert!(log.contains("job 1 [q] attempt 1/5 suspended in"), "{log}");
+    assert!(!log.contains(" done in"), "{log}");
+    assert_eq!(db.one::<i64>("SELECT attempts FROM queue_jobs WHERE id = 1"), 0);
+}
+
+#[test]
 fn payload_commands_run_through_sh_and_failures_retry_then_dead_letter() {
     let db = Db::new("cmd");
     db.ok(&["enqueue", "q", "--cmd", "echo plain words"], 0);

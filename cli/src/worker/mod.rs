@@ -504,15 +504,22 @@ impl<'c> Engine<'c> {
         }
         let mut lines = Vec::new();
         self.store.transaction(|| {
-            let mut completions = Vec::new();
-            for (job, exit) in &ended {
+            let (mut completions, mut completed) = (Vec::new(), Vec::new());
+            for (i, (job, exit)) in ended.iter().enumerate() {
                 let line = self.finish(job, exit)?;
                 if line.0 == "done" {
                     completions.push(completion(job.id, job.token, job_result(exit)));
+                    completed.push(i);
                 }
                 lines.push(line);
             }
-            complete_many(self.store, completions)
+            let wanted = completions.len() as i64;
+            if complete_many(self.store, completions)? < wanted {
+                for i in completed {
+                    lines[i] = self.not_completed(&ended[i].0)?;
+                }
+            }
+            Ok(())
         })?;
         for ((job, exit), (outcome, detail)) in ended.iter().zip(lines) {
             match outcome {
@@ -523,6 +530,25 @@ impl<'c> Engine<'c> {
             self.log.job(&job.line(), outcome, Some(exit.wall.as_secs_f64()), detail.as_deref());
         }
         Ok(())
+    }
+
+    /// A job whose command succeeded but whose completion did not apply
+    /// (after a batch that did not complete every job): it was completed
+    /// all the same if its row is done under this lease's token; it parked
+    /// itself (a sleep or a wait its command asked for through ORQ_TOKEN)
+    /// if it is ready or waiting under that token; otherwise its lease was
+    /// lost.
+    fn not_completed(&self, job: &Job) -> Result<(&'static str, Option<String>)> {
+        let row = self.store.read("SELECT state, token FROM queue_jobs WHERE id = ?1", &[job.id.into()])?;
+        let (state, token) = match row.rows.first().map(|r| (&r[0], &r[1])) {
+            Some((Sql::Text(state), Sql::Integer(token))) => (state.as_str(), *token),
+            _ => ("", 0),
+        };
+        Ok(match state {
+            "done" if token == job.token => ("done", None),
+            "ready" | "waiting" if token == job.token => ("suspended", None),
+            _ => ("lost", Some("lease lost; not finished".into())),
+        })
     }
 
     /// Records one ended run and fails or releases its job (the caller
@@ -684,12 +710,12 @@ fn completion(id: i64, token: i64, result: Option<String>) -> String {
     format!("[{id},{token},{}]", result.as_deref().unwrap_or("null"))
 }
 
-/// Completes jobs (`completion` items) in one statement.
-fn complete_many(store: &Store, jobs: Vec<String>) -> Result<()> {
-    if !jobs.is_empty() {
-        store.call("SELECT queue_complete_many(?1)", &[format!("[{}]", jobs.join(",")).into()])?;
+/// Completes jobs (`completion` items) in one statement; how many it completed.
+fn complete_many(store: &Store, jobs: Vec<String>) -> Result<i64> {
+    if jobs.is_empty() {
+        return Ok(0);
     }
-    Ok(())
+    store.one("SELECT queue_complete_many(?1)", &[format!("[{}]", jobs.join(",")).into()])
 }
 
 /// Workers registered from this host whose process is gone died without
