@@ -2,6 +2,9 @@
 
 const { toJson, errorText } = require('./util');
 
+/** orq keeps times in milliseconds: a wait shorter than that is over (seconds). */
+const CLOCK_TICK = 0.001;
+
 /**
  * One lease of a job. Every method passes the lease's fencing token, so a
  * worker whose lease ran out (and the job went to someone else) changes
@@ -75,7 +78,7 @@ class Job {
   async sleep(seconds) {
     const until = await this.step(this.#nextName('sleep'), () => this.#now() + seconds);
     const left = until - this.#now();
-    if (left > 0) this.#suspend('SELECT queue_sleep(?, ?, ?)', this.id, this.token, left);
+    if (left >= CLOCK_TICK) this.#suspend('SELECT queue_sleep(?, ?, ?)', this.id, this.token, left);
   }
 
   /** Signal `name`'s payload, waiting without a worker up to `timeout` seconds (null: ten years); throws an Error named TimeoutError when the time ran out. */
@@ -84,7 +87,7 @@ class Job {
     if (payload != null) return JSON.parse(payload);
     const until = await this.step(`await:${name}`, () => (timeout == null ? null : this.#now() + timeout));
     const left = until == null ? null : until - this.#now();
-    if (left != null && left <= 0) {
+    if (left != null && left < CLOCK_TICK) {
       const err = new Error(`job ${this.id}: no signal ${JSON.stringify(name)} within ${timeout} s`);
       err.name = 'TimeoutError';
       throw err;

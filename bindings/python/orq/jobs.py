@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 Queues = Union[str, list, tuple, None]
 
+# orq keeps times in milliseconds: a wait shorter than that is over.
+_CLOCK_TICK = 0.001
+
 
 def queues_arg(queues: Queues) -> Optional[str]:
     """orq takes one queue name, or a JSON array of names, or NULL for all."""
@@ -102,7 +105,7 @@ class Job:
         name = self._next_name("sleep")
         until = self.step(name, lambda: self._q().db.value("SELECT orq_now()") + seconds)
         left = until - self._q().db.value("SELECT orq_now()")
-        if left > 0:
+        if left >= _CLOCK_TICK:  # the job's wake-up time is kept in whole ms
             self._suspend("SELECT queue_sleep(?, ?, ?)", (self.id, self.token, left))
 
     def wait_for(self, signal: str, timeout: Optional[float] = None) -> Any:
@@ -115,7 +118,7 @@ class Job:
             return json.loads(payload)
         until = self.step(f"await:{signal}", lambda: None if timeout is None else db.value("SELECT orq_now()") + timeout)
         left = None if until is None else until - db.value("SELECT orq_now()")
-        if left is not None and left <= 0:
+        if left is not None and left < _CLOCK_TICK:
             raise TimeoutError(f"job {self.id}: no signal {signal!r} within {timeout} s")
         self._suspend("SELECT queue_await(?, ?, ?, ?)", (self.id, self.token, signal, left))
 
