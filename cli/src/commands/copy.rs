@@ -149,6 +149,8 @@ fn copy_rows(from: &mut dyn End, to: &mut dyn End, table: &str, sql: &str) -> Re
     let list = if with_rowid { format!("rowid, {}", columns.join(", ")) } else { columns.join(", ") };
     let width = columns.len() + usize::from(with_rowid);
     let per_insert = (PARAMS_PER_STATEMENT / width).max(1);
+    // One row's placeholders: "(?, ?, ...)".
+    let row = format!("({})", vec!["?"; width].join(", "));
     let (mut copied, mut after) = (0u64, i64::MIN);
     loop {
         let page = if with_rowid {
@@ -160,8 +162,7 @@ fn copy_rows(from: &mut dyn End, to: &mut dyn End, table: &str, sql: &str) -> Re
             from.rows(&format!("SELECT {list} FROM {}", quoted(table)), &[])?
         };
         for chunk in page.rows.chunks(per_insert) {
-            let one = format!("({})", vec!["?"; width].join(", "));
-            let values = vec![one; chunk.len()].join(", ");
+            let values = vec![row.as_str(); chunk.len()].join(", ");
             let params: Vec<Value> = chunk.iter().flatten().cloned().collect();
             to.run(&format!("INSERT INTO {} ({list}) VALUES {values}", quoted(table)), &params)?;
         }
