@@ -58,6 +58,7 @@ pub enum Command {
     /// Send a signal: every job awaiting NAME (queue_await) wakes with the
     /// payload; when none awaits it, it is kept a week for the first that does
     Signal {
+        /// The signal's name (what queue_await waits for)
         name: String,
         /// JSON payload [default: null]
         payload: Option<String>,
