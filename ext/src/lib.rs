@@ -54,6 +54,7 @@ mod schedules;
 mod schema;
 mod session;
 mod sql;
+mod step_retry;
 mod steps;
 #[cfg(target_os = "linux")]
 mod turnstile;

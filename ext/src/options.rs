@@ -124,12 +124,7 @@ pub struct EnqueueKeys {
 
 impl EnqueueKeys {
     pub fn parse(text: &str) -> Result<Self> {
-        fields::parse(text).map_err(|p| match p {
-            Problem::NotJson(e) => invalid(format!("options are not valid JSON ({e}): {}", excerpt(text))),
-            Problem::NotObject => invalid(format!("options must be a JSON object, got {}", excerpt(text))),
-            Problem::Unknown { key, known } => invalid(format!("unknown option '{key}' (known: {known})")),
-            Problem::Twice(key) => invalid(format!("option '{key}' is given twice")),
-        })
+        option_keys(text)
     }
 
     /// The options these keys give, each value checked by its kind.
@@ -390,11 +385,22 @@ pub fn check_queue_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn number(what: &str, v: &Value) -> Result<f64> {
+/// Reads an options object into its keys (`T`, a struct of `Given`s that
+/// denies unknown fields); an error names what is wrong with it.
+pub fn option_keys<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T> {
+    fields::parse(text).map_err(|p| match p {
+        Problem::NotJson(e) => invalid(format!("options are not valid JSON ({e}): {}", excerpt(text))),
+        Problem::NotObject => invalid(format!("options must be a JSON object, got {}", excerpt(text))),
+        Problem::Unknown { key, known } => invalid(format!("unknown option '{key}' (known: {known})")),
+        Problem::Twice(key) => invalid(format!("option '{key}' is given twice")),
+    })
+}
+
+pub fn number(what: &str, v: &Value) -> Result<f64> {
     v.as_f64().ok_or_else(|| invalid(format!("{what} must be a number, got {v}")))
 }
 
-fn integer(what: &str, v: &Value, min: i64, max: i64) -> Result<i64> {
+pub fn integer(what: &str, v: &Value, min: i64, max: i64) -> Result<i64> {
     let n = match v {
         Value::Number(n) => {
             n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64))

@@ -143,10 +143,15 @@ pub fn readable_version(conn: &Connection) -> Result<Option<i64>> {
         0 => Ok(None),
         v if v > LATEST => Err(newer_than_us(v)),
         v @ USABLE..=LATEST => Ok(Some(v)),
-        v => Err(Error::Schema(format!(
-            "this database has orq schema v{v}; any orq write, or SELECT orq_migrate(), upgrades it to v{LATEST}"
-        ))),
+        v => Err(upgrade_needed(v)),
     }
+}
+
+/// The error of a read that needs a newer schema than the database's `v`.
+pub fn upgrade_needed(v: i64) -> Error {
+    Error::Schema(format!(
+        "this database has orq schema v{v}; any orq write, or SELECT orq_migrate(), upgrades it to v{LATEST}"
+    ))
 }
 
 fn newer_than_us(v: i64) -> Error {

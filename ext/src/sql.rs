@@ -121,6 +121,8 @@ const UNLEASED: &str = include_str!("../../sql/unleased.sql");
 sql_file_spliced!(RELEASE, "release.sql", "{unleased}" => UNLEASED);
 sql_file!(STEP_GET, "step_get.sql");
 sql_file!(STEP_RECORD, "step_record.sql");
+sql_file!(STEP_FAIL, "step_fail.sql");
+sql_file!(STEPS, "steps.sql");
 sql_file_spliced!(SLEEP, "sleep.sql", "{unleased}" => UNLEASED);
 sql_file!(LEASE_HELD, "lease_held.sql");
 sql_file!(AWAIT_NOTE, "await_note.sql");
@@ -222,6 +224,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/migrations/015_groups_and_rates.sql"),
     include_str!("../../sql/migrations/016_ready_index_retired.sql"),
     include_str!("../../sql/migrations/017_steps.sql"),
+    include_str!("../../sql/migrations/018_step_failures.sql"),
 ];
 
 #[cfg(test)]

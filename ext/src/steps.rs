@@ -10,6 +10,7 @@ use crate::error::{invalid, Result};
 use crate::ops::{changed_or_known, job_state};
 use crate::options::EnqueueOptions;
 use crate::sql;
+use crate::step_retry::StepRetry;
 
 /// The recorded result of step `name` (JSON text), while `token` holds job
 /// `id`'s lease; None when the step has none yet, or the token is stale.
@@ -39,6 +40,62 @@ pub fn record(conn: &Connection, now: i64, id: i64, token: i64, name: &str, resu
         .prepare_cached(sql::STEP_RECORD)?
         .execute(named_params! {":id": id, ":token": token, ":name": name, ":result": result, ":now": now})?;
     Ok(inserted > 0 || holds(conn, id, token)?)
+}
+
+/// What became of a step that failed (`fail`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepFailed {
+    /// It has tries left: the job sleeps until the next one.
+    Retry,
+    /// Its tries are used up: the job still holds its lease, for its
+    /// caller to fail it, or to go on without the step.
+    Exhausted,
+}
+
+impl StepFailed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepFailed::Retry => "retry",
+            StepFailed::Exhausted => "exhausted",
+        }
+    }
+}
+
+/// Counts a failed try of step `name` while `token` holds job `id`'s lease
+/// (None when the lease is lost). With tries left the job sleeps until the
+/// next one, its attempt not used up. Two statements (Writes::Many).
+pub fn fail(
+    conn: &Connection,
+    now: i64,
+    id: i64,
+    token: i64,
+    name: &str,
+    error: &str,
+    retry: &StepRetry,
+) -> Result<Option<StepFailed>> {
+    let failures: Option<i64> = conn
+        .prepare_cached(sql::STEP_FAIL)?
+        .query_row(
+            named_params! {":id": id, ":token": token, ":name": name, ":error": error, ":now": now},
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(failures) = failures else {
+        job_state(conn, id)?;
+        return Ok(None);
+    };
+    if failures >= retry.attempts {
+        return Ok(Some(StepFailed::Exhausted));
+    }
+    sleep(conn, now, id, token, now + retry.delay_ms(id, failures))?;
+    Ok(Some(StepFailed::Retry))
+}
+
+/// Job `id`'s steps, as a JSON array of {name, result, recorded_at,
+/// failures, error} (steps.sql).
+pub fn list(conn: &Connection, id: i64) -> Result<String> {
+    job_state(conn, id)?;
+    Ok(conn.prepare_cached(sql::STEPS)?.query_row(named_params! {":id": id}, |r| r.get(0))?)
 }
 
 /// Puts job `id` to sleep until `run_at` (unix ms) while `token` holds its

@@ -58,6 +58,8 @@ fn loading_registers_exactly_these_functions_and_tables() {
             "queue_spawn|-1|directonly ",
             "queue_step|-1|innocuous",
             "queue_step_done|-1|directonly ",
+            "queue_step_fail|-1|directonly ",
+            "queue_steps|-1|innocuous",
             "queue_unschedule|-1|directonly ",
             "queue_wait|-1|directonly ",
             "queue_worker_beat|-1|directonly ",

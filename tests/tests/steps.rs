@@ -1,5 +1,5 @@
 //! Durable steps, sleeps, signals and children (issue 19): queue_step,
-//! queue_step_done, queue_sleep, queue_await, queue_signal, queue_spawn,
+//! queue_step_done, queue_step_fail, queue_steps, queue_sleep, queue_await, queue_signal, queue_spawn,
 //! queue_gather and queue_children, fenced by the lease's token. The queue clock crosses lease deadlines and wake-up
 //! times with orq_clock, never by sleeping.
 
@@ -158,7 +158,7 @@ fn a_database_from_before_steps_gets_them_inside_the_callers_transaction() {
     // As an orq of schema v16 left it.
     conn.execute_batch(
         "DROP TRIGGER orq_steps_event; DROP TRIGGER orq_jobs_steps_purge; DROP TRIGGER orq_jobs_event_update;
-         DROP TABLE orq_steps; DROP TABLE orq_awaits; DROP TABLE orq_signals; DROP TABLE orq_spawned;
+         DROP TABLE orq_step_failures; DROP TABLE orq_steps; DROP TABLE orq_awaits; DROP TABLE orq_signals; DROP TABLE orq_spawned;
          ALTER TABLE orq_jobs DROP COLUMN progress;
          CREATE TRIGGER orq_jobs_event_update AFTER UPDATE OF event ON orq_jobs BEGIN SELECT 1; END;
          UPDATE orq_meta SET value = 16 WHERE key = 'schema_version'",
@@ -169,7 +169,8 @@ fn a_database_from_before_steps_gets_them_inside_the_callers_transaction() {
     assert_eq!(done(&conn, job, "a", "1"), 1);
     conn.execute_batch("COMMIT").unwrap();
     assert_eq!(step(&conn, job, "a").as_deref(), Some("1"));
-    assert_eq!(one::<i64>(&conn, "SELECT value FROM orq_meta WHERE key = 'schema_version'"), 17);
+    let latest: i64 = one(&conn, "SELECT json_extract(orq_debug(), '$.schema_latest')");
+    assert_eq!(one::<i64>(&conn, "SELECT value FROM orq_meta WHERE key = 'schema_version'"), latest);
 }
 
 fn await_signal(conn: &Connection, (id, token): (i64, i64), name: &str, timeout: f64) -> i64 {
@@ -385,4 +386,120 @@ fn progress_is_the_last_report_of_the_lease_holder_on_the_jobs_row() {
     assert_error(&conn, "SELECT queue_progress(1, 1048577, 'resizing')", "queue_progress: progress is not valid JSON");
     assert_error(&conn, "SELECT queue_progress(9, 1, 1)", "queue_progress: [not_found] no job with id 9");
     assert_eq!(one::<f64>(&conn, "SELECT progress ->> '$.done' FROM queue_jobs WHERE id = 1"), 3.0);
+}
+
+fn step_fail(conn: &Connection, (id, token): (i64, i64), name: &str, error: &str, options: &str) -> Option<String> {
+    conn.query_row("SELECT queue_step_fail(?1, ?2, ?3, ?4, ?5)", params![id, token, name, error, options], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_failed_step_with_tries_left_sleeps_its_job_without_using_an_attempt() {
+    let conn = db();
+    let first = claimed(&conn);
+    let three = r#"{"attempts": 3, "backoff": {"base": 10, "jitter": false}}"#;
+    assert_eq!(step_fail(&conn, first, "charge", "declined", three).as_deref(), Some("retry"));
+    assert_eq!(rows(&conn, "SELECT state, attempts, run_at FROM queue_jobs"), ["ready|0|1010.0"]);
+    assert_eq!(claim(&conn), None, "asleep until the step's next try");
+    at(&conn, 1010.0);
+    let second = claim(&conn).expect("the job, for the step's second try");
+    assert_eq!(step_fail(&conn, second, "charge", "declined again", three).as_deref(), Some("retry"));
+    assert_eq!(one::<f64>(&conn, "SELECT run_at FROM queue_jobs"), 1030.0, "the backoff doubles");
+    at(&conn, 1030.0);
+    let third = claim(&conn).unwrap();
+    assert_eq!(step_fail(&conn, third, "charge", "declined at last", three).as_deref(), Some("exhausted"));
+    assert_eq!(rows(&conn, "SELECT state, attempts FROM queue_jobs"), ["running|1"], "the caller decides");
+    assert_eq!(
+        rows(&conn, "SELECT type, detail FROM queue_history(1) WHERE type IN ('step_failed', 'slept')"),
+        [
+            r#"step_failed|{"name":"charge","try":1,"error":"declined"}"#,
+            r#"slept|{"run_at":1010.0}"#,
+            r#"step_failed|{"name":"charge","try":2,"error":"declined again"}"#,
+            r#"slept|{"run_at":1030.0}"#,
+            r#"step_failed|{"name":"charge","try":3,"error":"declined at last"}"#,
+        ]
+    );
+    assert_eq!(
+        one::<String>(&conn, "SELECT queue_steps(1)"),
+        r#"[{"name":"charge","result":null,"recorded_at":null,"failures":3,"error":"declined at last"}]"#
+    );
+}
+
+#[test]
+fn a_new_attempt_of_the_job_gives_a_step_its_tries_afresh() {
+    let conn = db();
+    let first = claimed(&conn);
+    let two = r#"{"attempts": 2, "retry_in": 0}"#;
+    assert_eq!(step_fail(&conn, first, "a", "e1", two).as_deref(), Some("retry"));
+    let second = claim(&conn).unwrap();
+    assert_eq!(step_fail(&conn, second, "a", "e2", two).as_deref(), Some("exhausted"));
+    assert_eq!(
+        conn.query_row("SELECT queue_fail(?1, ?2, 'a failed', 0)", [second.0, second.1], |r| r.get::<_, String>(0))
+            .unwrap(),
+        "ready"
+    );
+    let third = claim(&conn).unwrap();
+    assert_eq!(one::<i64>(&conn, "SELECT attempts FROM queue_jobs"), 2);
+    assert_eq!(step_fail(&conn, third, "a", "e3", two).as_deref(), Some("retry"), "try 1 of attempt 2");
+}
+
+#[test]
+fn without_options_a_step_has_one_try_and_its_failure_is_history() {
+    let conn = db();
+    let job = claimed(&conn);
+    let failed: Option<String> =
+        conn.query_row("SELECT queue_step_fail(?1, ?2, 'a', 'boom')", [job.0, job.1], |r| r.get(0)).unwrap();
+    assert_eq!(failed.as_deref(), Some("exhausted"));
+    assert_eq!(rows(&conn, "SELECT state FROM queue_jobs"), ["running"]);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_history(1) WHERE type = 'step_failed'"), 1);
+}
+
+#[test]
+fn a_stale_worker_cannot_fail_a_step_and_bad_input_changes_nothing() {
+    let conn = db();
+    let stale = claimed(&conn);
+    at(&conn, 1031.0);
+    let _fresh = claim(&conn).unwrap();
+    assert_eq!(step_fail(&conn, stale, "a", "e", "{}"), None, "lease lost");
+    for (sql, message) in [
+        ("SELECT queue_step_fail(9, 1, 'a', 'e')", "queue_step_fail: [not_found] no job with id 9"),
+        ("SELECT queue_step_fail(1, 1048578, 'a', NULL)", "queue_step_fail: error must not be NULL"),
+        ("SELECT queue_step_fail(1, 1048578, '', 'e')", "queue_step_fail: name must be 1 to 256 bytes, got 0"),
+        (
+            "SELECT queue_step_fail(1, 1048578, 'a', 'e', '{\"tries\": 2}')",
+            "queue_step_fail: unknown option 'tries' (known: attempts, backoff, retry_in)",
+        ),
+        ("SELECT queue_step_fail(1, 1048578, 'a', 'e', '{\"attempts\": 0}')", "queue_step_fail: attempts must be from 1 to"),
+        ("SELECT queue_step_fail(1, 1048578, 'a', 'e', '{\"retry_in\": -1}')", "queue_step_fail: retry_in must be"),
+        ("SELECT queue_step_fail(1, 1048578, 'a', 'e', '[1]')", "queue_step_fail: options must be a JSON object"),
+        ("SELECT queue_step_fail(1, 1048578, 'a')", "queue_step_fail: takes (id, token, name, error [, options])"),
+        ("SELECT queue_steps(9)", "queue_steps: [not_found] no job with id 9"),
+        ("SELECT queue_steps(NULL)", "queue_steps: id must not be NULL"),
+    ] {
+        assert_error(&conn, sql, message);
+    }
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_history(1) WHERE type = 'step_failed'"), 0);
+    assert_eq!(rows(&conn, "SELECT state, token FROM queue_jobs"), ["running|1048578"]);
+}
+
+#[test]
+fn queue_steps_lists_results_in_order_and_steps_go_with_their_job() {
+    let conn = db();
+    let job = claimed(&conn);
+    assert_eq!(one::<String>(&conn, "SELECT queue_steps(1)"), "[]");
+    assert_eq!(step_fail(&conn, job, "b", "flaky", r#"{"attempts": 2, "retry_in": 0}"#).as_deref(), Some("retry"));
+    let job = claim(&conn).unwrap();
+    assert_eq!(done(&conn, job, "a", "1"), 1);
+    at(&conn, 1001.0);
+    assert_eq!(done(&conn, job, "b", r#""ok""#), 1);
+    assert_eq!(
+        one::<String>(&conn, "SELECT queue_steps(1)"),
+        r#"[{"name":"a","result":1,"recorded_at":1000.0,"failures":0,"error":null},"#.to_owned()
+            + r#"{"name":"b","result":"ok","recorded_at":1001.0,"failures":1,"error":"flaky"}]"#
+    );
+    conn.query_row("SELECT queue_complete(?1, ?2)", [job.0, job.1], |_| Ok(())).unwrap();
+    one::<i64>(&conn, "SELECT queue_enqueue('q', '{}')"); // the newest job is always kept
+    assert_eq!(one::<i64>(&conn, "SELECT queue_purge('q', 0)"), 1);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_step_failures"), 0);
+    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_steps"), 0);
 }

@@ -50,6 +50,8 @@ pub fn register(conn: &Connection, s: &Arc<Session>) -> rusqlite::Result<()> {
     def(conn, s, "queue_lease_status", READS, queue_lease_status)?;
     def(conn, s, "queue_step", READS, queue_step)?;
     def(conn, s, "queue_step_done", WRITES, queue_step_done)?;
+    def(conn, s, "queue_step_fail", WRITES, queue_step_fail)?;
+    def(conn, s, "queue_steps", READS, queue_steps)?;
     def(conn, s, "queue_sleep", WRITES, queue_sleep)?;
     def(conn, s, "queue_await", WRITES, queue_await)?;
     def(conn, s, "queue_signal", WRITES, queue_signal)?;

@@ -10,6 +10,7 @@ use crate::error::{invalid, not_found, Result};
 use crate::options::{check_queue_name, EnqueueOptions};
 use crate::schema;
 use crate::session::Session;
+use crate::step_retry::StepRetry;
 use crate::steps;
 use crate::txn::{self, Writes};
 
@@ -50,6 +51,35 @@ pub fn queue_step_done(s: &Session, a: &Args) -> Result<i64> {
     let recorded = txn::write(s, Writes::Many, &mut |c| steps::record(c, now, id, token, name, &result))?;
     Ok(recorded as i64)
 }
+
+/// `queue_step_fail(id, token, name, error [, options])`: counts a failed
+/// try of the step; 'retry' when it has tries left (the job sleeps until
+/// the next one: the run ends), 'exhausted' when not (the job keeps its
+/// lease), NULL when the lease is lost.
+pub fn queue_step_fail(s: &Session, a: &Args) -> Result<Option<&'static str>> {
+    a.arity(4, 5, "(id, token, name, error [, options])")?;
+    let (id, token, name) = (a.int(0, "id")?, a.int(1, "token")?, step_name(a, 2)?);
+    let error = a.text(3, "error")?;
+    let retry = StepRetry::parse(a.opt_text(4, "options")?)?;
+    let now = s.clock.now_ms();
+    let failed = txn::write(s, Writes::Many, &mut |c| steps::fail(c, now, id, token, name, error, &retry))?;
+    Ok(failed.map(|f| f.as_str()))
+}
+
+/// `queue_steps(id)`: the job's steps (results, failed tries), as a JSON
+/// array in the order they were recorded.
+pub fn queue_steps(s: &Session, a: &Args) -> Result<String> {
+    a.arity(1, 1, "(id)")?;
+    let id = a.int(0, "id")?;
+    s.with(|res| match schema::readable_version(&res.host)? {
+        None => Err(not_found(format!("no job with id {id}"))),
+        Some(v) if v < STEP_FAILURES_VERSION => Err(schema::upgrade_needed(v)),
+        Some(_) => steps::list(&res.host, id),
+    })
+}
+
+/// The schema version that counts failed tries of steps (migration 018).
+const STEP_FAILURES_VERSION: i64 = 18;
 
 /// `queue_sleep(id, token, seconds)`: 1 when the job left its worker to be
 /// claimable again in `seconds` (its attempt not used up), 0 when the lease
