@@ -119,7 +119,7 @@ export class Job<P = any> {
   /** true if released; the attempt does not count */
   release(delay?: number): boolean;
   /** fn()'s result, recorded once as step `name`; when the job runs again, the recorded one (docs/sql/durable.md) */
-  step<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
+  step<T>(name: string, fn: () => T | Promise<T>, retry?: StepRetry): Promise<T>;
   /** sleeps without a worker (throws Suspended to end this run); returns once the time has passed */
   sleep(seconds: number): Promise<void>;
   /** the signal's payload, waiting for it without a worker (throws Suspended, or an Error named TimeoutError) */
@@ -130,10 +130,33 @@ export class Job<P = any> {
   gather(): ChildJob[];
   /** the jobs this one spawned, as they are now */
   children(): ChildJob[];
+  /** this job's steps, in the order recorded, with failed tries (queue_steps) */
+  steps(): JobStep[];
   /** reports progress (queue_jobs.progress); false when the token is stale */
   progress(value?: unknown, message?: string): boolean;
   /** releases the job if it is not finished */
   [Symbol.dispose](): void;
+}
+
+/** how a step that throws is tried again (queue_step_fail's options) */
+export interface StepRetry {
+  /** tries per attempt of the job; default 1 (the error is thrown on at once) */
+  attempts?: number;
+  /** the delay before each further try, the job asleep meanwhile; default as a job's */
+  backoff?: Backoff;
+  /** a fixed delay in seconds instead of the backoff */
+  retryIn?: number;
+}
+
+/** a step of a job (queue_steps) */
+export interface JobStep {
+  name: string;
+  result: unknown;
+  /** unix seconds; null: not recorded yet (it failed, and is tried again) */
+  recorded_at: number | null;
+  /** failed tries in the job's current attempt */
+  failures: number;
+  error: string | null;
 }
 
 /** a job spawned by another (queue_children) */

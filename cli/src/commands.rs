@@ -17,6 +17,7 @@ mod copy;
 mod demo;
 mod flows;
 pub mod health;
+mod in_job;
 mod litestream;
 mod run;
 mod watch;
@@ -63,6 +64,16 @@ pub enum Command {
         /// JSON payload [default: null]
         payload: Option<String>,
     },
+    /// In a job's command: run CMD as step NAME of the job once; a second
+    /// run prints the recorded output instead (docs/sql/durable.md)
+    Step(in_job::StepArgs),
+    /// In a job's command: the job sleeps without a worker, and the command must end (exit 5)
+    Sleep(in_job::SleepArgs),
+    /// In a job's command: print signal SIGNAL's payload; until it comes the
+    /// job waits without a worker, and the command must end (exit 5)
+    Await(in_job::AwaitArgs),
+    /// In a job's command: report how far the job got
+    Progress(in_job::ProgressArgs),
     /// Limits on running jobs and claim rates, per queue and per group: show, set or remove them
     Limits {
         #[command(subcommand)]
@@ -258,6 +269,10 @@ pub fn run(store: &Store, source: &Source, command: Command, out: &Output) -> Re
         Command::Pause { queue } => toggle(store, "queue_pause", &queue, "paused", out),
         Command::Resume { queue } => toggle(store, "queue_resume", &queue, "resumed", out),
         Command::Signal { name, payload } => signal(store, name, payload, out),
+        Command::Step(a) => in_job::step(store, a),
+        Command::Sleep(a) => in_job::sleep(store, a),
+        Command::Await(a) => in_job::await_signal(store, a),
+        Command::Progress(a) => in_job::progress(store, a),
         Command::Limits { action } => limits(store, action.unwrap_or(LimitsAction::Show), out),
         Command::Purge(a) => purge(store, a, out),
         Command::Worker(a) => worker::worker(store, db, &a),

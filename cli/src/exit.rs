@@ -20,15 +20,23 @@ pub enum Code {
     HealthWarning,
     /// `orq health`: a check is critical (status 2, shared with Usage).
     HealthCritical,
+    /// In a job's command (`orq step`, `orq sleep`, `orq await`): the job
+    /// left its worker (it sleeps, awaits a signal, or a step is tried
+    /// again later) or lost its lease, so the command must end (status 5).
+    RunOver,
+    /// In a job's command: a step's command failed with no tries left, or
+    /// no signal came within the timeout (status 1).
+    Failed,
 }
 
 impl Code {
     /// The process exit status.
     pub fn status(self) -> i32 {
         match self {
-            Code::HealthWarning => 1,
+            Code::HealthWarning | Code::Failed => 1,
             Code::HealthCritical | Code::NotFound => 2,
             Code::Unknown => 3,
+            Code::RunOver => 5,
             other => other as i32,
         }
     }

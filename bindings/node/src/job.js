@@ -62,11 +62,29 @@ class Job {
   // a lost lease, a retry, a sleep, a wait) runs its handler from the start:
   // each step that already has a result returns it at once.
 
-  /** `fn()`'s result (awaited; any JSON value), recorded once as step `name`. */
-  async step(name, fn) {
+  /**
+   * `fn()`'s result (awaited; any JSON value), recorded once as step `name`.
+   * A step that throws with `attempts` (tries per attempt of the job) left
+   * is tried again after `backoff` (or `retryIn` seconds), the job asleep
+   * meanwhile (queue_step_fail); its last error is thrown on.
+   */
+  async step(name, fn, { attempts, backoff, retryIn } = {}) {
     const recorded = this.#q.value('SELECT queue_step(?, ?, ?)', this.id, this.token, name);
     if (recorded != null) return JSON.parse(recorded);
-    const value = await fn();
+    let value;
+    try {
+      value = await fn();
+    } catch (err) {
+      if (err?.name === 'Suspended' || err?.name === 'LeaseLost') throw err;
+      const retry = JSON.stringify({ attempts, backoff, retry_in: retryIn });
+      const failed = this.#q.value('SELECT queue_step_fail(?, ?, ?, ?, ?)', this.id, this.token, name, errorText(err), retry);
+      if (failed == null) throw new LeaseLost(this);
+      if (failed === 'retry') {
+        this.finished = true;
+        throw new Suspended(this);
+      }
+      throw err;
+    }
     const text = JSON.stringify(value === undefined ? null : value);
     if (this.#q.value('SELECT queue_step_done(?, ?, ?, ?)', this.id, this.token, name, text) !== 1) {
       throw new LeaseLost(this);
@@ -116,6 +134,11 @@ class Job {
   /** The jobs this one spawned, as they are now. */
   children() {
     return JSON.parse(this.#q.value('SELECT queue_children(?)', this.id));
+  }
+
+  /** This job's steps (`{name, result, recorded_at, failures, error}`), in the order recorded. */
+  steps() {
+    return JSON.parse(this.#q.value('SELECT queue_steps(?)', this.id));
   }
 
   /** Reports how far the job got: a number or any JSON value, and/or a message. False when the lease is lost. */

@@ -71,3 +71,43 @@ test('a stale job throws LeaseLost; progress shows on the row', async (t) => {
   assert.equal(stale.progress(4), false);
   assert.deepEqual(JSON.parse(q.job(1).progress), { value: 3, message: '3 of 10' });
 });
+
+test('a failing step is retried on its own terms without failing the job', async (t) => {
+  const q = tempQueue(t);
+  setClock(q, 1000);
+  q.enqueue('sync', {});
+  let tries = 0;
+  const handler = (job) =>
+    job.step('fetch', async () => {
+      if (++tries < 3) throw new Error(`try ${tries}`);
+      return 'synced';
+    }, { attempts: 3, backoff: { base: 10, jitter: false } });
+  for (const wake of [1000, 1010, 1030]) {
+    setClock(q, wake);
+    await q.claim('sync', handler);
+  }
+  assert.equal(tries, 3);
+  const job = q.job(1);
+  assert.deepEqual([job.state, job.attempts, job.result], ['done', 1, 'synced']);
+  const steps = JSON.parse(q.value('SELECT queue_steps(1)'));
+  assert.deepEqual(steps.map((s) => [s.name, s.failures, s.error]), [['fetch', 2, 'Error: try 2']]);
+});
+
+test('a step out of tries throws its error to the handler', async (t) => {
+  const q = tempQueue(t);
+  setClock(q, 1000);
+  q.enqueue('sync', {});
+  let listed;
+  await q.claim('sync', async (job) => {
+    try {
+      return await job.step('fetch', () => { throw new TypeError('down'); });
+    } catch (err) {
+      assert.equal(err.name, 'TypeError');
+      const cached = await job.step('fallback', () => 'cached');
+      listed = job.steps().map((s) => s.name);
+      return cached;
+    }
+  });
+  assert.equal(q.job(1).result, 'cached');
+  assert.deepEqual(listed, ['fallback', 'fetch']);
+});

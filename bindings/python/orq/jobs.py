@@ -87,14 +87,39 @@ class Job:
     # crash, a lost lease, a retry, a sleep or a wait runs its handler from
     # the start: each step that already has a result returns it at once.
 
-    def step(self, name: str, fn: Callable[[], Any]) -> Any:
+    def step(
+        self,
+        name: str,
+        fn: Callable[[], Any],
+        *,
+        attempts: Optional[int] = None,
+        backoff: Optional[dict] = None,
+        retry_in: Optional[float] = None,
+    ) -> Any:
         """``fn()``'s result (any JSON value), recorded once as step ``name``:
-        when the job runs again, the recorded result, without calling ``fn``."""
+        when the job runs again, the recorded result, without calling ``fn``.
+        A step that raises with ``attempts`` (tries per attempt of the job)
+        left is tried again after ``backoff`` (or ``retry_in`` seconds), the
+        job asleep meanwhile (``queue_step_fail``); its last error propagates."""
         db = self._q().db
         recorded = db.value("SELECT queue_step(?, ?, ?)", (self.id, self.token, name))
         if recorded is not None:
             return json.loads(recorded)
-        value = fn()
+        try:
+            value = fn()
+        except (Suspended, LeaseLost):
+            raise
+        except Exception as e:
+            retry = {k: v for k, v in (("attempts", attempts), ("backoff", backoff), ("retry_in", retry_in)) if v is not None}
+            failed = db.value(
+                "SELECT queue_step_fail(?, ?, ?, ?, ?)", (self.id, self.token, name, error_text(e), json.dumps(retry))
+            )
+            if failed is None:
+                raise LeaseLost(self) from e
+            if failed == "retry":
+                self.finished = True
+                raise Suspended(self) from e
+            raise
         if not db.value("SELECT queue_step_done(?, ?, ?, ?)", (self.id, self.token, name, json.dumps(value))):
             raise LeaseLost(self)
         return value
@@ -148,6 +173,11 @@ class Job:
     def children(self) -> list[dict]:
         """The jobs this one spawned, as they are now."""
         return json.loads(self._q().db.value("SELECT queue_children(?)", (self.id,)))
+
+    def steps(self) -> list:
+        """This job's steps (``{name, result, recorded_at, failures, error}``),
+        in the order recorded."""
+        return json.loads(self._q().db.value("SELECT queue_steps(?)", (self.id,)))
 
     def _next_name(self, kind: str) -> str:
         self._calls[kind] = self._calls.get(kind, 0) + 1
@@ -222,7 +252,7 @@ class Claim:
         if exc is None:
             job.complete(job.result)
         else:
-            job.fail(f"{exc_type.__name__}: {exc}")
+            job.fail(error_text(exc))
         return False
 
 
@@ -247,6 +277,11 @@ class Heartbeat:
     def stop(self) -> None:
         self._done.set()
         self._thread.join()
+
+
+def error_text(exc: BaseException) -> str:
+    """The text stored as a job's (or a step's) error."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _json(value: Any) -> Optional[str]:

@@ -14,7 +14,7 @@ import traceback
 import uuid
 from typing import TYPE_CHECKING, Optional
 
-from .jobs import Job, LeaseLost, Queues, Suspended
+from .jobs import Job, LeaseLost, Queues, Suspended, error_text
 from .log import Log, chosen_format
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ class Worker:
             if job.lost.is_set():
                 self._end(job, self._leases.ending(job), time.monotonic() - started)
                 return
-            summary = f"{type(e).__name__}: {e}"
+            summary = error_text(e)
             tail = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:])
             ended = job.fail(f"{summary}\n{tail}"[-4096:]) is not None
             # The log says what failed; the job keeps the traceback too.

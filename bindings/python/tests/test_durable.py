@@ -119,3 +119,48 @@ def test_progress_shows_on_the_jobs_row(q):
     assert job.progress(0.5)
     assert job.progress(3, "3 of 10 images")
     assert json.loads(q.job(job.id)["progress"]) == {"value": 3, "message": "3 of 10 images"}
+
+
+def test_a_failing_step_is_retried_on_its_own_terms_without_failing_the_job(q):
+    at(q, 1000)
+    q.enqueue("sync", {})
+    tries = []
+
+    def flaky():
+        tries.append(1)
+        if len(tries) < 3:
+            raise ConnectionError(f"try {len(tries)}")
+        return "synced"
+
+    def handler(job):
+        return job.step("fetch", flaky, attempts=3, backoff={"base": 10, "jitter": False})
+
+    for wake in (1000, 1010, 1030):
+        at(q, wake)
+        with q.claim("sync") as job:
+            job.result = handler(job)
+    assert len(tries) == 3
+    job = q.job(1)
+    assert (job["state"], job["attempts"], job["result"]) == ("done", 1, "synced"), "one attempt of the job"
+    steps = json.loads(q.db.value("SELECT queue_steps(1)"))
+    assert [(s["name"], s["result"], s["failures"], s["error"]) for s in steps] == [
+        ("fetch", "synced", 2, "ConnectionError: try 2")
+    ]
+
+
+def test_a_step_out_of_tries_raises_its_error_to_the_handler(q):
+    at(q, 1000)
+    q.enqueue("sync", {})
+
+    def handler(job):
+        try:
+            return job.step("fetch", lambda: 1 / 0)
+        except ZeroDivisionError:
+            return job.step("fallback", lambda: "cached")
+
+    with q.claim("sync") as job:
+        job.result = handler(job)
+        assert [s["name"] for s in job.steps()] == ["fallback", "fetch"]
+    assert q.job(1)["result"] == "cached"
+    kinds = q.db.rows("SELECT type FROM queue_history(1) WHERE type LIKE 'step%'")
+    assert [k[0] for k in kinds] == ["step_failed", "step"]

@@ -3,7 +3,7 @@
 //! enforces time limits, records what each run used, and shuts down without
 //! losing a job. Every queue operation is a call to orq's SQL functions.
 
-mod child;
+pub mod child;
 #[cfg(target_os = "linux")]
 pub mod keeper;
 pub mod log;
@@ -532,12 +532,11 @@ impl<'c> Engine<'c> {
         Ok(())
     }
 
-    /// A job whose command succeeded but whose completion did not apply
-    /// (after a batch that did not complete every job): it was completed
-    /// all the same if its row is done under this lease's token; it parked
-    /// itself (a sleep or a wait its command asked for through ORQ_TOKEN)
-    /// if it is ready or waiting under that token; otherwise its lease was
-    /// lost.
+    /// A job whose completion (or failure) did not apply: it was completed
+    /// all the same if its row is done under this lease's token (a batch
+    /// that did not complete every job); it parked itself (a sleep, a wait
+    /// or a step's next try its command asked for through ORQ_TOKEN) if it
+    /// is ready or waiting under that token; otherwise its lease was lost.
     fn not_completed(&self, job: &Job) -> Result<(&'static str, Option<String>)> {
         let row = self.store.read("SELECT state, token FROM queue_jobs WHERE id = ?1", &[job.id.into()])?;
         let (state, token) = match row.rows.first().map(|r| (&r[0], &r[1])) {
@@ -582,7 +581,10 @@ impl<'c> Engine<'c> {
         match outcome {
             "done" => {}
             "released" => self.store.call("SELECT queue_release(?1, ?2)", &fenced)?,
-            _ => self.fail(job.id, job.token, error.clone())?,
+            // A command that parked its own job and then failed (`orq step`
+            // exits 5 after a failed try) is suspended, not failed.
+            _ if !self.fail(job.id, job.token, error.clone())? => return self.not_completed(job),
+            _ => {}
         }
         Ok((outcome, error))
     }
@@ -641,10 +643,12 @@ impl<'c> Engine<'c> {
         Ok(())
     }
 
-    /// Fails a job's run (fenced by its token: safe to send again).
-    fn fail(&self, id: i64, token: i64, error: Option<String>) -> Result<()> {
-        self.store.call("SELECT queue_fail(?1, ?2, ?3)", &[id.into(), token.into(), error.into()])?;
-        Ok(())
+    /// Fails a job's run (fenced by its token: safe to send again); false
+    /// when its token no longer holds the job.
+    fn fail(&self, id: i64, token: i64, error: Option<String>) -> Result<bool> {
+        let state: Option<String> =
+            self.store.one("SELECT queue_fail(?1, ?2, ?3)", &[id.into(), token.into(), error.into()])?;
+        Ok(state.is_some())
     }
 
     fn stop(&mut self) -> Result<()> {
@@ -658,19 +662,22 @@ impl<'c> Engine<'c> {
 /// The result stored for a job that exited 0: its stdout if that is JSON,
 /// else stdout as a JSON string; NULL when it printed nothing.
 fn job_result(exit: &Exit) -> Option<String> {
-    let text = String::from_utf8_lossy(&exit.stdout);
+    result_json(&exit.stdout, exit.stdout_cut)
+}
+
+/// A command's output as a result: JSON if it is JSON, else a JSON string
+/// (saying where it was cut, when `cut`); None when it printed nothing.
+/// Also a step's result (`orq step`).
+pub fn result_json(stdout: &[u8], cut: bool) -> Option<String> {
+    let text = String::from_utf8_lossy(stdout);
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return None;
     }
-    if !exit.stdout_cut && serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok() {
+    if !cut && serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok() {
         return Some(trimmed.to_string());
     }
-    let shown = if exit.stdout_cut {
-        format!("{text}… (cut at {} bytes)", child::MAX_RESULT_BYTES)
-    } else {
-        text.into_owned()
-    };
+    let shown = if cut { format!("{text}… (cut at {} bytes)", child::MAX_RESULT_BYTES) } else { text.into_owned() };
     Some(Value::from(shown).to_string())
 }
 
