@@ -677,7 +677,8 @@ pub fn result_json(stdout: &[u8], cut: bool) -> Option<String> {
     if !cut && serde_json::from_str::<serde::de::IgnoredAny>(trimmed).is_ok() {
         return Some(trimmed.to_string());
     }
-    let shown = if cut { format!("{text}… (cut at {} bytes)", child::MAX_RESULT_BYTES) } else { text.into_owned() };
+    let shown =
+        if cut { format!("{text}… (cut at {} bytes)", child::MAX_RESULT_BYTES) } else { text.into_owned() };
     Some(Value::from(shown).to_string())
 }
 
