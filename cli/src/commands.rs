@@ -452,6 +452,13 @@ fn show(store: &Store, id: i64, token: Option<i64>, out: &Output) -> Result<Code
         return Err(usage(format!("no job with id {id}")));
     }
     let history = store.read("SELECT * FROM queue_history(?1)", &[id.into()])?;
+    // queue_steps' objects as rows: a table for people, the same objects in JSON.
+    let steps = store.read(
+        "SELECT value->>'name' AS name, value->'result' AS result, value->>'recorded_at' AS recorded_at,
+                value->>'failures' AS failures, value->>'error' AS error
+         FROM json_each(queue_steps(?1))",
+        &[id.into()],
+    )?;
     // queue_lease_status's verdict on the token, as JSON.
     let lease = token
         .map(|t| store.read_one::<String>("SELECT queue_lease_status(?1, ?2)", &[id.into(), t.into()]))
@@ -459,7 +466,7 @@ fn show(store: &Store, id: i64, token: Option<i64>, out: &Output) -> Result<Code
         .map(|text| serde_json::from_str::<serde_json::Value>(&text).map_err(|e| usage(e.to_string())))
         .transpose()?;
     if out.json {
-        let mut shown = json!({ "job": rows.object(&rows.rows[0]), "history": history.to_json() });
+        let mut shown = json!({ "job": rows.object(&rows.rows[0]), "steps": steps.to_json(), "history": history.to_json() });
         if let Some(lease) = lease {
             shown["lease"] = lease;
         }
@@ -467,6 +474,10 @@ fn show(store: &Store, id: i64, token: Option<i64>, out: &Output) -> Result<Code
         return Ok(Code::Ok);
     }
     rows.print_record(out);
+    if !steps.rows.is_empty() {
+        println!();
+        steps.print(out);
+    }
     println!();
     history.print(out);
     if let Some(lease) = lease {

@@ -106,6 +106,7 @@ fn json_value(name: &str, v: &Value) -> serde_json::Value {
                     | "options"
                     | "info"
                     | "retention"
+                    | "progress"
             ) =>
         {
             serde_json::from_str(t).unwrap_or_else(|_| json!(t))

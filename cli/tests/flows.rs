@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use common::{finish, signal, Db};
+use serde_json::json;
 
 const SPEC: &str = r#"{"name": "etl", "fail_fast": true, "jobs": [
   {"key": "extract", "queue": "etl", "payload": {"cmd": "echo '{\"rows\": 3}'"}},
@@ -92,6 +93,43 @@ fn show_includes_the_jobs_history() {
         shown["history"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, vec!["enqueued", "cancelled"]);
     assert!(db.ok(&["show", "1"], 0).contains("TYPE"));
+}
+
+#[test]
+fn show_lists_the_jobs_steps_and_progress() {
+    let db = Db::new("steps");
+    db.ok(&["enqueue", "reports", "{}"], 0);
+    let token: i64 = db.one("SELECT token FROM queue_claim('w1', 1)");
+    db.one::<i64>(&format!(
+        r#"SELECT queue_step_done(1, {token}, 'fetch', '{{"rows": 3}}')
+             + (queue_step_fail(1, {token}, 'render', 'timeout') = 'exhausted')
+             + queue_progress(1, {token}, '{{"done": 3, "total": 10, "message": "rendering"}}')"#
+    ));
+    let shown = db.json(&["show", "1"]);
+    assert_eq!(shown["job"]["progress"], json!({"done": 3, "total": 10, "message": "rendering"}));
+    let mut steps = shown["steps"].clone();
+    assert!(steps[0]["recorded_at"].is_f64(), "{steps}");
+    steps[0]["recorded_at"] = json!("a time");
+    assert_eq!(
+        steps,
+        json!([
+            {"name": "fetch", "result": {"rows": 3}, "recorded_at": "a time", "failures": 0, "error": null},
+            {"name": "render", "result": null, "recorded_at": null, "failures": 1, "error": "timeout"}
+        ])
+    );
+
+    let text = db.ok(&["show", "1"], 0);
+    assert!(text.contains(r#"progress  {"done": 3, "total": 10, "message": "rendering"}"#), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("NAME")).expect("a table of steps");
+    assert_eq!(lines[header], "NAME    RESULT      RECORDED_AT  FAILURES  ERROR");
+    assert!(lines[header + 1].starts_with(r#"fetch   {"rows":3}  "#), "{text}");
+    assert_eq!(lines[header + 2], "render  null        -                   1  timeout");
+    assert!(lines[header + 4].starts_with("SEQ"), "the history follows: {text}");
+
+    db.ok(&["enqueue", "reports", "{}"], 0);
+    assert_eq!(db.json(&["show", "2"])["steps"], json!([]));
+    assert!(!db.ok(&["show", "2"], 0).contains("NAME"), "no steps, no table");
 }
 
 #[test]

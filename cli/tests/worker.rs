@@ -594,6 +594,36 @@ fn watch_once_prints_queues_and_workers() {
     assert!(frame.contains("workers: 0 alive") && frame.contains("thumbnailer  stopped"), "{frame}");
 }
 
+#[test]
+fn watch_once_shows_the_progress_running_jobs_reported() {
+    let db = Db::new("watch-progress");
+    for _ in 0..4 {
+        db.ok(&["enqueue", "render", "{}"], 0);
+    }
+    assert!(!db.ok(&["watch", "--once"], 0).contains("PROGRESS"), "no report, no table");
+    let reported: i64 = db.one(
+        r#"SELECT sum(queue_progress(id, token, CASE id
+             WHEN 1 THEN '0.25'
+             WHEN 2 THEN '{"done": 3, "total": 10, "message": "frames"}'
+             ELSE '{"value": 0.5, "message": "half"}' END))
+           FROM queue_claim('w1', 3)"#,
+    );
+    assert_eq!(reported, 3);
+    let frame = db.ok(&["watch", "--once"], 0);
+    let lines: Vec<&str> = frame.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("JOB")).expect("a progress table");
+    assert_eq!(
+        lines[header..header + 4],
+        [
+            "JOB  QUEUE   WORKER  PROGRESS",
+            "  1  render  w1      25%",
+            "  2  render  w1      3/10 frames",
+            "  3  render  w1      50% half"
+        ],
+        "{frame}"
+    );
+}
+
 /// `orq worker --until-empty ARGS`, which must exit 0 within `limit`; its log.
 fn until_empty(db: &Db, args: &[&str], limit: Duration) -> String {
     let mut all = vec!["worker", "--until-empty"];

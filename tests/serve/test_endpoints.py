@@ -349,6 +349,25 @@ def test_a_job_comes_with_its_history(conn, serve):
     assert s.get("/api/jobs/424242").status_code == 404
 
 
+def test_a_job_comes_with_its_steps_and_progress(conn, serve):
+    jid = enqueue(conn, "reports")
+    [job] = claim(conn, "reports")
+    args = (jid, job["token"])
+    conn.execute("""SELECT queue_step_done(?, ?, 'fetch', '{"rows": 3}')""", args)
+    conn.execute("SELECT queue_step_fail(?, ?, 'render', 'timeout')", args)
+    conn.execute("SELECT queue_progress(?, ?, '0.25')", args)
+    s = serve()
+    data = s.get(f"/api/jobs/{jid}").json()
+    assert data["job"]["progress"] == 0.25
+    fetch, render = data["steps"]
+    assert isinstance(fetch.pop("recorded_at"), float)
+    assert fetch == {"name": "fetch", "result": {"rows": 3}, "failures": 0, "error": None}
+    assert render == {"name": "render", "result": None, "recorded_at": None, "failures": 1, "error": "timeout"}
+    assert [e["type"] for e in data["history"]] == ["enqueued", "claimed", "step", "step_failed"]
+    assert s.get("/api/jobs", params={"state": "running"}).json()["jobs"][0]["progress"] == 0.25
+    assert s.get(f"/api/jobs/{enqueue(conn, 'reports')}").json()["steps"] == []
+
+
 def test_a_workflow_comes_with_its_graph_laid_out(conn, db, serve, tmp_path):
     spec = {"name": "etl", "jobs": [
         {"key": "extract", "queue": "q"},
@@ -436,6 +455,21 @@ def test_the_event_stream_pushes_a_snapshot_when_the_database_changes(conn, db, 
         orq(db, "enqueue", "email", "{}")
         second = read_snapshot(lines)
         assert second["totals"]["ready"] == 2 and second["seq"] > first["seq"]
+        assert time.monotonic() - started < 5
+
+
+def test_the_event_stream_pushes_a_snapshot_on_a_commit_that_changes_no_count(conn, serve):
+    enqueue(conn, "reports")
+    [job] = claim(conn, "reports")
+    s = serve("--interval", "30s")  # only commits can explain a new snapshot
+    with requests.get(s.url("/events/stream"), stream=True, timeout=10) as r:
+        lines = r.iter_lines(decode_unicode=True)
+        first = read_snapshot(lines)
+        started = time.monotonic()
+        # No event, no count: an open job page still has its progress to show.
+        conn.execute("SELECT queue_progress(?, ?, '0.5')", (job["id"], job["token"]))
+        second = read_snapshot(lines)
+        assert second["seq"] > first["seq"] and second["totals"] == first["totals"]
         assert time.monotonic() - started < 5
 
 

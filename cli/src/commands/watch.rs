@@ -1,15 +1,17 @@
-//! `orq watch`: a live view of every queue and worker, redrawn in place
-//! (no flicker: the cursor goes home and each line is overwritten), until
-//! `q`. `--once` prints one frame, for scripts and tests.
+//! `orq watch`: a live view of every queue and worker and of the running
+//! jobs' progress, redrawn in place (no flicker: the cursor goes home and
+//! each line is overwritten), until `q`. `--once` prints one frame, for
+//! scripts and tests.
 
 use std::io::{IsTerminal, Read, Write};
 use std::time::Duration;
 
 use clap::Args;
+use rusqlite::types::Value;
 
 use crate::duration::{from_secs, parse_seconds};
 use crate::exit::{Code, Result};
-use crate::output::table_lines;
+use crate::output::{cut, table_lines};
 use crate::store::Store;
 use crate::time::{iso, now_secs};
 
@@ -47,8 +49,8 @@ pub fn watch(store: &Store, title: &str, a: &WatchArgs) -> Result<Code> {
     }
 }
 
-/// One screenful: the queues, then the workers. `title` names the queue
-/// (its file, or its cluster).
+/// One screenful: the queues, the running jobs' progress, then the
+/// workers. `title` names the queue (its file, or its cluster).
 pub fn frame(store: &Store, title: &str) -> Result<Vec<String>> {
     let mut lines = vec![format!("orq watch  {title}  {}   (q quits)", iso(now_secs())), String::new()];
     let queues = store.read(
@@ -63,22 +65,74 @@ pub fn frame(store: &Store, title: &str) -> Result<Vec<String>> {
     } else {
         lines.extend(table_lines(&queues.columns, &queues.cells()));
     }
+    lines.extend(progress_lines(store)?);
     lines.push(String::new());
     let workers = store.read(
         "SELECT name, state, running, jobs_done AS done, jobs_failed AS failed, heartbeat_at, host, pid
          FROM queue_workers WHERE state = 'alive' OR heartbeat_at > orq_now() - 3600",
         &[],
     )?;
-    let alive = workers
-        .rows
-        .iter()
-        .filter(|r| matches!(&r[1], rusqlite::types::Value::Text(s) if s == "alive"))
-        .count();
+    let alive = workers.rows.iter().filter(|r| matches!(&r[1], Value::Text(s) if s == "alive")).count();
     lines.push(format!("workers: {alive} alive"));
     if !workers.rows.is_empty() {
         lines.extend(table_lines(&workers.columns, &workers.cells()));
     }
     Ok(lines)
+}
+
+/// At most this many running jobs' progress on a screen.
+const PROGRESS_ROWS: i64 = 10;
+
+/// The progress the oldest running jobs reported (queue_progress), as a
+/// table after a blank line; none when no running job reported any.
+fn progress_lines(store: &Store) -> Result<Vec<String>> {
+    let jobs = store.read(
+        "SELECT id AS job, queue, worker, progress FROM queue_jobs
+         WHERE state = 'running' AND progress IS NOT NULL ORDER BY id LIMIT ?1",
+        &[(PROGRESS_ROWS + 1).into()],
+    )?;
+    if jobs.rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cells = jobs.cells();
+    for (row, values) in cells.iter_mut().zip(&jobs.rows) {
+        if let Value::Text(report) = &values[3] {
+            row[3] = progress_text(report);
+        }
+    }
+    let more = cells.len() as i64 > PROGRESS_ROWS;
+    cells.truncate(PROGRESS_ROWS as usize);
+    let mut lines = vec![String::new()];
+    lines.extend(table_lines(&jobs.columns, &cells));
+    if more {
+        lines.push(format!("… (the oldest {PROGRESS_ROWS} shown)"));
+    }
+    Ok(lines)
+}
+
+/// A progress report for people: a number from 0 to 1 as a percentage,
+/// {"done", "total"} as done/total, then the message (or the string) if
+/// any. The packages send a number with a message as {"value", "message"}.
+/// Other JSON is shown as it is.
+fn progress_text(report: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(report) else { return cut(report, 48) };
+    let amount = |v: &serde_json::Value| match v.as_f64() {
+        Some(f) if (0.0..=1.0).contains(&f) => Some(format!("{:.0}%", f * 100.0)),
+        _ => v.is_number().then(|| v.to_string()),
+    };
+    let counted = match (v.get("done"), v.get("total")) {
+        (Some(done), Some(total)) if done.is_number() && total.is_number() => Some(format!("{done}/{total}")),
+        _ => None,
+    };
+    let shown = counted.or_else(|| amount(v.get("value").unwrap_or(&v)));
+    let message = v.get("message").unwrap_or(&v).as_str();
+    let text = match (shown, message) {
+        (Some(s), Some(m)) => format!("{s} {m}"),
+        (Some(s), None) => s,
+        (None, Some(m)) => m.to_string(),
+        (None, None) => report.to_string(),
+    };
+    cut(&text, 48)
 }
 
 /// Waits up to `timeout` for a key on a terminal stdin.

@@ -14,6 +14,7 @@ use serde_json::{json, Map, Value};
 use super::error::{ApiError, ApiResult};
 use super::{dag, Shared};
 use crate::commands::health;
+use crate::exit::usage;
 
 /// The overview the watcher keeps current (the same JSON the event stream
 /// sends).
@@ -34,7 +35,7 @@ pub struct JobsQuery {
 }
 
 const JOB_COLUMNS: &str = "id, queue, state, priority, attempts, max_attempts, run_at, created_at, \
-     started_at, finished_at, updated_at, worker, error, workflow, workflow_key";
+     started_at, finished_at, updated_at, worker, error, workflow, workflow_key, progress";
 
 /// `GET /api/jobs?queue=&state=&before=|after=&limit=`: a page of jobs,
 /// newest first, by keyset on id (index-ordered, no OFFSET), with the ids
@@ -105,15 +106,18 @@ pub async fn jobs(State(app): State<Shared>, Query(q): Query<JobsQuery>) -> ApiR
         .await
 }
 
-/// `GET /api/jobs/{id}`: every field, and the job's whole history.
+/// `GET /api/jobs/{id}`: every field, the job's steps (queue_steps) and its
+/// whole history.
 pub async fn job(State(app): State<Shared>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let found = app
         .pool
         .run(move |store| {
             let job = store.read("SELECT * FROM queue_jobs WHERE id = ?1", &[id.into()])?;
             let Some(row) = job.rows.first() else { return Ok(None) };
+            let steps: String = store.read_one("SELECT queue_steps(?1)", &[id.into()])?;
+            let steps: Value = serde_json::from_str(&steps).map_err(|e| usage(e.to_string()))?;
             let history = store.read("SELECT * FROM queue_history(?1)", &[id.into()])?;
-            Ok(Some(json!({ "job": job.object(row), "history": history.to_json() })))
+            Ok(Some(json!({ "job": job.object(row), "steps": steps, "history": history.to_json() })))
         })
         .await?;
     found.map(Json).ok_or_else(|| ApiError::not_found(format!("no job with id {id}")))

@@ -4,9 +4,9 @@
 //! data_version` on its own connection (which changes when any other
 //! connection, in any process, commits), and when it changed, or
 //! `--interval` passed (ages and rates move without commits), it rebuilds
-//! the overview snapshot. A snapshot that differs from the last one goes to
-//! every open `/events/stream` through a watch channel: one database read
-//! however many pages are open. Every `--interval` the thread also calls
+//! the overview snapshot. The snapshot goes to every open `/events/stream`
+//! through a watch channel (one database read however many pages are open)
+//! after each commit, and when it differs from the last one. Every `--interval` the thread also calls
 //! `queue_alerts_check()` and runs `--on-alert` for each alert that started
 //! firing.
 
@@ -86,11 +86,15 @@ impl Watcher {
                         }
                     }
                     let now_version = data_version(&reader);
-                    if now_version != version || refreshed.elapsed() >= interval {
+                    let committed = now_version != version;
+                    if committed || refreshed.elapsed() >= interval {
                         version = now_version;
                         refreshed = Instant::now();
                         match overview(&reader, &mut history) {
-                            Ok(next) if next != last => {
+                            // A commit is news even when the overview is the
+                            // same: an open job page shows its job's progress,
+                            // which changes no count.
+                            Ok(next) if committed || next != last => {
                                 seq += 1;
                                 let _ = tx.send(Arc::new(stamped(&next, seq)));
                                 last = next;

@@ -195,3 +195,35 @@ test('the job browser, a job page and the workers page', { timeout: 60000 }, asy
   await page.screenshot({ path: path.join(SHOTS, 'workers.png'), fullPage: true });
   assert.deepEqual(errors, []);
 });
+
+test("a running job's page lists its steps and shows its progress live", { timeout: 60000 }, async () => {
+  const id = Number(orq('enqueue', 'render', '{"video":"intro.mp4"}'));
+  const token = sql("SELECT token FROM queue_claim('worker-1', 1, 'render')");
+  const report = (done, message) => sql(`SELECT queue_progress(${id}, ${token},
+    json_object('done', ${done}, 'total', 10, 'message', '${message}'))`);
+  sql(`SELECT queue_step_done(${id}, ${token}, 'download', '{"bytes": 73400320}'),
+              queue_step_done(${id}, ${token}, 'transcode', '{"codec": "av1", "frames": 1440}'),
+              queue_step_fail(${id}, ${token}, 'upload', 'S3: 503 Slow Down')`);
+  report(2, 'uploading');
+  await page.goto(`${base}/jobs/${id}`);
+  await page.locator('table.steps').waitFor();
+  assert.deepEqual(await page.locator('table.steps tr[data-step]').evaluateAll((rows) => rows.map((r) => r.dataset.step)),
+    ['download', 'transcode', 'upload']);
+  assert.match(await text('tr[data-step="transcode"]'), /\{"codec":"av1","frames":1440\}/);
+  assert.match(await text('tr[data-step="upload"]'), /1\s*S3: 503 Slow Down/);
+  const progress = () => page.locator('dl.fields .job-progress').textContent();
+  assert.match(await progress(), /2\/10 uploading/);
+
+  // Another process reports progress: no event, no count changes, yet the page follows.
+  await page.evaluate(() => { window.stillTheSamePage = true; });
+  report(7, 'uploading part 7');
+  await page.waitForFunction(() => /7\/10 uploading part 7/.test(document.querySelector('dl.fields .job-progress')?.textContent),
+    null, { timeout: 10000 });
+  assert.equal(await page.evaluate(() => window.stillTheSamePage), true, 'the page was not reloaded');
+  assert.equal(await page.locator('dl.fields .job-progress rect.fill').getAttribute('width'), '70');
+  await page.screenshot({ path: path.join(SHOTS, 'job-steps.png'), fullPage: true });
+
+  await page.goto(`${base}/jobs?state=running`);
+  assert.match(await text(`tr[data-job="${id}"] .job-progress`), /7\/10 uploading part 7/);
+  assert.deepEqual(errors, []);
+});

@@ -100,6 +100,35 @@ function table(headers, rows, cls) {
 
 function empty(text) { return h('p', { class: 'empty' }, text); }
 
+// A bar `width` pixels wide, filled to `fraction` (0 to 1).
+function bar(fraction, width) {
+  const pct = Math.max(0, Math.min(100, Math.round(100 * fraction)));
+  return s('svg', { viewBox: '0 0 100 8', width, height: 8, preserveAspectRatio: 'none' },
+    s('rect', { width: 100, height: 8, class: 'track' }), s('rect', { width: pct, height: 8, class: 'fill' }));
+}
+
+// A job's last progress report (queue_progress), as `orq watch` words it: a
+// number from 0 to 1 is a percentage, {done, total} counts, then the message
+// (or the string); the packages send a number with a message as {value,
+// message}. Those with a fraction get a bar; other JSON shows as it is.
+function jobProgress(p) {
+  if (p === null || p === undefined) return null;
+  const isNum = (x) => typeof x === 'number' && Number.isFinite(x);
+  const value = p && typeof p === 'object' && 'value' in p ? p.value : p;
+  let fraction = null; let amount = null;
+  if (p && isNum(p.done) && isNum(p.total)) {
+    fraction = p.total > 0 ? p.done / p.total : null;
+    amount = `${num(p.done)}/${num(p.total)}`;
+  } else if (isNum(value)) {
+    fraction = value >= 0 && value <= 1 ? value : null;
+    amount = fraction === null ? num(value) : `${Math.round(100 * value)}%`;
+  }
+  const message = typeof p === 'string' ? p : p && typeof p.message === 'string' ? p.message : null;
+  const words = cut([amount, message].filter((x) => x !== null).join(' ') || JSON.stringify(p), 80);
+  return h('span', { class: 'progress job-progress', title: JSON.stringify(p) },
+    fraction === null ? null : bar(fraction, 100), ` ${words}`);
+}
+
 // ---------------------------------------------------------------- server
 
 async function api(path) {
@@ -330,7 +359,7 @@ function jobRows(jobs, { showState = true } = {}) {
   return jobs.map((j) => h('tr', { 'data-job': j.id, 'data-state': j.state },
     h('td', { class: 'num' }, link(`/jobs/${j.id}`, `#${j.id}`)),
     h('td', {}, j.queue),
-    showState ? h('td', {}, state(j.state)) : null,
+    showState ? h('td', {}, state(j.state), j.state === 'running' ? jobProgress(j.progress) : null) : null,
     h('td', { class: 'num' }, `${j.attempts}/${j.max_attempts}`),
     h('td', { class: 'num' }, j.priority),
     h('td', {}, j.state === 'ready' ? when(j.run_at) : when(j.finished_at || j.started_at || j.created_at)),
@@ -404,6 +433,7 @@ function jobPage([id]) {
     const fields = h('dl', { class: 'fields' },
       field('queue', link(`/jobs?queue=${encodeURIComponent(j.queue)}`, j.queue)),
       field('attempts', `${j.attempts} of ${j.max_attempts}`),
+      field('progress', jobProgress(j.progress)),
       field('priority', j.priority),
       field(j.state === 'ready' ? 'due' : 'run at', when(j.run_at)),
       field('created', when(j.created_at)),
@@ -424,10 +454,19 @@ function jobPage([id]) {
         h('td', {}, e.from_state ? state(e.from_state) : '', ' → ', state(e.to_state)),
         h('td', {}, e.worker || ''), h('td', { class: 'num' }, e.attempt),
         h('td', { class: 'mono' }, e.detail ? JSON.stringify(e.detail) : ''))), 'history');
+    // A step without a result yet has failed tries (queue_step_fail).
+    const steps = table(['step', 'recorded', 'result', 'failures', 'last error'],
+      data.steps.map((st) => h('tr', { 'data-step': st.name },
+        h('td', {}, st.name),
+        h('td', {}, st.recorded_at === null ? '–' : h('time', { title: ago(st.recorded_at) }, clock(st.recorded_at))),
+        h('td', { class: 'mono', title: pretty(st.result) }, st.recorded_at === null ? '' : cut(JSON.stringify(st.result), 80)),
+        h('td', { class: 'num' }, st.failures),
+        h('td', { class: 'error', title: st.error || '' }, cut(st.error, 80)))), 'steps');
     return [
       h('h1', {}, `Job #${j.id} `, state(j.state), h('span', { class: 'actions' }, jobActions(j))),
       fields,
       h('div', { class: 'blocks' }, block('Payload', j.payload), block('Result', j.result), block('Error', j.error, 'error')),
+      ...(data.steps.length ? [h('h2', {}, 'Steps'), steps] : []),
       h('h2', {}, 'History'), history];
   });
 }
@@ -466,11 +505,7 @@ function deadPage(_, params) {
 // ---------------------------------------------------------------- workflows
 
 function progress(done, total) {
-  const pct = total ? Math.round((100 * done) / total) : 0;
-  return h('span', { class: 'progress', title: `${done} of ${total}` },
-    s('svg', { viewBox: '0 0 100 8', width: 100, height: 8, preserveAspectRatio: 'none' },
-      s('rect', { width: 100, height: 8, class: 'track' }), s('rect', { width: pct, height: 8, class: 'fill' })),
-    ` ${done}/${total}`);
+  return h('span', { class: 'progress', title: `${done} of ${total}` }, bar(total ? done / total : 0, 100), ` ${done}/${total}`);
 }
 
 function workflowsPage() {
@@ -545,11 +580,8 @@ function workflowPage([id]) {
 
 function load(running, concurrency) {
   if (!concurrency) return h('span', {}, `${running} running`);
-  const pct = Math.min(100, Math.round((100 * running) / concurrency));
   return h('span', { class: 'progress load', title: `${running} of ${concurrency} slots busy` },
-    s('svg', { viewBox: '0 0 100 8', width: 80, height: 8, preserveAspectRatio: 'none' },
-      s('rect', { width: 100, height: 8, class: 'track' }), s('rect', { width: pct, height: 8, class: 'fill' })),
-    ` ${running}/${concurrency}`);
+    bar(running / concurrency, 80), ` ${running}/${concurrency}`);
 }
 
 function workersPage() {
