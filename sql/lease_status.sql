@@ -13,6 +13,9 @@
 --   expired      the lease was lost the same way; no claim has taken the job since
 --   failed       queue_fail with this lease ended it
 --   released     queue_release with this lease ended it
+--   parked       the job left its worker under this lease: it slept, awaited
+--                a signal, or waited for its children (queue_sleep,
+--                queue_await, queue_gather, queue_step_fail)
 --   finished     the job ended under this lease: completed, died or cancelled
 --   future       the job has not had this lease yet
 --   wrong_job    the token is not a lease token of this job
@@ -49,7 +52,8 @@ deadline AS (
 ending AS (
   SELECT e.type, e.at, e.to_state, json_extract(e.detail, '$.error') AS error
   FROM claim, orq_events AS e
-  WHERE e.job = :id AND e.seq > claim.seq AND e.from_state = 'running' AND e.type <> 'extended'
+  WHERE e.job = :id AND e.seq > claim.seq AND e.from_state = 'running'
+    AND e.type NOT IN ('extended', 'step', 'step_failed')  -- what a lease holder does, not how it ended
   ORDER BY e.seq LIMIT 1),
 successor AS (
   SELECT e.at, e.worker, e.attempt, json_extract(e.detail, '$.token') AS token
@@ -81,6 +85,7 @@ verdict AS (
            WHEN n > leases THEN 'future'
            WHEN live THEN iif(lease_until > :now, 'held', 'overdue')
            WHEN ended_by = 'failed' OR ended_by = 'released' THEN ended_by
+           WHEN ended_by IN ('slept', 'awaiting', 'gathering') THEN 'parked'
            WHEN ended_by = 'expired' OR (ended_by IS NULL AND next_at IS NOT NULL)
              THEN iif(next_at IS NOT NULL, 'reclaimed', 'expired')
            ELSE 'finished'
@@ -108,6 +113,11 @@ SELECT json_object(
     WHEN 'reclaimed' THEN 'lease lost' || coalesce(' (' || error || ')', '') || ': ' || reclaim
     WHEN 'expired' THEN 'lease lost' || coalesce(' (' || error || ')', '') || ': lease ' || n || by_worker
       || ' ended at ' || ended_iso || ' and no claim has taken job ' || id || ' since; it is ' || state
+    WHEN 'parked' THEN 'job ' || id || ' left its worker under this lease at ' || ended_iso || by_worker || CASE ended_by
+        WHEN 'slept' THEN ' to sleep'
+        WHEN 'awaiting' THEN ' to await a signal'
+        ELSE ' to wait for its children' END
+      || iif(next_at IS NOT NULL, '; ' || reclaim, '; it is ' || state || ' now')
     WHEN 'finished' THEN 'job ' || id || CASE ended_by
         WHEN 'completed' THEN ' was already completed at '
         WHEN 'dead' THEN ' died at '

@@ -9,6 +9,16 @@ case "$payload" in
   echo '"short done"'
   exit 0
   ;;
+*'"kind":"durable"'*)
+  # A step that fails on its first try, a sleep, a step: the "durable"
+  # scenario reads them from the job's history.
+  set -e
+  n=$(orq step fetch --attempts 2 --retry-in 0 -- sh -c 'f="$ORQ_CONFORMANCE_DIR/tries-$ORQ_JOB_ID"; echo x >> "$f"; [ "$(wc -l < "$f")" -ge 2 ] || exit 1; echo 2')
+  orq sleep 1 0.2   # step sleep:1, as the packages number their sleeps
+  orq progress 1
+  orq step ship -- echo "\"shipped $n\""
+  exit 0
+  ;;
 *'"kind":"fork"'*)
   setsid sleep 300 &
   ;;

@@ -17,6 +17,17 @@ q.task('c', async (payload, job) => {
     await sleep(300);
     return 'short done';
   }
+  if (payload.kind === 'durable') {
+    const tries = path.join(process.env.ORQ_CONFORMANCE_DIR, `tries-${job.id}`);
+    const n = await job.step('fetch', () => {
+      fs.appendFileSync(tries, 'x\n');
+      if (fs.readFileSync(tries, 'utf8').split('\n').length - 1 < 2) throw new Error('first try');
+      return 2;
+    }, { attempts: 2, retryIn: 0 });
+    await job.sleep(0.2);
+    job.progress(1);
+    return job.step('ship', () => `shipped ${n}`);
+  }
   if (payload.kind === 'fork') spawn('sleep', ['300'], { detached: true, stdio: 'ignore' }).unref();
   const alive = path.join(process.env.ORQ_CONFORMANCE_DIR, `alive-${job.id}`);
   for (let i = 0; i < 600 && !job.signal.aborted; i++) {

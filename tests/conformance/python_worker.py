@@ -18,6 +18,20 @@ def conformance(kind):
     if kind == "short":
         time.sleep(0.3)
         return "short done"
+    if kind == "durable":
+        tries = os.path.join(os.environ["ORQ_CONFORMANCE_DIR"], f"tries-{job.id}")
+
+        def fetch():
+            with open(tries, "a") as f:
+                f.write("x\n")
+            if sum(1 for _ in open(tries)) < 2:
+                raise RuntimeError("first try")
+            return 2
+
+        n = job.step("fetch", fetch, attempts=2, retry_in=0)
+        job.sleep(0.2)
+        job.progress(1)
+        return job.step("ship", lambda: f"shipped {n}")
     if kind == "fork":
         subprocess.Popen(["sleep", "300"], start_new_session=True)
     alive = os.path.join(os.environ["ORQ_CONFORMANCE_DIR"], f"alive-{job.id}")

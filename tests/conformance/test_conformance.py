@@ -58,6 +58,7 @@ class Run:
             "ORQ_LOADABLE_PATH": LIB,
             "PYTHONPATH": str(ROOT / "bindings/python"),
             "ORQ_LOG_FORMAT": "json",
+            "PATH": f"{Path(ORQ).parent}{os.pathsep}{os.environ['PATH']}",  # handler.sh's orq
         }
         key, value = self.mark.split("=")
         env[key] = value  # every process of the run carries it: see marked()
@@ -182,7 +183,30 @@ def sigkill_with_a_job_that_forked(run):
     run.wait("no process of the job left", lambda: run.marked() == [], timeout=5)
 
 
+def durable_steps_sleep_and_retry(run):
+    """A step that fails once and is tried again, a sleep, a step: each run
+    of the handler ends when the job leaves the worker, and the worker logs
+    it suspended; the job's history is the same in every runtime."""
+    id = run.enqueue("durable")
+    run.wait("the durable job done", lambda: run.job(id)["state"] == "done")
+    job = run.job(id)
+    assert (json.loads(job["result"]), job["attempts"]) == ("shipped 2", 1)
+    assert (run.dir / f"tries-{id}").read_text() == "x\nx\n", "fetch: one failed try, one that worked"
+    history = run.conn.execute(
+        "SELECT type, detail ->> '$.name' FROM queue_history(?) WHERE type IN ('step', 'step_failed', 'slept', 'completed')",
+        (id,),
+    ).fetchall()
+    assert [h[0] + (f" {h[1]}" if h[1] else "") for h in history] == [
+        "step_failed fetch", "slept", "step fetch", "step sleep:1", "slept", "step ship", "completed",
+    ]
+    assert run.one("SELECT progress FROM queue_jobs WHERE id = ?", id) == "1"
+    run.log.seek(0)
+    outcomes = [json.loads(line).get("outcome") for line in run.log if line.startswith("{")]
+    assert outcomes.count("suspended") == 2, outcomes
+
+
 SCENARIOS = [
+    durable_steps_sleep_and_retry,
     heartbeat_after_being_declared_dead,
     lost_lease_mid_job,
     sigterm_with_jobs_running,

@@ -165,6 +165,33 @@ fn released_when_this_lease_gave_the_job_back() {
 }
 
 #[test]
+fn parked_when_the_job_left_its_worker_under_this_lease_and_steps_do_not_end_it() {
+    let conn = db();
+    let id = enqueue(&conn, "email", json!({}));
+    let token = claim(&conn, "w1", "email").unwrap();
+    one::<i64>(&conn, &format!("SELECT queue_step_done({id}, {token}, 'draft', '1')"));
+    one::<i64>(&conn, &format!("SELECT queue_sleep({id}, {token}, 0)"));
+    assert_eq!(complete(&conn, id, token), 0);
+    let v = status(&conn, id, token);
+    assert_verdict(
+        &v,
+        "parked",
+        "job 1 left its worker under this lease at 2027-01-15T08:00:00.000Z (worker w1) to sleep; it is ready now",
+    );
+    assert_eq!(v["ended_by"], "slept", "the step before is what the lease holder did, not how it ended");
+    at(&conn, 1.0);
+    let next = claim(&conn, "w2", "email").unwrap();
+    assert_verdict(
+        &status(&conn, id, token),
+        "parked",
+        "job 1 left its worker under this lease at 2027-01-15T08:00:00.000Z (worker w1) to sleep; \
+         job 1 was claimed again by worker w2 at 2027-01-15T08:00:01.000Z (attempt 1)",
+    );
+    one::<i64>(&conn, &format!("SELECT queue_await({id}, {next}, 'approved', 60)"));
+    assert_eq!(status(&conn, id, next)["message"], "job 1 left its worker under this lease at 2027-01-15T08:00:01.000Z (worker w2) to await a signal; it is ready now");
+}
+
+#[test]
 fn finished_after_a_completion_with_this_token() {
     let conn = db();
     let id = enqueue(&conn, "email", json!({}));

@@ -51,9 +51,12 @@ fn a_step_is_recorded_once_and_read_back_by_the_next_lease() {
     assert_eq!(step(&conn, second, "charge").as_deref(), Some(r#"{"paid": 5}"#));
     assert_eq!(step(&conn, second, "ship"), None);
     // A NULL result is JSON null: recorded, so the step does not run again.
-    assert_eq!(conn.query_row("SELECT queue_step_done(?1, ?2, 'ship', NULL)", [second.0, second.1], |r| r
-        .get::<_, i64>(0))
-    .unwrap(), 1);
+    assert_eq!(
+        conn.query_row("SELECT queue_step_done(?1, ?2, 'ship', NULL)", [second.0, second.1], |r| r
+            .get::<_, i64>(0))
+            .unwrap(),
+        1
+    );
     assert_eq!(step(&conn, second, "ship").as_deref(), Some("null"));
 }
 
@@ -82,7 +85,10 @@ fn steps_are_in_the_history_in_order_and_go_with_their_job() {
         done(&conn, job, name, "true");
     }
     assert_eq!(
-        rows(&conn, "SELECT type || ' ' || coalesce(json_extract(detail, '$.name'), '') FROM queue_history(1)"),
+        rows(
+            &conn,
+            "SELECT type || ' ' || coalesce(json_extract(detail, '$.name'), '') FROM queue_history(1)"
+        ),
         ["enqueued ", "claimed ", "step one", "step two", "step three"]
     );
     one::<i64>(&conn, &format!("SELECT queue_complete(1, {})", job.1));
@@ -121,7 +127,11 @@ fn a_sleeping_job_holds_no_worker_uses_no_attempt_and_keeps_its_steps() {
     );
     at(&conn, 4600.0);
     let again = claim(&conn).expect("due after its sleep");
-    assert_eq!(one::<i64>(&conn, "SELECT attempts FROM queue_jobs"), 1, "max_attempts 1 still allows this run");
+    assert_eq!(
+        one::<i64>(&conn, "SELECT attempts FROM queue_jobs"),
+        1,
+        "max_attempts 1 still allows this run"
+    );
     assert_eq!(step(&conn, again, "before").as_deref(), Some("1"));
 }
 
@@ -133,13 +143,22 @@ fn bad_input_is_an_error_that_changes_nothing() {
         ("SELECT queue_step_done(9, 1, 'x', '1')", "queue_step_done: [not_found] no job with id 9"),
         ("SELECT queue_step(9, 1, 'x')", "queue_step: [not_found] no job with id 9"),
         ("SELECT queue_sleep(9, 1, 5)", "queue_sleep: [not_found] no job with id 9"),
-        ("SELECT queue_step_done(1, 1048577, '', '1')", "queue_step_done: name must be 1 to 256 bytes, got 0"),
+        (
+            "SELECT queue_step_done(1, 1048577, '', '1')",
+            "queue_step_done: name must be 1 to 256 bytes, got 0",
+        ),
         ("SELECT queue_step_done(1, 1048577, 7, '1')", "queue_step_done: name must be text"),
         ("SELECT queue_step_done(1, 1048577, 'x', '{bad')", "queue_step_done: result is not valid JSON"),
         ("SELECT queue_step_done(1, NULL, 'x', '1')", "queue_step_done: token must not be NULL"),
         ("SELECT queue_step(1, 1048577)", "queue_step: takes (id, token, name)"),
-        ("SELECT queue_sleep(1, 1048577, -1)", "queue_sleep: seconds must be a number of seconds >= 0, got -1"),
-        ("SELECT queue_sleep(1, 1048577, 1e12)", "queue_sleep: seconds of 1000000000000 seconds is more than ten years"),
+        (
+            "SELECT queue_sleep(1, 1048577, -1)",
+            "queue_sleep: seconds must be a number of seconds >= 0, got -1",
+        ),
+        (
+            "SELECT queue_sleep(1, 1048577, 1e12)",
+            "queue_sleep: seconds of 1000000000000 seconds is more than ten years",
+        ),
     ] {
         assert_error(&conn, sql, message);
     }
@@ -174,7 +193,8 @@ fn a_database_from_before_steps_gets_them_inside_the_callers_transaction() {
 }
 
 fn await_signal(conn: &Connection, (id, token): (i64, i64), name: &str, timeout: f64) -> i64 {
-    conn.query_row("SELECT queue_await(?1, ?2, ?3, ?4)", params![id, token, name, timeout], |r| r.get(0)).unwrap()
+    conn.query_row("SELECT queue_await(?1, ?2, ?3, ?4)", params![id, token, name, timeout], |r| r.get(0))
+        .unwrap()
 }
 
 fn signal(conn: &Connection, name: &str, payload: &str) -> i64 {
@@ -186,7 +206,10 @@ fn an_awaiting_job_holds_no_worker_until_its_signal_comes_with_a_payload() {
     let conn = db();
     let first = claimed(&conn);
     assert_eq!(await_signal(&conn, first, "approved", 3600.0), 1);
-    assert_eq!(rows(&conn, "SELECT state || ' ' || attempts || ' ' || run_at FROM queue_jobs"), ["ready 0 4600.0"]);
+    assert_eq!(
+        rows(&conn, "SELECT state || ' ' || attempts || ' ' || run_at FROM queue_jobs"),
+        ["ready 0 4600.0"]
+    );
     assert_eq!(claim(&conn), None, "parked");
     assert_eq!(signal(&conn, "approved", r#"{"by": "ann"}"#), 1);
     let again = claim(&conn).expect("claimable at once");
@@ -263,7 +286,11 @@ fn a_stale_worker_cannot_await_and_bad_signals_change_nothing() {
     ] {
         assert_error(&conn, sql, message);
     }
-    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM orq_signals") + one::<i64>(&conn, "SELECT count(*) FROM orq_awaits"), 0);
+    assert_eq!(
+        one::<i64>(&conn, "SELECT count(*) FROM orq_signals")
+            + one::<i64>(&conn, "SELECT count(*) FROM orq_awaits"),
+        0
+    );
     let _ = current;
 }
 
@@ -284,8 +311,10 @@ fn a_signal_wakes_a_waiter_in_another_process() {
 }
 
 fn spawn(conn: &Connection, (id, token): (i64, i64), payload: &str, options: Option<&str>) -> Option<i64> {
-    conn.query_row("SELECT queue_spawn(?1, ?2, 'kids', ?3, ?4)", params![id, token, payload, options], |r| r.get(0))
-        .unwrap()
+    conn.query_row("SELECT queue_spawn(?1, ?2, 'kids', ?3, ?4)", params![id, token, payload, options], |r| {
+        r.get(0)
+    })
+    .unwrap()
 }
 
 fn gather(conn: &Connection, (id, token): (i64, i64)) -> i64 {
@@ -293,7 +322,8 @@ fn gather(conn: &Connection, (id, token): (i64, i64)) -> i64 {
 }
 
 fn kid(conn: &Connection) -> (i64, i64) {
-    conn.query_row("SELECT id, token FROM queue_claim('w', 1, 'kids')", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+    conn.query_row("SELECT id, token FROM queue_claim('w', 1, 'kids')", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
 }
 
 #[test]
@@ -303,7 +333,10 @@ fn a_job_fans_out_at_run_time_and_waits_for_its_children_without_a_worker() {
     let a = spawn(&conn, parent, r#"{"n": 1}"#, None).unwrap();
     let b = spawn(&conn, parent, r#"{"n": 2}"#, Some(r#"{"max_attempts": 1}"#)).unwrap();
     assert_eq!(gather(&conn, parent), 1);
-    assert_eq!(rows(&conn, "SELECT state || ' ' || waiting_on || ' ' || attempts FROM queue_jobs WHERE id = 1"), ["waiting 2 0"]);
+    assert_eq!(
+        rows(&conn, "SELECT state || ' ' || waiting_on || ' ' || attempts FROM queue_jobs WHERE id = 1"),
+        ["waiting 2 0"]
+    );
     assert_eq!(claim(&conn), None, "the parent waits");
     let first = kid(&conn);
     assert_eq!(first.0, a);
@@ -353,11 +386,17 @@ fn a_stale_or_finished_job_spawns_and_gathers_nothing() {
     assert_eq!(rows(&conn, "SELECT state FROM queue_jobs"), ["running"]);
     one::<i64>(&conn, &format!("SELECT queue_complete(1, {})", current.1));
     for (sql, message) in [
-        ("SELECT queue_spawn(1, 1048578, 'kids', '{}')", "queue_spawn: job 1 is done: a finished job spawns nothing"),
+        (
+            "SELECT queue_spawn(1, 1048578, 'kids', '{}')",
+            "queue_spawn: job 1 is done: a finished job spawns nothing",
+        ),
         ("SELECT queue_spawn(9, 1, 'kids', '{}')", "queue_spawn: [not_found] no job with id 9"),
         ("SELECT queue_spawn(1, 1048578, 'bad name', '{}')", "queue_spawn: invalid queue name"),
         ("SELECT queue_spawn(1, 1048578, 'kids', '{bad')", "queue_spawn: payload is not valid JSON"),
-        ("SELECT queue_spawn(1, 1048578, 'kids', '{}', '{\"priorty\": 1}')", "queue_spawn: unknown option 'priorty'"),
+        (
+            "SELECT queue_spawn(1, 1048578, 'kids', '{}', '{\"priorty\": 1}')",
+            "queue_spawn: unknown option 'priorty'",
+        ),
         ("SELECT queue_gather(9, 1)", "queue_gather: [not_found] no job with id 9"),
         ("SELECT queue_children(9)", "queue_children: [not_found] no job with id 9"),
     ] {
@@ -372,7 +411,8 @@ fn progress_is_the_last_report_of_the_lease_holder_on_the_jobs_row() {
     let job = claimed(&conn);
     for progress in ["0.25", r#"{"done": 3, "total": 10, "message": "resizing"}"#] {
         assert_eq!(
-            conn.query_row("SELECT queue_progress(?1, ?2, ?3)", params![job.0, job.1, progress], |r| r.get::<_, i64>(0))
+            conn.query_row("SELECT queue_progress(?1, ?2, ?3)", params![job.0, job.1, progress], |r| r
+                .get::<_, i64>(0))
                 .unwrap(),
             1
         );
@@ -381,16 +421,34 @@ fn progress_is_the_last_report_of_the_lease_holder_on_the_jobs_row() {
         one::<String>(&conn, "SELECT progress FROM queue_jobs WHERE id = 1"),
         r#"{"done": 3, "total": 10, "message": "resizing"}"#
     );
-    assert_eq!(one::<i64>(&conn, "SELECT count(*) FROM queue_history(1) WHERE type NOT IN ('enqueued', 'claimed')"), 0, "no event");
+    assert_eq!(
+        one::<i64>(&conn, "SELECT count(*) FROM queue_history(1) WHERE type NOT IN ('enqueued', 'claimed')"),
+        0,
+        "no event"
+    );
     assert_eq!(one::<i64>(&conn, "SELECT queue_progress(1, 12345, 0.5)"), 0, "a stale token");
-    assert_error(&conn, "SELECT queue_progress(1, 1048577, 'resizing')", "queue_progress: progress is not valid JSON");
+    assert_error(
+        &conn,
+        "SELECT queue_progress(1, 1048577, 'resizing')",
+        "queue_progress: progress is not valid JSON",
+    );
     assert_error(&conn, "SELECT queue_progress(9, 1, 1)", "queue_progress: [not_found] no job with id 9");
     assert_eq!(one::<f64>(&conn, "SELECT progress ->> '$.done' FROM queue_jobs WHERE id = 1"), 3.0);
 }
 
-fn step_fail(conn: &Connection, (id, token): (i64, i64), name: &str, error: &str, options: &str) -> Option<String> {
-    conn.query_row("SELECT queue_step_fail(?1, ?2, ?3, ?4, ?5)", params![id, token, name, error, options], |r| r.get(0))
-        .unwrap()
+fn step_fail(
+    conn: &Connection,
+    (id, token): (i64, i64),
+    name: &str,
+    error: &str,
+    options: &str,
+) -> Option<String> {
+    conn.query_row(
+        "SELECT queue_step_fail(?1, ?2, ?3, ?4, ?5)",
+        params![id, token, name, error, options],
+        |r| r.get(0),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -434,7 +492,8 @@ fn a_new_attempt_of_the_job_gives_a_step_its_tries_afresh() {
     let second = claim(&conn).unwrap();
     assert_eq!(step_fail(&conn, second, "a", "e2", two).as_deref(), Some("exhausted"));
     assert_eq!(
-        conn.query_row("SELECT queue_fail(?1, ?2, 'a failed', 0)", [second.0, second.1], |r| r.get::<_, String>(0))
+        conn.query_row("SELECT queue_fail(?1, ?2, 'a failed', 0)", [second.0, second.1], |r| r
+            .get::<_, String>(0))
             .unwrap(),
         "ready"
     );
@@ -464,15 +523,30 @@ fn a_stale_worker_cannot_fail_a_step_and_bad_input_changes_nothing() {
     for (sql, message) in [
         ("SELECT queue_step_fail(9, 1, 'a', 'e')", "queue_step_fail: [not_found] no job with id 9"),
         ("SELECT queue_step_fail(1, 1048578, 'a', NULL)", "queue_step_fail: error must not be NULL"),
-        ("SELECT queue_step_fail(1, 1048578, '', 'e')", "queue_step_fail: name must be 1 to 256 bytes, got 0"),
+        (
+            "SELECT queue_step_fail(1, 1048578, '', 'e')",
+            "queue_step_fail: name must be 1 to 256 bytes, got 0",
+        ),
         (
             "SELECT queue_step_fail(1, 1048578, 'a', 'e', '{\"tries\": 2}')",
             "queue_step_fail: unknown option 'tries' (known: attempts, backoff, retry_in)",
         ),
-        ("SELECT queue_step_fail(1, 1048578, 'a', 'e', '{\"attempts\": 0}')", "queue_step_fail: attempts must be from 1 to"),
-        ("SELECT queue_step_fail(1, 1048578, 'a', 'e', '{\"retry_in\": -1}')", "queue_step_fail: retry_in must be"),
-        ("SELECT queue_step_fail(1, 1048578, 'a', 'e', '[1]')", "queue_step_fail: options must be a JSON object"),
-        ("SELECT queue_step_fail(1, 1048578, 'a')", "queue_step_fail: takes (id, token, name, error [, options])"),
+        (
+            "SELECT queue_step_fail(1, 1048578, 'a', 'e', '{\"attempts\": 0}')",
+            "queue_step_fail: attempts must be from 1 to",
+        ),
+        (
+            "SELECT queue_step_fail(1, 1048578, 'a', 'e', '{\"retry_in\": -1}')",
+            "queue_step_fail: retry_in must be",
+        ),
+        (
+            "SELECT queue_step_fail(1, 1048578, 'a', 'e', '[1]')",
+            "queue_step_fail: options must be a JSON object",
+        ),
+        (
+            "SELECT queue_step_fail(1, 1048578, 'a')",
+            "queue_step_fail: takes (id, token, name, error [, options])",
+        ),
         ("SELECT queue_steps(9)", "queue_steps: [not_found] no job with id 9"),
         ("SELECT queue_steps(NULL)", "queue_steps: id must not be NULL"),
     ] {
@@ -487,7 +561,10 @@ fn queue_steps_lists_results_in_order_and_steps_go_with_their_job() {
     let conn = db();
     let job = claimed(&conn);
     assert_eq!(one::<String>(&conn, "SELECT queue_steps(1)"), "[]");
-    assert_eq!(step_fail(&conn, job, "b", "flaky", r#"{"attempts": 2, "retry_in": 0}"#).as_deref(), Some("retry"));
+    assert_eq!(
+        step_fail(&conn, job, "b", "flaky", r#"{"attempts": 2, "retry_in": 0}"#).as_deref(),
+        Some("retry")
+    );
     let job = claim(&conn).unwrap();
     assert_eq!(done(&conn, job, "a", "1"), 1);
     at(&conn, 1001.0);

@@ -532,20 +532,19 @@ impl<'c> Engine<'c> {
         Ok(())
     }
 
-    /// A job whose completion (or failure) did not apply: it was completed
-    /// all the same if its row is done under this lease's token (a batch
-    /// that did not complete every job); it parked itself (a sleep, a wait
-    /// or a step's next try its command asked for through ORQ_TOKEN) if it
-    /// is ready or waiting under that token; otherwise its lease was lost.
+    /// A job whose completion (or failure) did not apply, as
+    /// queue_lease_status tells it: completed all the same under this
+    /// lease (a batch that did not complete every job); parked by its own
+    /// command through ORQ_TOKEN (a sleep, a wait, a step's next try),
+    /// though another claim may have taken it since; else its lease was
+    /// lost.
     fn not_completed(&self, job: &Job) -> Result<(&'static str, Option<String>)> {
-        let row = self.store.read("SELECT state, token FROM queue_jobs WHERE id = ?1", &[job.id.into()])?;
-        let (state, token) = match row.rows.first().map(|r| (&r[0], &r[1])) {
-            Some((Sql::Text(state), Sql::Integer(token))) => (state.as_str(), *token),
-            _ => ("", 0),
-        };
-        Ok(match state {
-            "done" if token == job.token => ("done", None),
-            "ready" | "waiting" if token == job.token => ("suspended", None),
+        let text: String =
+            self.store.read_one("SELECT queue_lease_status(?1, ?2)", &[job.id.into(), job.token.into()])?;
+        let status: Value = serde_json::from_str(&text).unwrap_or_default();
+        Ok(match (status["reason"].as_str(), status["ended_by"].as_str()) {
+            (Some("finished"), Some("completed")) => ("done", None),
+            (Some("parked"), _) => ("suspended", None),
             _ => ("lost", Some("lease lost; not finished".into())),
         })
     }
