@@ -148,7 +148,7 @@ pub fn readable_version(conn: &Connection) -> Result<Option<i64>> {
 }
 
 /// The error of a read that needs a newer schema than the database's `v`.
-pub fn upgrade_needed(v: i64) -> Error {
+fn upgrade_needed(v: i64) -> Error {
     Error::Schema(format!(
         "this database has orq schema v{v}; any orq write, or SELECT orq_migrate(), upgrades it to v{LATEST}"
     ))

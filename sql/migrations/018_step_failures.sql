@@ -14,17 +14,9 @@ CREATE TABLE orq_step_failures (
 ) WITHOUT ROWID;
 
 -- Each failed try is a `step_failed` event of the job's history: the
--- step's name, which try of the attempt it was, and its error.
-CREATE TRIGGER orq_step_failures_insert AFTER INSERT ON orq_step_failures
-BEGIN
-  INSERT INTO orq_events_stored (seq, at, job, queue, workflow, type, from_state, to_state, worker, attempt, detail)
-  SELECT (SELECT seq FROM orq_next_seq), NEW.failed_at, id, queue, workflow, 'step_failed', state, state, worker,
-         attempts, json_object('name', NEW.name, 'try', NEW.failures, 'error', NEW.error)
-  FROM orq_jobs
-  WHERE id = NEW.job AND (SELECT events FROM orq_queues WHERE name = orq_jobs.queue) IS NOT 0;
-END;
-
-CREATE TRIGGER orq_step_failures_update AFTER UPDATE ON orq_step_failures
+-- step's name, which try of the attempt it was, and its error. A try
+-- replaces the step's row (step_fail.sql), so an insert is every try.
+CREATE TRIGGER orq_step_failures_event AFTER INSERT ON orq_step_failures
 BEGIN
   INSERT INTO orq_events_stored (seq, at, job, queue, workflow, type, from_state, to_state, worker, attempt, detail)
   SELECT (SELECT seq FROM orq_next_seq), NEW.failed_at, id, queue, workflow, 'step_failed', state, state, worker,

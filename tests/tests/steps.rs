@@ -184,6 +184,7 @@ fn a_database_from_before_steps_gets_them_inside_the_callers_transaction() {
     )
     .unwrap();
     assert_eq!(step(&conn, job, "a"), None, "no table: no step");
+    assert_eq!(one::<String>(&conn, "SELECT queue_steps(1)"), "[]", "read before any upgrade");
     conn.execute_batch("BEGIN IMMEDIATE").unwrap();
     assert_eq!(done(&conn, job, "a", "1"), 1);
     conn.execute_batch("COMMIT").unwrap();
