@@ -126,7 +126,7 @@ function jobProgress(p) {
   const message = typeof p === 'string' ? p : p && typeof p.message === 'string' ? p.message : null;
   const words = cut([amount, message].filter((x) => x !== null).join(' ') || JSON.stringify(p), 80);
   return h('span', { class: 'progress job-progress', title: JSON.stringify(p) },
-    fraction === null ? null : bar(fraction, 100), ` ${words}`);
+    fraction === null ? words : [bar(fraction, 100), ` ${words}`]);
 }
 
 // ---------------------------------------------------------------- server
