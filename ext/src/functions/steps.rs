@@ -7,6 +7,7 @@
 use crate::args::Args;
 use crate::bounds::{duration_ms, MAX_DURATION_MS};
 use crate::error::{invalid, not_found, Result};
+use crate::ops::job_state;
 use crate::options::{check_queue_name, EnqueueOptions};
 use crate::schema;
 use crate::session::Session;
@@ -77,7 +78,7 @@ pub fn queue_steps(s: &Session, a: &Args) -> Result<String> {
         // a read-only dashboard): as if its job had no steps, as queue_jobs
         // shows no progress below v17, rather than an error on every page.
         Some(v) if v < STEP_FAILURES_VERSION => {
-            crate::ops::job_state(&res.host, id)?;
+            job_state(&res.host, id)?;
             Ok("[]".into())
         }
         Some(_) => steps::list(&res.host, id),
