@@ -204,7 +204,7 @@ export interface QueueStats {
 
 export type JobState = 'waiting' | 'ready' | 'running' | 'done' | 'dead' | 'cancelled';
 
-/** A row of queue_jobs, with payload and result parsed. */
+/** A row of queue_jobs, with payload, result and progress parsed. */
 export interface JobRow<P = any, R = any> {
   id: number;
   queue: string;
@@ -234,6 +234,8 @@ export interface JobRow<P = any, R = any> {
   on_parent_failure: string | null;
   workflow: number | null;
   workflow_key: string | null;
+  /** the last queue_progress report (any JSON value), or null */
+  progress: unknown;
   [column: string]: unknown;
 }
 

@@ -127,7 +127,7 @@ class Queue {
   job(id) {
     const row = orqErrors(() => this.statement('SELECT * FROM queue_jobs WHERE id = ?').get(id));
     if (!row) return null;
-    return { ...row, payload: parseJson(row.payload), result: parseJson(row.result) };
+    return { ...row, payload: parseJson(row.payload), result: parseJson(row.result), progress: parseJson(row.progress) };
   }
 
   workflow(spec) {

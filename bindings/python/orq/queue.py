@@ -140,12 +140,12 @@ class Queue:
         return self.db.value("SELECT queue_signal(?, ?)", (name, json.dumps(payload)))
 
     def job(self, id: int) -> Optional[dict]:
-        """Every field of a job (payload and result decoded), or None."""
+        """Every field of a job (its JSON fields decoded), or None."""
         rows = self.db.dicts("SELECT * FROM queue_jobs WHERE id = ?", (id,))
         if not rows:
             return None
         row = rows[0]
-        for k in ("payload", "result", "backoff", "requires", "not_workers"):
+        for k in ("payload", "result", "backoff", "requires", "not_workers", "progress"):
             if row.get(k) is not None:
                 row[k] = json.loads(row[k])
         return row

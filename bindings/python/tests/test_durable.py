@@ -118,7 +118,7 @@ def test_progress_shows_on_the_jobs_row(q):
     job = q.claim_many("resize", 1)[0]
     assert job.progress(0.5)
     assert job.progress(3, "3 of 10 images")
-    assert json.loads(q.job(job.id)["progress"]) == {"value": 3, "message": "3 of 10 images"}
+    assert q.job(job.id)["progress"] == {"value": 3, "message": "3 of 10 images"}
 
 
 def test_a_failing_step_is_retried_on_its_own_terms_without_failing_the_job(q):
