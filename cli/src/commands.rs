@@ -72,6 +72,11 @@ pub enum Command {
     /// In a job's command: print signal SIGNAL's payload; until it comes the
     /// job waits without a worker, and the command must end (exit 5)
     Await(in_job::AwaitArgs),
+    /// In a job's command: start a child job once, and print its id
+    Spawn(in_job::SpawnArgs),
+    /// In a job's command: print the children once all finished; until then
+    /// the job waits without a worker, and the command must end (exit 5)
+    Gather(in_job::GatherArgs),
     /// In a job's command: report how far the job got
     Progress(in_job::ProgressArgs),
     /// Limits on running jobs and claim rates, per queue and per group: show, set or remove them
@@ -272,6 +277,8 @@ pub fn run(store: &Store, source: &Source, command: Command, out: &Output) -> Re
         Command::Step(a) => in_job::step(store, a),
         Command::Sleep(a) => in_job::sleep(store, a),
         Command::Await(a) => in_job::await_signal(store, a),
+        Command::Spawn(a) => in_job::spawn(store, a),
+        Command::Gather(a) => in_job::gather(store, a),
         Command::Progress(a) => in_job::progress(store, a),
         Command::Limits { action } => limits(store, action.unwrap_or(LimitsAction::Show), out),
         Command::Purge(a) => purge(store, a, out),

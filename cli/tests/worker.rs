@@ -7,20 +7,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{finish, processes_with, signal, Db};
-
-/// A worker that exits on its own shortly after the queue runs dry: started
-/// in the background, stopped with SIGTERM once `until` holds.
-fn work(db: &Db, args: &[&str], until: &str) -> String {
-    let mut all = vec!["worker", "--poll-max", "0.05"];
-    all.extend_from_slice(args);
-    let child = db.spawn(&all);
-    db.wait_for(until);
-    signal(&child, libc::SIGTERM);
-    let (code, stderr) = finish(child, Duration::from_secs(20));
-    assert_eq!(code, Some(0), "{stderr}");
-    stderr
-}
+use common::{finish, processes_with, signal, work, Db};
 
 #[test]
 fn a_command_gets_the_payload_on_stdin_and_the_job_in_its_environment() {

@@ -1,12 +1,13 @@
 //! Durable execution from a job's own command (docs/sql/durable.md, "From
-//! a shell script"): `orq step`, `orq sleep`, `orq await` and `orq
-//! progress` act on the job that `orq worker` runs, named by ORQ_JOB_ID and
-//! ORQ_TOKEN in the command's environment. The command runs from the start
-//! each time its job runs; each of these remembers what it did (a step's
-//! output, a wake-up time, a signal's payload) as a step of the job, so a
-//! second run goes past it. When the job leaves its worker (a sleep, a wait,
-//! a step to try again) or its lease is lost, they exit with status 5: the
-//! script must end there (`set -e`, or `|| exit`).
+//! a shell script"): `orq step`, `orq sleep`, `orq await`, `orq spawn`,
+//! `orq gather` and `orq progress` act on the job that `orq worker` runs,
+//! named by ORQ_JOB_ID and ORQ_TOKEN in the command's environment. The
+//! command runs from the start each time its job runs; each of these
+//! remembers what it did (a step's output, a wake-up time, a signal's
+//! payload, a child's id) as a step of the job, so a second run goes past
+//! it. When the job leaves its worker (a sleep, a wait, a step to try
+//! again, children to wait for) or its lease is lost, they exit with status
+//! 5: the script must end there (`set -e`, or `|| exit`).
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -81,6 +82,27 @@ pub struct AwaitArgs {
     /// Give up after this long (exit 1) [default: ten years]
     #[arg(long, value_parser = parse_seconds)]
     timeout: Option<f64>,
+    #[command(flatten)]
+    job: JobArgs,
+}
+
+#[derive(Args)]
+pub struct SpawnArgs {
+    /// A name for this child, unique within the job: a second run does not start it again
+    name: String,
+    /// The child's queue
+    queue: String,
+    /// Its JSON payload [default: {}]
+    payload: Option<String>,
+    /// queue_enqueue's options, as JSON ('{"priority": 5}')
+    #[arg(long)]
+    options: Option<String>,
+    #[command(flatten)]
+    job: JobArgs,
+}
+
+#[derive(Args)]
+pub struct GatherArgs {
     #[command(flatten)]
     job: JobArgs,
 }
@@ -271,6 +293,56 @@ pub fn await_signal(store: &Store, a: AwaitArgs) -> Result<Code> {
     let (id, token) = lease;
     let params = [id, token, a.signal.clone().into(), left.into()];
     park(store, "SELECT queue_await(?1, ?2, ?3, ?4)", &params, format!("awaits signal {}", a.signal))
+}
+
+/// `orq spawn NAME QUEUE [PAYLOAD]`: starts a child job once, and prints
+/// its id. Its step `spawn:NAME` and a key of its own remember it, as the
+/// packages' `spawn` does.
+pub fn spawn(store: &Store, a: SpawnArgs) -> Result<Code> {
+    let lease = a.job.lease("spawn")?;
+    let name = format!("spawn:{}", a.name);
+    if let Some(child) = recorded(store, &lease, &name)? {
+        println!("{child}");
+        return Ok(Code::Ok);
+    }
+    let mut options = match a.options.as_deref().map(serde_json::from_str) {
+        None => serde_json::Map::new(),
+        Some(Ok(serde_json::Value::Object(m))) => m,
+        Some(_) => return Err(usage("--options must be a JSON object")),
+    };
+    options.entry("key").or_insert_with(|| json!(format!("orq:{}:{name}", show(&lease.0))));
+    options.entry("key_scope").or_insert_with(|| json!("all"));
+    let (id, token) = &lease;
+    let params = [
+        id.clone(),
+        token.clone(),
+        a.queue.into(),
+        a.payload.unwrap_or_else(|| "{}".into()).into(),
+        serde_json::Value::from(options).to_string().into(),
+    ];
+    // Safe to send again: the key finds the child a first send started.
+    let child: Option<i64> = store.one("SELECT queue_spawn(?1, ?2, ?3, ?4, ?5)", &params)?;
+    let child = child.ok_or_else(|| lease_lost(id))?;
+    record(store, &lease, &name, Some(child.to_string()))?;
+    println!("{child}");
+    Ok(Code::Ok)
+}
+
+/// `orq gather`: prints the children (queue_children's JSON) once every
+/// one finished; until then the job waits for them without a worker.
+pub fn gather(store: &Store, a: GatherArgs) -> Result<Code> {
+    let (id, token) = a.job.lease("gather")?;
+    let children: String = store.read_one("SELECT queue_children(?1)", &[id.clone()])?;
+    let unfinished = serde_json::from_str::<Vec<serde_json::Value>>(&children)
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| matches!(c["state"].as_str(), Some("waiting" | "ready" | "running")))
+        .count();
+    if unfinished == 0 {
+        println!("{children}");
+        return Ok(Code::Ok);
+    }
+    park(store, "SELECT queue_gather(?1, ?2)", &[id, token], format!("waits for {unfinished} children"))
 }
 
 /// `orq progress VALUE [MESSAGE]`: as the packages report it, a value and

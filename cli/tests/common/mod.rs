@@ -88,6 +88,19 @@ impl Drop for Db {
     }
 }
 
+/// `orq worker ARGS` (polling quickly) until `until` holds, then stopped
+/// with SIGTERM; asserts it exits 0 and returns its log.
+pub fn work(db: &Db, args: &[&str], until: &str) -> String {
+    let mut all = vec!["worker", "--poll-max", "0.05"];
+    all.extend_from_slice(args);
+    let child = db.spawn(&all);
+    db.wait_for(until);
+    signal(&child, libc::SIGTERM);
+    let (code, stderr) = finish(child, Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{stderr}");
+    stderr
+}
+
 /// Sends `signal` to a child process.
 pub fn signal(child: &Child, signal: i32) {
     unsafe {
