@@ -332,7 +332,7 @@ pub fn spawn(store: &Store, a: SpawnArgs) -> Result<Code> {
 /// one finished; until then the job waits for them without a worker.
 pub fn gather(store: &Store, a: GatherArgs) -> Result<Code> {
     let (id, token) = a.job.lease("gather")?;
-    let children: String = store.read_one("SELECT queue_children(?1)", &[id.clone()])?;
+    let children: String = store.read_one("SELECT queue_children(?1)", std::slice::from_ref(&id))?;
     let unfinished = serde_json::from_str::<Vec<serde_json::Value>>(&children)
         .unwrap_or_default()
         .iter()
