@@ -32,6 +32,7 @@ import sqlite3, sys, time
 conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=5)
 conn.enable_load_extension(True)
 conn.load_extension(sys.argv[2])
+conn.execute("PRAGMA synchronous = NORMAL")  # as orq's front doors set it (the CLI, the packages)
 time.sleep(0.3)
 conn.execute("SELECT queue_signal('approved', '{\\"by\\": \\"ann\\"}')")
 print(time.time(), flush=True)

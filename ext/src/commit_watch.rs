@@ -25,8 +25,17 @@ use crate::ears::Ears;
 use crate::inotify;
 
 /// After a file event, while a commit may be in flight: the first pause
-/// before looking again; each next one doubles, up to the second.
+/// before looking again; each next one doubles, up to RECHECK_SHORT_MAX
+/// for RECHECK_SHORT_FOR after the event, then up to RECHECK_MAX. A commit
+/// holds the write lock a few milliseconds after its first write at most
+/// (a WAL that starts over is synced twice first, and with synchronous =
+/// FULL the commit once more): pauses that doubled on through that time
+/// saw it up to as long again after it showed, 3 ms of a signal's 4 ms
+/// wake-up (benches/durable.py). Only a writer that holds the lock longer
+/// is looked at less and less often.
 const RECHECK_FIRST: Duration = Duration::from_micros(50);
+const RECHECK_SHORT_MAX: Duration = Duration::from_micros(200);
+const RECHECK_SHORT_FOR: Duration = Duration::from_millis(20);
 const RECHECK_MAX: Duration = Duration::from_millis(50);
 /// Where the write lock cannot be seen (no -shm file: not in WAL mode): how
 /// long after its last file event a commit is looked for.
@@ -140,7 +149,8 @@ impl InFlight {
     /// How long to sleep before looking again.
     fn next_pause(&mut self) -> Duration {
         let pause = self.pause;
-        self.pause = (pause * 2).min(RECHECK_MAX);
+        let cap = if self.since.elapsed() < RECHECK_SHORT_FOR { RECHECK_SHORT_MAX } else { RECHECK_MAX };
+        self.pause = (pause * 2).min(cap);
         pause
     }
 }
