@@ -25,6 +25,8 @@ Exit status:
   2  bad usage or input (unknown job id, invalid JSON, unknown option)
   3  database problem (cannot open, locked, full, read-only, corrupt, I/O error)
   4  orq run: some items ended dead
+  5  in a job's command (orq step, sleep, await, spawn, gather, progress): the
+     job left its worker or lost its lease; end the command
 orq health: 0 ok, 1 warning, 2 critical (a database that cannot be opened too)
 
 The database is ./orq.db unless --db or $ORQ_DB names another. With
