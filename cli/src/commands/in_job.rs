@@ -32,10 +32,29 @@ pub struct JobArgs {
     token: Option<i64>,
 }
 
+/// The job and its lease's token.
+#[derive(Clone, Copy)]
+struct Lease {
+    id: i64,
+    token: i64,
+}
+
+impl Lease {
+    /// The SQL parameters ?1 and ?2, and `more` after them.
+    fn params(self, more: impl IntoIterator<Item = Value>) -> Vec<Value> {
+        [self.id.into(), self.token.into()].into_iter().chain(more).collect()
+    }
+
+    /// The status that ends a run whose lease is lost.
+    fn lost(self) -> Failure {
+        run_over(format!("job {}: lease lost; this run records nothing more", self.id))
+    }
+}
+
 impl JobArgs {
-    fn lease(&self, command: &str) -> Result<(Value, Value)> {
+    fn lease(&self, command: &str) -> Result<Lease> {
         match (self.id, self.token) {
-            (Some(id), Some(token)) => Ok((id.into(), token.into())),
+            (Some(id), Some(token)) => Ok(Lease { id, token }),
             _ => Err(usage(format!(
                 "orq {command} acts on a running job: run it from a job's command under orq worker \
                  (which sets ORQ_JOB_ID and ORQ_TOKEN), or give --job and --token"
@@ -122,41 +141,28 @@ fn run_over(message: String) -> Failure {
     Failure { code: Code::RunOver, message }
 }
 
-fn lease_lost(job: &Value) -> Failure {
-    run_over(format!("job {}: lease lost; this run records nothing more", show(job)))
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::Integer(i) => i.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
 /// Step NAME's recorded result (JSON text), if it has one.
-fn recorded(store: &Store, (id, token): &(Value, Value), name: &str) -> Result<Option<String>> {
-    store.one("SELECT queue_step(?1, ?2, ?3)", &[id.clone(), token.clone(), Value::from(name.to_string())])
+fn recorded(store: &Store, lease: Lease, name: &str) -> Result<Option<String>> {
+    store.one("SELECT queue_step(?1, ?2, ?3)", &lease.params([name.to_string().into()]))
 }
 
 /// Records step NAME's result (JSON text); lease lost when it did not.
-fn record(store: &Store, lease: &(Value, Value), name: &str, result: Option<String>) -> Result<()> {
-    let (id, token) = lease;
+fn record(store: &Store, lease: Lease, name: &str, result: Option<String>) -> Result<()> {
     // Safe to send again: the first result counts.
-    let done: i64 = store.one(
-        "SELECT queue_step_done(?1, ?2, ?3, ?4)",
-        &[id.clone(), token.clone(), Value::from(name.to_string()), result.into()],
-    )?;
+    let params = lease.params([name.to_string().into(), result.into()]);
+    let done: i64 = store.one("SELECT queue_step_done(?1, ?2, ?3, ?4)", &params)?;
     if done == 0 {
-        return Err(lease_lost(id));
+        return Err(lease.lost());
     }
     Ok(())
 }
 
-/// Parks the job with `sql` (queue_sleep, queue_await): the run is over.
-fn park(store: &Store, sql: &str, params: &[Value], why: String) -> Result<Code> {
-    let parked: i64 = store.one_with(sql, params, Resend::Never)?;
+/// Parks the job with `sql` (queue_sleep, queue_await, queue_gather) and
+/// `more` parameters after the lease's: the run is over.
+fn park(store: &Store, lease: Lease, sql: &str, more: Vec<Value>, why: String) -> Result<Code> {
+    let parked: i64 = store.one_with(sql, &lease.params(more), Resend::Never)?;
     if parked == 0 {
-        return Err(lease_lost(&params[0]));
+        return Err(lease.lost());
     }
     Err(run_over(why))
 }
@@ -175,14 +181,14 @@ fn print_result(result: &str) {
 /// recorded as it. A failed CMD is a failed try (queue_step_fail).
 pub fn step(store: &Store, a: StepArgs) -> Result<Code> {
     let lease = a.job.lease("step")?;
-    if let Some(result) = recorded(store, &lease, &a.name)? {
+    if let Some(result) = recorded(store, lease, &a.name)? {
         print_result(&result);
         return Ok(Code::Ok);
     }
     let (status, stdout, cut) = run_command(&a.command)?;
     if status.success() {
         std::io::stdout().write_all(&stdout).map_err(|e| usage(e.to_string()))?;
-        record(store, &lease, &a.name, result_json(&stdout, cut))?;
+        record(store, lease, &a.name, result_json(&stdout, cut))?;
         return Ok(Code::Ok);
     }
     let error = match status.code() {
@@ -200,20 +206,15 @@ pub fn step(store: &Store, a: StepArgs) -> Result<Code> {
         let backoff = serde_json::from_str(text).map_err(|e| usage(format!("--backoff is not JSON: {e}")))?;
         retry.insert("backoff".into(), backoff);
     }
-    let (id, token) = lease;
-    let failed: Option<String> = store.one_with(
-        "SELECT queue_step_fail(?1, ?2, ?3, ?4, ?5)",
-        &[
-            id.clone(),
-            token,
-            a.name.clone().into(),
-            error.clone().into(),
-            serde_json::Value::from(retry).to_string().into(),
-        ],
-        Resend::Never,
-    )?;
+    let params = lease.params([
+        a.name.clone().into(),
+        error.clone().into(),
+        serde_json::Value::from(retry).to_string().into(),
+    ]);
+    let failed: Option<String> =
+        store.one_with("SELECT queue_step_fail(?1, ?2, ?3, ?4, ?5)", &params, Resend::Never)?;
     match failed.as_deref() {
-        None => Err(lease_lost(&id)),
+        None => Err(lease.lost()),
         Some("retry") => {
             Err(run_over(format!("step {}: {error}; the job sleeps until its next try", a.name)))
         }
@@ -243,13 +244,13 @@ pub fn sleep(store: &Store, a: SleepArgs) -> Result<Code> {
     let lease = a.job.lease("sleep")?;
     let name = format!("sleep:{}", a.name);
     let now: f64 = store.read_one("SELECT orq_now()", &[])?;
-    let until = match recorded(store, &lease, &name)? {
+    let until = match recorded(store, lease, &name)? {
         Some(until) => {
             until.parse::<f64>().map_err(|_| usage(format!("step {name} is not a time: {until}")))?
         }
         None => {
             let until = now + a.duration;
-            record(store, &lease, &name, Some(json!(until).to_string()))?;
+            record(store, lease, &name, Some(json!(until).to_string()))?;
             until
         }
     };
@@ -257,8 +258,7 @@ pub fn sleep(store: &Store, a: SleepArgs) -> Result<Code> {
     if left < CLOCK_TICK {
         return Ok(Code::Ok);
     }
-    let (id, token) = lease;
-    park(store, "SELECT queue_sleep(?1, ?2, ?3)", &[id, token, left.into()], format!("sleeps {left:.3}s"))
+    park(store, lease, "SELECT queue_sleep(?1, ?2, ?3)", vec![left.into()], format!("sleeps {left:.3}s"))
 }
 
 /// Less than the queue clock's millisecond: over (a wake-up time is kept in
@@ -269,17 +269,17 @@ const CLOCK_TICK: f64 = 0.001;
 /// then the job waits for it without a worker. Exit 1 when the time ran out.
 pub fn await_signal(store: &Store, a: AwaitArgs) -> Result<Code> {
     let lease = a.job.lease("await")?;
-    if let Some(payload) = recorded(store, &lease, &format!("signal:{}", a.signal))? {
+    if let Some(payload) = recorded(store, lease, &format!("signal:{}", a.signal))? {
         println!("{payload}");
         return Ok(Code::Ok);
     }
     let name = format!("await:{}", a.signal);
     let now: f64 = store.read_one("SELECT orq_now()", &[])?;
-    let until = match recorded(store, &lease, &name)? {
+    let until = match recorded(store, lease, &name)? {
         Some(until) => until.parse::<f64>().ok(),
         None => {
             let until = a.timeout.map(|t| now + t);
-            record(store, &lease, &name, Some(json!(until).to_string()))?;
+            record(store, lease, &name, Some(json!(until).to_string()))?;
             until
         }
     };
@@ -290,9 +290,8 @@ pub fn await_signal(store: &Store, a: AwaitArgs) -> Result<Code> {
             message: format!("no signal {} within the timeout", a.signal),
         });
     }
-    let (id, token) = lease;
-    let params = [id, token, a.signal.clone().into(), left.into()];
-    park(store, "SELECT queue_await(?1, ?2, ?3, ?4)", &params, format!("awaits signal {}", a.signal))
+    let params = vec![a.signal.clone().into(), left.into()];
+    park(store, lease, "SELECT queue_await(?1, ?2, ?3, ?4)", params, format!("awaits signal {}", a.signal))
 }
 
 /// `orq spawn NAME QUEUE [PAYLOAD]`: starts a child job once, and prints
@@ -301,7 +300,7 @@ pub fn await_signal(store: &Store, a: AwaitArgs) -> Result<Code> {
 pub fn spawn(store: &Store, a: SpawnArgs) -> Result<Code> {
     let lease = a.job.lease("spawn")?;
     let name = format!("spawn:{}", a.name);
-    if let Some(child) = recorded(store, &lease, &name)? {
+    if let Some(child) = recorded(store, lease, &name)? {
         println!("{child}");
         return Ok(Code::Ok);
     }
@@ -310,20 +309,17 @@ pub fn spawn(store: &Store, a: SpawnArgs) -> Result<Code> {
         Some(Ok(serde_json::Value::Object(m))) => m,
         Some(_) => return Err(usage("--options must be a JSON object")),
     };
-    options.entry("key").or_insert_with(|| json!(format!("orq:{}:{name}", show(&lease.0))));
+    options.entry("key").or_insert_with(|| json!(format!("orq:{}:{name}", lease.id)));
     options.entry("key_scope").or_insert_with(|| json!("all"));
-    let (id, token) = &lease;
-    let params = [
-        id.clone(),
-        token.clone(),
+    let params = lease.params([
         a.queue.into(),
         a.payload.unwrap_or_else(|| "{}".into()).into(),
         serde_json::Value::from(options).to_string().into(),
-    ];
+    ]);
     // Safe to send again: the key finds the child a first send started.
     let child: Option<i64> = store.one("SELECT queue_spawn(?1, ?2, ?3, ?4, ?5)", &params)?;
-    let child = child.ok_or_else(|| lease_lost(id))?;
-    record(store, &lease, &name, Some(child.to_string()))?;
+    let child = child.ok_or_else(|| lease.lost())?;
+    record(store, lease, &name, Some(child.to_string()))?;
     println!("{child}");
     Ok(Code::Ok)
 }
@@ -331,8 +327,8 @@ pub fn spawn(store: &Store, a: SpawnArgs) -> Result<Code> {
 /// `orq gather`: prints the children (queue_children's JSON) once every
 /// one finished; until then the job waits for them without a worker.
 pub fn gather(store: &Store, a: GatherArgs) -> Result<Code> {
-    let (id, token) = a.job.lease("gather")?;
-    let children: String = store.read_one("SELECT queue_children(?1)", std::slice::from_ref(&id))?;
+    let lease = a.job.lease("gather")?;
+    let children: String = store.read_one("SELECT queue_children(?1)", &[lease.id.into()])?;
     let unfinished = serde_json::from_str::<Vec<serde_json::Value>>(&children)
         .unwrap_or_default()
         .iter()
@@ -342,13 +338,13 @@ pub fn gather(store: &Store, a: GatherArgs) -> Result<Code> {
         println!("{children}");
         return Ok(Code::Ok);
     }
-    park(store, "SELECT queue_gather(?1, ?2)", &[id, token], format!("waits for {unfinished} children"))
+    park(store, lease, "SELECT queue_gather(?1, ?2)", vec![], format!("waits for {unfinished} children"))
 }
 
 /// `orq progress VALUE [MESSAGE]`: as the packages report it, a value and
 /// an optional message.
 pub fn progress(store: &Store, a: ProgressArgs) -> Result<Code> {
-    let (id, token) = a.job.lease("progress")?;
+    let lease = a.job.lease("progress")?;
     let value: serde_json::Value =
         serde_json::from_str(&a.value).map_err(|e| usage(format!("progress is not JSON: {e}")))?;
     let report = match a.message {
@@ -356,9 +352,9 @@ pub fn progress(store: &Store, a: ProgressArgs) -> Result<Code> {
         None => value,
     };
     let recorded: i64 =
-        store.one("SELECT queue_progress(?1, ?2, ?3)", &[id.clone(), token, report.to_string().into()])?;
+        store.one("SELECT queue_progress(?1, ?2, ?3)", &lease.params([report.to_string().into()]))?;
     if recorded == 0 {
-        return Err(lease_lost(&id));
+        return Err(lease.lost());
     }
     Ok(Code::Ok)
 }
