@@ -242,19 +242,7 @@ fn run_command(argv: &[String]) -> Result<(std::process::ExitStatus, Vec<u8>, bo
 /// the wake-up time goes past it. Its wake-up time is step `sleep:NAME`.
 pub fn sleep(store: &Store, a: SleepArgs) -> Result<Code> {
     let lease = a.job.lease("sleep")?;
-    let name = format!("sleep:{}", a.name);
-    let now: f64 = store.read_one("SELECT orq_now()", &[])?;
-    let until = match recorded(store, lease, &name)? {
-        Some(until) => {
-            until.parse::<f64>().map_err(|_| usage(format!("step {name} is not a time: {until}")))?
-        }
-        None => {
-            let until = now + a.duration;
-            record(store, lease, &name, Some(json!(until).to_string()))?;
-            until
-        }
-    };
-    let left = until - now;
+    let left = time_left(store, lease, &format!("sleep:{}", a.name), Some(a.duration))?.unwrap_or(0.0);
     if left < CLOCK_TICK {
         return Ok(Code::Ok);
     }
@@ -265,6 +253,24 @@ pub fn sleep(store: &Store, a: SleepArgs) -> Result<Code> {
 /// whole milliseconds), as in the Python and Node packages.
 const CLOCK_TICK: f64 = 0.001;
 
+/// Seconds left until the time that step `name` records (None: no end).
+/// The first run records now + `after` (None: no end) as that step, so
+/// every later run counts down to the same time.
+fn time_left(store: &Store, lease: Lease, name: &str, after: Option<f64>) -> Result<Option<f64>> {
+    let now: f64 = store.read_one("SELECT orq_now()", &[])?;
+    let until: Option<f64> = match recorded(store, lease, name)? {
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|_| usage(format!("step {name} is not a time: {text}")))?
+        }
+        None => {
+            let until = after.map(|seconds| now + seconds);
+            record(store, lease, name, Some(json!(until).to_string()))?;
+            until
+        }
+    };
+    Ok(until.map(|u| u - now))
+}
+
 /// `orq await SIGNAL`: prints the signal's payload once it came; until
 /// then the job waits for it without a worker. Exit 1 when the time ran out.
 pub fn await_signal(store: &Store, a: AwaitArgs) -> Result<Code> {
@@ -273,17 +279,7 @@ pub fn await_signal(store: &Store, a: AwaitArgs) -> Result<Code> {
         println!("{payload}");
         return Ok(Code::Ok);
     }
-    let name = format!("await:{}", a.signal);
-    let now: f64 = store.read_one("SELECT orq_now()", &[])?;
-    let until = match recorded(store, lease, &name)? {
-        Some(until) => until.parse::<f64>().ok(),
-        None => {
-            let until = a.timeout.map(|t| now + t);
-            record(store, lease, &name, Some(json!(until).to_string()))?;
-            until
-        }
-    };
-    let left = until.map(|u| u - now);
+    let left = time_left(store, lease, &format!("await:{}", a.signal), a.timeout)?;
     if left.is_some_and(|l| l < CLOCK_TICK) {
         return Err(Failure {
             code: Code::Failed,

@@ -6,9 +6,9 @@
 //! `--interval` passed (ages and rates move without commits), it rebuilds
 //! the overview snapshot. The snapshot goes to every open `/events/stream`
 //! through a watch channel (one database read however many pages are open)
-//! after each commit, and when it differs from the last one. Every `--interval` the thread also calls
-//! `queue_alerts_check()` and runs `--on-alert` for each alert that started
-//! firing.
+//! after each commit, and when it differs from the last one. Every
+//! `--interval` the thread also calls `queue_alerts_check()` and runs
+//! `--on-alert` for each alert that started firing.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

@@ -516,7 +516,7 @@ impl<'c> Engine<'c> {
             let wanted = completions.len() as i64;
             if complete_many(self.store, completions)? < wanted {
                 for i in completed {
-                    lines[i] = self.not_completed(&ended[i].0)?;
+                    lines[i] = self.not_applied(&ended[i].0)?;
                 }
             }
             Ok(())
@@ -538,7 +538,7 @@ impl<'c> Engine<'c> {
     /// command through ORQ_TOKEN (a sleep, a wait, a step's next try),
     /// though another claim may have taken it since; else its lease was
     /// lost.
-    fn not_completed(&self, job: &Job) -> Result<(&'static str, Option<String>)> {
+    fn not_applied(&self, job: &Job) -> Result<(&'static str, Option<String>)> {
         let text: String =
             self.store.read_one("SELECT queue_lease_status(?1, ?2)", &[job.id.into(), job.token.into()])?;
         let status: Value = serde_json::from_str(&text).unwrap_or_default();
@@ -580,10 +580,13 @@ impl<'c> Engine<'c> {
         match outcome {
             "done" => {}
             "released" => self.store.call("SELECT queue_release(?1, ?2)", &fenced)?,
-            // A command that parked its own job and then failed (`orq step`
-            // exits 5 after a failed try) is suspended, not failed.
-            _ if !self.fail(job.id, job.token, error.clone())? => return self.not_completed(job),
-            _ => {}
+            _ => {
+                // A command that parked its own job and then failed (`orq
+                // step` exits 5 after a failed try) is suspended, not failed.
+                if !self.fail(job.id, job.token, error.clone())? {
+                    return self.not_applied(job);
+                }
+            }
         }
         Ok((outcome, error))
     }
